@@ -1,0 +1,136 @@
+/**
+ * Errors as typed values with stable string codes.
+ *
+ * Tiered by blast radius (after rabbitmq-client's exception.ts):
+ * - RejectedError: the message itself is unacceptable (bad JSON, schema, version,
+ *   issuer, size). Never retried; dead-lettered with its reason; a caller gets it
+ *   as an oslo failure.
+ * - IntentFailure: the intent was valid but could not be carried out (the guest is
+ *   gone, libvirt refused, a port never became ready). Final; reported as
+ *   intent.failed and Nova's `.error` notification.
+ * - TransportError / ConfigError: the worker's own plumbing.
+ *
+ * Each error also names the Python exception a real oslo.messaging caller sees
+ * (`osloClass`/`osloModule`), so a RemoteError names the problem.
+ */
+
+export type RejectionCode =
+  | 'NOT_JSON'
+  | 'BAD_CONTENT_TYPE'
+  | 'NOT_OSLO_ENVELOPE'
+  | 'UNSUPPORTED_ENVELOPE'
+  | 'INVALID_INTENT'
+  | 'UNKNOWN_KIND'
+  | 'UNSUPPORTED_VERSION'
+  | 'ISSUER_REFUSED'
+  | 'OVERSIZE'
+  | 'POISON';
+
+export type FailureCode =
+  | 'INSTANCE_NOT_FOUND'
+  | 'INSTANCE_EXISTS'
+  | 'INVALID_STATE'
+  | 'DEVICE_NOT_FOUND'
+  | 'NOT_SUPPORTED'
+  | 'LIBVIRT_ERROR'
+  | 'PORT_WAIT_TIMEOUT'
+  | 'PORT_FAILED'
+  | 'TIMEOUT'
+  | 'INTERNAL';
+
+export type ErrorCode = RejectionCode | FailureCode | 'TRANSPORT_ERROR' | 'CONFIG_INVALID';
+
+interface OsloName {
+  readonly osloClass: string;
+  readonly osloModule: string;
+}
+
+export abstract class HostwallError extends Error implements OsloName {
+  abstract readonly code: ErrorCode;
+  readonly osloClass: string = 'HostwallError';
+  readonly osloModule: string = 'hostwall.errors';
+  /** Structured detail safe to publish (never secrets). */
+  readonly details: Record<string, unknown>;
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.details = details;
+  }
+}
+
+const REJECTION_OSLO: Record<RejectionCode, OsloName> = {
+  NOT_JSON: { osloClass: 'InvalidMessage', osloModule: 'hostwall.errors' },
+  BAD_CONTENT_TYPE: { osloClass: 'InvalidMessage', osloModule: 'hostwall.errors' },
+  NOT_OSLO_ENVELOPE: { osloClass: 'InvalidMessage', osloModule: 'hostwall.errors' },
+  UNSUPPORTED_ENVELOPE: { osloClass: 'UnsupportedVersion', osloModule: 'oslo_messaging.rpc.dispatcher' },
+  INVALID_INTENT: { osloClass: 'InvalidIntent', osloModule: 'hostwall.errors' },
+  UNKNOWN_KIND: { osloClass: 'NoSuchMethod', osloModule: 'oslo_messaging.rpc.dispatcher' },
+  UNSUPPORTED_VERSION: { osloClass: 'UnsupportedVersion', osloModule: 'oslo_messaging.rpc.dispatcher' },
+  ISSUER_REFUSED: { osloClass: 'IssuerRefused', osloModule: 'hostwall.errors' },
+  OVERSIZE: { osloClass: 'InvalidMessage', osloModule: 'hostwall.errors' },
+  POISON: { osloClass: 'PoisonMessage', osloModule: 'hostwall.errors' },
+};
+
+/** The message is refused before any effect; it is dead-lettered with this reason. */
+export class RejectedError extends HostwallError {
+  readonly code: RejectionCode;
+  override readonly osloClass: string;
+  override readonly osloModule: string;
+  constructor(code: RejectionCode, message: string, details: Record<string, unknown> = {}) {
+    super(message, details);
+    this.code = code;
+    this.osloClass = REJECTION_OSLO[code].osloClass;
+    this.osloModule = REJECTION_OSLO[code].osloModule;
+  }
+}
+
+const FAILURE_OSLO: Record<FailureCode, string> = {
+  INSTANCE_NOT_FOUND: 'InstanceNotFound',
+  INSTANCE_EXISTS: 'InstanceExists',
+  INVALID_STATE: 'InstanceInvalidState',
+  DEVICE_NOT_FOUND: 'DeviceNotFound',
+  NOT_SUPPORTED: 'NotSupported',
+  LIBVIRT_ERROR: 'LibvirtError',
+  PORT_WAIT_TIMEOUT: 'VirtualInterfaceCreateException',
+  PORT_FAILED: 'VirtualInterfaceCreateException',
+  TIMEOUT: 'Timeout',
+  INTERNAL: 'InternalError',
+};
+
+/** A valid intent that could not be carried out. */
+export class IntentFailure extends HostwallError {
+  readonly code: FailureCode;
+  override readonly osloClass: string;
+  constructor(code: FailureCode, message: string, details: Record<string, unknown> = {}) {
+    super(message, details);
+    this.code = code;
+    this.osloClass = FAILURE_OSLO[code];
+  }
+}
+
+/** libvirt said no: carries libvirt's own error code, domain and message. */
+export class LibvirtError extends IntentFailure {
+  readonly libvirtCode: number;
+  readonly libvirtDomain: number;
+  constructor(code: FailureCode, libvirtCode: number, libvirtDomain: number, message: string) {
+    super(code, message, { libvirt_code: libvirtCode, libvirt_domain: libvirtDomain });
+    this.libvirtCode = libvirtCode;
+    this.libvirtDomain = libvirtDomain;
+  }
+}
+
+export class TransportError extends HostwallError {
+  readonly code = 'TRANSPORT_ERROR' as const;
+}
+
+/** A bad setting: the message is one line naming the setting. */
+export class ConfigError extends HostwallError {
+  readonly code = 'CONFIG_INVALID' as const;
+}
+
+/** Anything thrown that is not ours becomes an INTERNAL failure, message kept. */
+export function asHostwallError(err: unknown): HostwallError {
+  if (err instanceof HostwallError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new IntentFailure('INTERNAL', message);
+}

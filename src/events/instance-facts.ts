@@ -1,0 +1,36 @@
+/**
+ * What the worker knows about one instance when it reports on it: the input
+ * of both the native events and Nova's notification payloads. The dispatch
+ * layer keeps one per instance (from the spawn spec and the driver's state).
+ */
+import type { Flavor, Port } from '../intents';
+import type { PowerState, TaskState, VmState } from '../intents';
+
+export interface InstanceFacts {
+  uuid: string;
+  /** libvirt domain name / Nova's instance.name. */
+  name: string;
+  host: string;
+  flavor: Flavor | undefined;
+  image_id: string | undefined;
+  metadata: Record<string, string>;
+  power_state: PowerState;
+  vm_state: VmState;
+  task_state: TaskState;
+  /** ISO 8601 times, when known. */
+  created_at: string | undefined;
+  launched_at: string | undefined;
+  terminated_at: string | undefined;
+  ports: Port[];
+  volumes: { volume_id: string; device: string | undefined }[];
+}
+
+/** The request an event answers: from the oslo context of the message. */
+export interface RequestFacts {
+  intent_id: string;
+  request_id: string | undefined;
+  global_request_id: string | undefined;
+  user_id: string | undefined;
+  project_id: string | undefined;
+  issuer: string | undefined;
+}

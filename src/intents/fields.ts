@@ -1,0 +1,73 @@
+/**
+ * Field schemas shared by several intent kinds. Names follow OpenStack's
+ * snake_case (DESIGN §3); they are the contract clients code against.
+ * Bounds are deliberate: every string and array has a maximum so a hostile
+ * message cannot make the worker allocate without limit.
+ */
+import { z } from 'zod';
+
+/** An id made of safe characters (Neutron/Cinder ids, intent ids). */
+export const ResourceId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'must be letters, digits, ".", "_", ":" or "-"');
+
+/** Nova instance uuid (any RFC 4122 layout, case-insensitive). */
+export const InstanceUuid = z.guid().describe('Nova instance uuid');
+
+export const IntentId = ResourceId.describe(
+  'Idempotency key; defaults to the oslo _unique_id of the message',
+);
+
+export const MacAddress = z
+  .string()
+  .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'must be a MAC address like fa:16:3e:00:00:01');
+
+export const Flavor = z.strictObject({
+  vcpus: z.int().min(1).max(1024),
+  memory_mb: z.int().min(1).max(16 * 1024 * 1024),
+  root_gb: z.int().min(0).max(1024 * 1024),
+});
+
+export const Image = z.strictObject({
+  id: z.string().min(1).max(128).optional(),
+  path: z.string().min(1).max(4096).optional(),
+});
+
+export const VifType = z.enum(['bridge', 'ovs', 'tap', 'ethernet', 'vhostuser']);
+
+export const Network = z.strictObject({
+  bridge: z.string().min(1).max(64),
+  mtu: z.int().min(68).max(65535).optional(),
+});
+
+/** A Neutron port as the host needs it (os-vif's VIF, flattened). */
+export const Port = z.strictObject({
+  port_id: ResourceId,
+  mac_address: MacAddress,
+  vif_type: VifType,
+  network: Network,
+  vnic_type: z.enum(['normal', 'direct', 'macvtap', 'direct-physical', 'baremetal', 'virtio-forwarder', 'remote-managed', 'vdpa']).optional(),
+});
+
+/**
+ * Cinder's connection_info as os-brick receives it: the `data` keys depend on
+ * `driver_volume_type`, so they are checked by the driver that consumes them.
+ */
+export const ConnectionInfo = z.strictObject({
+  driver_volume_type: z.string().min(1).max(64),
+  data: z.record(z.string().max(256), z.unknown()),
+});
+
+export const VolumeRef = z.strictObject({
+  volume_id: ResourceId,
+  connection_info: ConnectionInfo,
+});
+
+/** Guest device name as Nova writes it: vdb or /dev/vdb. */
+export const DeviceName = z.string().regex(/^(\/dev\/)?[a-z]{2,3}[a-z]{1,2}$/, 'must be a device name like vdb or /dev/vdb');
+
+export type Port = z.infer<typeof Port>;
+export type ConnectionInfo = z.infer<typeof ConnectionInfo>;
+export type Flavor = z.infer<typeof Flavor>;

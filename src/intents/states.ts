@@ -1,0 +1,28 @@
+/** Nova's state vocabulary (nova/compute/power_state.py, vm_states.py, task_states.py). */
+import { z } from 'zod';
+
+export const PowerState = z.enum(['pending', 'running', 'paused', 'shutdown', 'crashed', 'suspended']);
+export const VmState = z.enum(['active', 'stopped', 'paused', 'suspended', 'building', 'error', 'deleted']);
+export const TaskState = z
+  .enum([
+    'spawning', 'deleting', 'powering-off', 'powering-on', 'rebooting', 'rebooting_hard',
+    'pausing', 'unpausing', 'suspending', 'resuming',
+  ])
+  .nullable();
+
+/** Nova's numeric power state codes, for the legacy notification payloads. */
+export const POWER_STATE_CODE: Record<PowerState, number> = {
+  pending: 0, running: 1, paused: 3, shutdown: 4, crashed: 6, suspended: 7,
+};
+
+export const InstanceState = z.strictObject({
+  instance_uuid: z.string(),
+  power_state: PowerState,
+  vm_state: VmState,
+  task_state: TaskState,
+});
+
+export type PowerState = z.infer<typeof PowerState>;
+export type VmState = z.infer<typeof VmState>;
+export type TaskState = z.infer<typeof TaskState>;
+export type InstanceState = z.infer<typeof InstanceState>;

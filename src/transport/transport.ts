@@ -1,0 +1,92 @@
+/**
+ * One interface for every broker protocol. Nothing above this file knows
+ * whether AMQP 0-9-1 or 1.0 runs; nothing in transport/ knows about intents.
+ */
+
+/** How a consumed message is settled once its outcome is final. */
+export type Settlement =
+  | 'ack' // done (succeeded, failed, or dead-lettered by us): remove it
+  | 'requeue'; // not done (shutdown, lost channel before the outcome): deliver again
+
+export interface InboundMessage {
+  readonly body: Buffer;
+  readonly contentType: string | undefined;
+  readonly contentEncoding: string | undefined;
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly queue: string;
+  readonly headers: Readonly<Record<string, unknown>>;
+  /** AMQP user_id property (RabbitMQ checks it against the connection's user). */
+  readonly userId: string | undefined;
+  readonly redelivered: boolean;
+  /**
+   * Settle once; a second call is ignored. If the channel it came on is gone,
+   * resolves without error: the broker will redeliver the message.
+   */
+  settle(how: Settlement): Promise<void>;
+}
+
+export interface OutboundMessage {
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly body: Buffer;
+  readonly contentType: string;
+  readonly contentEncoding?: string;
+  readonly headers?: Record<string, unknown>;
+  /** Per-message TTL (oslo sets it on calls). */
+  readonly expirationMs?: number;
+  /** Fail the publish if no queue is bound (oslo replies are mandatory). */
+  readonly mandatory?: boolean;
+}
+
+export type PublishResult = 'confirmed' | 'unroutable';
+
+export interface ExchangeSpec {
+  name: string;
+  type: 'topic' | 'fanout' | 'direct' | 'headers';
+  durable: boolean;
+  autoDelete: boolean;
+  arguments?: Record<string, unknown>;
+}
+
+export interface QueueSpec {
+  name: string;
+  durable: boolean;
+  autoDelete: boolean;
+  exclusive: boolean;
+  arguments?: Record<string, unknown>;
+}
+
+export interface BindingSpec {
+  queue: string;
+  exchange: string;
+  routingKey: string;
+}
+
+/** Exchanges, queues and bindings as data, declared again on every reconnect. */
+export interface Topology {
+  exchanges: ExchangeSpec[];
+  queues: QueueSpec[];
+  bindings: BindingSpec[];
+}
+
+export type MessageHandler = (msg: InboundMessage) => void;
+
+export interface ConsumeOptions {
+  /** Unsettled messages in flight per consumer (AMQP prefetch / link credit). */
+  prefetch: number;
+}
+
+export interface Transport {
+  /** Connect; resolves when the first connection is up. */
+  start(): Promise<void>;
+  /** Declare (idempotently) and remember, so it is declared again after a reconnect. */
+  declare(topology: Topology): Promise<void>;
+  /** Consume queues; consumption resumes by itself after a reconnect. */
+  consume(queues: string[], opts: ConsumeOptions, handler: MessageHandler): Promise<void>;
+  /** Stop delivering new messages; unsettled ones may still be settled. */
+  cancelConsumers(): Promise<void>;
+  /** Resolves when the broker confirmed the message (or returned it, if mandatory). */
+  publish(msg: OutboundMessage): Promise<PublishResult>;
+  close(): Promise<void>;
+}
