@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs what hostwall needs on a fresh Debian machine, idempotently:
+#   Debian's libvirt0 (and, with --test, the real peers the compatibility
+#   tests run against), a RabbitMQ answering on 127.0.0.1:5672, the npm
+#   packages, and the compiled code. Safe to run again: it only does what is
+#   missing. Needs root (or sudo) only when something must be installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODE=run
+[[ "${1:-}" == "--test" ]] && MODE=test
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+as_root() { if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+# Debian packages: the runtime needs libvirt0; the tests also need the real
+# peers (oslo.messaging, Nova's RPC client, libvirt's Python bindings, virsh)
+# and the RabbitMQ plugins' CLI.
+PKGS=(libvirt0)
+if [[ $MODE == test ]]; then
+  PKGS+=(libvirt-clients python3-oslo.messaging python3-nova python3-libvirt python3-jsonschema docker-compose)
+fi
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+broker_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
+if ! broker_up && ! command -v rabbitmq-server >/dev/null; then missing+=(rabbitmq-server); fi
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# RabbitMQ: start it if nothing answers (no systemd on these machines).
+if ! broker_up; then
+  say "starting rabbitmq-server"
+  as_root rabbitmq-server -detached
+  for _ in $(seq 1 60); do broker_up && break; sleep 1; done
+  as_root rabbitmqctl await_startup >/dev/null 2>&1 || true
+  broker_up || { say "RabbitMQ did not come up on 127.0.0.1:5672"; exit 1; }
+fi
+
+# npm packages, when missing or when the lock file changed since the last install.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+say "compiling"
+npx tsc -p .

@@ -1,0 +1,105 @@
+/**
+ * One compiled, validated configuration (Temporal's options → defaults →
+ * compiled options). Sources, strongest first: command-line flags, the
+ * environment (AMQP_URL, HOSTWALL_*), a JSON file (--config / HOSTWALL_CONFIG),
+ * then defaults. A bad value is one line naming the setting and its source.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Each setting: its schema, its environment variable, and what it costs (help). */
+export const SETTINGS = {
+  host: { env: 'HOSTWALL_HOST', schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/), default: hostname().split('.')[0], help: 'this host\'s name: the oslo server of topic "compute" (queue compute.<host>)' },
+  amqpUrl: { env: 'AMQP_URL', schema: z.string().regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://'), default: 'amqp://guest:guest@127.0.0.1:5672', help: 'broker URL' },
+  libvirtUri: { env: 'HOSTWALL_LIBVIRT_URI', schema: z.string().min(1), default: 'test:///default', help: 'libvirt URI; test:///default is in-process and forgets everything when the worker exits' },
+  controlExchange: { env: 'HOSTWALL_CONTROL_EXCHANGE', schema: z.string().min(1).max(255), default: 'nova', help: 'oslo control exchange (Nova uses "nova")' },
+  topic: { env: 'HOSTWALL_TOPIC', schema: z.string().min(1).max(255), default: 'compute', help: 'oslo RPC topic served' },
+  queues: { env: 'HOSTWALL_QUEUES', schema: z.enum(['transient', 'durable', 'quorum']), default: 'transient', help: 'queue durability as oslo declares it: transient (oslo default, lost on broker restart), durable (amqp_durable_queues), quorum (rabbit_quorum_queue)' },
+  concurrency: { env: 'HOSTWALL_CONCURRENCY', schema: int(1, 1000), default: 10, help: 'intents changing the host that run at once (Nova: max_concurrent_builds=10); more uses more libvirt connections and memory' },
+  prefetch: { env: 'HOSTWALL_PREFETCH', schema: int(1, 65535), default: 200, help: 'unacked intents the broker hands the worker at once; bounds memory and what a crash leaves to redeliver' },
+  libvirtConnections: { env: 'HOSTWALL_LIBVIRT_CONNECTIONS', schema: int(1, 64), default: 4, help: 'libvirt connections; calls on one connection are serialized' },
+  notificationFormat: { env: 'HOSTWALL_NOTIFICATION_FORMAT', schema: z.enum(['versioned', 'unversioned', 'both']), default: 'versioned', help: 'Nova notification_format: versioned (versioned_notifications.*), unversioned (legacy notifications.*), both (twice the publishes)' },
+  vifPluggingTimeoutS: { env: 'HOSTWALL_VIF_PLUGGING_TIMEOUT', schema: int(0, 86400), default: 300, help: 'seconds a spawn waits for port.ready of its ports (Nova: vif_plugging_timeout); 0 = do not wait' },
+  vifPluggingIsFatal: { env: 'HOSTWALL_VIF_PLUGGING_IS_FATAL', schema: bool, default: true, help: 'fail the spawn when ports are not ready in time (Nova: vif_plugging_is_fatal); false = start anyway' },
+  portReadyMemoryS: { env: 'HOSTWALL_PORT_READY_MEMORY', schema: int(1, 86400), default: 600, help: 'seconds a port.ready nobody waits for is remembered' },
+  shutdownTimeoutS: { env: 'HOSTWALL_SHUTDOWN_TIMEOUT', schema: int(1, 3600), default: 30, help: 'on SIGTERM, seconds to let in-flight intents finish before unfinished ones are left to redelivery' },
+  instancesPath: { env: 'HOSTWALL_INSTANCES_PATH', schema: z.string().min(1), default: '/var/lib/hostwall/instances', help: 'where guest disks live; its filesystem is the inventory\'s disk_gb' },
+  dedupeMemory: { env: 'HOSTWALL_DEDUPE_MEMORY', schema: int(0, 10_000_000), default: 100_000, help: 'finished intent ids remembered to answer duplicates without applying them again' },
+  logLevel: { env: 'HOSTWALL_LOG_LEVEL', schema: z.enum(['error', 'warn', 'info', 'debug']), default: 'info', help: 'log level' },
+  logFormat: { env: 'HOSTWALL_LOG_FORMAT', schema: z.enum(['json', 'pretty', 'auto']), default: 'auto', help: 'json lines, pretty, or auto (pretty on a TTY)' },
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+type SettingValue<K extends SettingName> = z.output<(typeof SETTINGS)[K]['schema']>;
+export type Config = { [K in SettingName]: SettingValue<K> };
+
+export type Source = 'flag' | 'environment' | 'file' | 'default';
+
+export interface ConfigInput {
+  flags?: Partial<Record<SettingName, unknown>>;
+  env?: NodeJS.ProcessEnv;
+  /** Path of a JSON file of { settingName: value }. */
+  file?: string | undefined;
+}
+
+function readFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: not JSON (${(err as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`config file ${path}: must be a JSON object`);
+  const rec = parsed as Record<string, unknown>;
+  for (const key of Object.keys(rec)) {
+    if (!(key in SETTINGS)) throw new ConfigError(`config file ${path}: unknown setting "${key}" (known: ${Object.keys(SETTINGS).join(', ')})`);
+  }
+  return rec;
+}
+
+export function loadConfig(input: ConfigInput = {}): Config {
+  const env = input.env ?? process.env;
+  const filePath = input.file ?? env.HOSTWALL_CONFIG;
+  const fromFile = filePath ? readFile(filePath) : {};
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    const s = SETTINGS[name];
+    const flag = input.flags?.[name];
+    const envVal = env[s.env];
+    let raw: unknown;
+    let source: Source;
+    if (flag !== undefined) [raw, source] = [flag, 'flag'];
+    else if (envVal !== undefined && envVal !== '') [raw, source] = [envVal, 'environment'];
+    else if (fromFile[name] !== undefined) [raw, source] = [fromFile[name], 'file'];
+    else [raw, source] = [s.default, 'default'];
+    const r = (s.schema as z.ZodType).safeParse(raw);
+    if (!r.success) {
+      const where = source === 'flag' ? `--${kebab(name)}` : source === 'environment' ? s.env : source === 'file' ? `"${name}" in ${filePath}` : name;
+      const why = r.error.issues[0]?.message ?? 'invalid';
+      throw new ConfigError(`invalid setting ${where}: ${why} (got ${JSON.stringify(raw)})`);
+    }
+    out[name] = r.data;
+  }
+  // Every setting was parsed by its own schema just above.
+  return out as Config;
+}
+
+export function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** The URL with its password hidden, for logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}

@@ -1,0 +1,119 @@
+/**
+ * What each intent does to the host, on the driver. Handlers return what
+ * happened; they never touch the transport, publish, or ack (the dispatcher
+ * maps the result to events, a reply and a settlement).
+ */
+import type { Driver, GuestState } from '../drivers/driver';
+import { IntentFailure } from '../errors';
+import type { HostConnector, HostInventory, Intent, IntentOf } from '../intents';
+import type { Logger } from '../log';
+import type { PortReadiness } from './port-readiness';
+
+export interface ExecDeps {
+  driver: Driver;
+  ports: PortReadiness;
+  connector: () => Promise<HostConnector>;
+  vifPluggingTimeoutS: number;
+  vifPluggingIsFatal: boolean;
+  log: Logger;
+}
+
+/** What the host did. `guest` is the driver's settled view after the change. */
+export interface ExecResult {
+  guest?: GuestState;
+  deleted?: boolean;
+  existed?: boolean;
+  live?: boolean;
+  device?: string;
+  forced?: boolean;
+  /** For reads and signals: the reply body as it is. */
+  value?: unknown;
+}
+
+export async function execute(intent: Intent, deps: ExecDeps): Promise<ExecResult> {
+  const { driver } = deps;
+  switch (intent.kind) {
+    case 'instance.spawn':
+      return spawn(intent, deps);
+    case 'instance.destroy': {
+      const r = await driver.destroy(intent.args.instance_uuid, { keepDisks: intent.args.keep_disks ?? false });
+      return { deleted: true, existed: r.existed };
+    }
+    case 'instance.power_on':
+      return { guest: await driver.powerOn(intent.args.instance_uuid) };
+    case 'instance.power_off': {
+      const r = await driver.powerOff(intent.args.instance_uuid, { clean: intent.args.clean, timeoutS: intent.args.timeout_s });
+      return { guest: r, forced: r.forced };
+    }
+    case 'instance.reboot':
+      return { guest: await driver.reboot(intent.args.instance_uuid, intent.args.type) };
+    case 'instance.pause':
+      return { guest: await driver.pause(intent.args.instance_uuid) };
+    case 'instance.unpause':
+      return { guest: await driver.unpause(intent.args.instance_uuid) };
+    case 'instance.suspend':
+      return { guest: await driver.suspend(intent.args.instance_uuid) };
+    case 'instance.resume':
+      return { guest: await driver.resume(intent.args.instance_uuid) };
+    case 'instance.get_state':
+      return { guest: await driver.getState(intent.args.instance_uuid) };
+    case 'volume.attach': {
+      const a = intent.args;
+      const d = await driver.attachVolume(a.instance_uuid, { volume_id: a.volume_id, connection_info: a.connection_info, device_name: a.device_name });
+      return { ...d, guest: await driver.getState(a.instance_uuid) };
+    }
+    case 'volume.detach': {
+      const d = await driver.detachVolume(intent.args.instance_uuid, intent.args.volume_id);
+      return { ...d, guest: await driver.getState(intent.args.instance_uuid) };
+    }
+    case 'port.plug': {
+      const d = await driver.plugPort(intent.args.instance_uuid, intent.args.port);
+      return { ...d, guest: await driver.getState(intent.args.instance_uuid) };
+    }
+    case 'port.unplug': {
+      const d = await driver.unplugPort(intent.args.instance_uuid, intent.args.port_id);
+      return { ...d, guest: await driver.getState(intent.args.instance_uuid) };
+    }
+    case 'port.ready': {
+      const waiter = deps.ports.signal(intent.args.port_id, intent.args.status);
+      return { value: { port_id: intent.args.port_id, status: intent.args.status, waiter } };
+    }
+    case 'host.connector':
+      return { value: await deps.connector() };
+    case 'host.inventory': {
+      const inv: HostInventory = await driver.inventory();
+      return { value: inv };
+    }
+  }
+}
+
+/**
+ * Define and start the guest. With ports to wait for, it starts paused and
+ * resumes only when every port had port.ready; past vif_plugging_timeout it
+ * fails (and removes the guest) or carries on, per vif_plugging_is_fatal —
+ * Nova's libvirt driver's _create_guest_with_network, without the lost-event race.
+ */
+async function spawn(intent: IntentOf<'instance.spawn'>, deps: ExecDeps): Promise<ExecResult> {
+  const spec = intent.args;
+  const portIds = (spec.ports ?? []).map((p) => p.port_id);
+  const wait = portIds.length > 0 && (spec.wait_for_ports ?? true) && deps.vifPluggingTimeoutS > 0;
+  const guest = await deps.driver.spawn(spec, { startPaused: wait });
+  if (!wait) return { guest };
+
+  const r = await deps.ports.wait(portIds, deps.vifPluggingTimeoutS * 1000);
+  const problem =
+    r.failed.length > 0
+      ? new IntentFailure('PORT_FAILED', `Neutron reported ports failed: ${r.failed.join(', ')}`, { failed: r.failed })
+      : r.missing.length > 0
+        ? new IntentFailure('PORT_WAIT_TIMEOUT', `Timeout waiting for port.ready of ${r.missing.join(', ')} after ${deps.vifPluggingTimeoutS} s`, { missing: r.missing })
+        : undefined;
+  if (problem && deps.vifPluggingIsFatal) {
+    // Nova destroys the guest when plugging fails; leave nothing half-built behind.
+    await deps.driver.destroy(spec.instance_uuid, { keepDisks: false }).catch((err: unknown) => {
+      deps.log.warn('could not remove guest after failed port wait', { error: String(err) });
+    });
+    throw problem;
+  }
+  if (problem) deps.log.warn(`${problem.message}; vif_plugging_is_fatal is false, starting anyway`);
+  return { guest: await deps.driver.unpause(spec.instance_uuid) };
+}

@@ -1,0 +1,142 @@
+/**
+ * The worker's view of each instance: what the spawn said, what the driver
+ * last reported, and the task in progress. Events and Nova payloads are built
+ * from it. The hypervisor stays the authority on power state: every outcome
+ * refreshes power_state from the driver's answer.
+ */
+import type { InstanceFacts } from '../events/instance-facts';
+import type { Intent, PowerState, SpawnArgs, TaskState, VmState } from '../intents';
+
+/** Nova's vm_state for a settled power state (what _sync_power_states would conclude). */
+export function vmStateFor(power: PowerState): VmState {
+  switch (power) {
+    case 'running':
+      return 'active';
+    case 'paused':
+      return 'paused';
+    case 'suspended':
+      return 'suspended';
+    case 'shutdown':
+      return 'stopped';
+    case 'crashed':
+      return 'error';
+    case 'pending':
+      return 'building';
+  }
+}
+
+/** The task_state Nova's API sets while an action runs (CATALOGUE §3.2). */
+export function taskStateFor(intent: Intent): TaskState {
+  switch (intent.kind) {
+    case 'instance.spawn':
+      return 'spawning';
+    case 'instance.destroy':
+      return 'deleting';
+    case 'instance.power_off':
+      return 'powering-off';
+    case 'instance.power_on':
+      return 'powering-on';
+    case 'instance.reboot':
+      return intent.args.type === 'hard' ? 'rebooting_hard' : 'rebooting';
+    case 'instance.pause':
+      return 'pausing';
+    case 'instance.unpause':
+      return 'unpausing';
+    case 'instance.suspend':
+      return 'suspending';
+    case 'instance.resume':
+      return 'resuming';
+    default:
+      return null;
+  }
+}
+
+export class InstanceBook {
+  private readonly byUuid = new Map<string, InstanceFacts>();
+  constructor(private readonly host: string) {}
+
+  get(uuid: string): InstanceFacts | undefined {
+    return this.byUuid.get(uuid);
+  }
+
+  /** Facts for an instance, created from what little is known if it is new to us. */
+  ensure(uuid: string, name?: string): InstanceFacts {
+    let f = this.byUuid.get(uuid);
+    if (!f) {
+      f = {
+        uuid,
+        name: name ?? uuid,
+        host: this.host,
+        flavor: undefined,
+        image_id: undefined,
+        metadata: {},
+        power_state: 'pending',
+        vm_state: 'building',
+        task_state: null,
+        created_at: undefined,
+        launched_at: undefined,
+        terminated_at: undefined,
+        ports: [],
+        volumes: [],
+      };
+      this.byUuid.set(uuid, f);
+    }
+    return f;
+  }
+
+  /** A spawn starts: record its spec; the instance is building. */
+  fromSpawn(spec: SpawnArgs, now: string): InstanceFacts {
+    const f = this.ensure(spec.instance_uuid, spec.name);
+    Object.assign(f, {
+      name: spec.name,
+      flavor: spec.flavor,
+      image_id: spec.image?.id,
+      metadata: spec.metadata ?? {},
+      power_state: 'pending',
+      vm_state: 'building',
+      created_at: f.created_at ?? now,
+      terminated_at: undefined,
+      ports: [...(spec.ports ?? [])],
+      volumes: (spec.volumes ?? []).map((v) => ({ volume_id: v.volume_id, device: undefined })),
+    } satisfies Partial<InstanceFacts>);
+    return f;
+  }
+
+  /** The driver reported a settled power state. */
+  observe(uuid: string, power: PowerState, name?: string): InstanceFacts {
+    const f = this.ensure(uuid, name);
+    f.power_state = power;
+    f.vm_state = vmStateFor(power);
+    return f;
+  }
+
+  setTask(uuid: string, task: TaskState): void {
+    const f = this.byUuid.get(uuid);
+    if (f) f.task_state = task;
+  }
+
+  markDeleted(uuid: string, now: string): InstanceFacts {
+    const f = this.ensure(uuid);
+    Object.assign(f, { power_state: 'shutdown', vm_state: 'deleted', task_state: null, terminated_at: now });
+    this.byUuid.delete(uuid);
+    return f;
+  }
+
+  markError(uuid: string): void {
+    const f = this.byUuid.get(uuid);
+    if (f) {
+      f.vm_state = 'error';
+      f.task_state = null;
+    }
+  }
+
+  /** A copy for publishing, so later changes don't leak into an event being sent. */
+  snapshot(uuid: string): InstanceFacts | undefined {
+    const f = this.byUuid.get(uuid);
+    return f ? structuredClone(f) : undefined;
+  }
+
+  uuids(): string[] {
+    return [...this.byUuid.keys()];
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Drive a real Python peer (Debian's /usr/bin/python3, where oslo.messaging
+ * and Nova live) line by line: JSON in on stdin, JSON out on stdout.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+export const DEBIAN_PYTHON = '/usr/bin/python3';
+
+export interface PyPeer {
+  send(obj: unknown): void;
+  /** The next JSON line the peer prints; rejects after `timeoutMs`. */
+  next(timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Lines printed so far and not yet taken by next(). */
+  drain(): Record<string, unknown>[];
+  close(): Promise<void>;
+  readonly stderr: () => string;
+}
+
+export function startPython(script: string, env: Record<string, string>): PyPeer {
+  if (!existsSync(DEBIAN_PYTHON)) throw new Error(`${DEBIAN_PYTHON} is missing: run scripts/setup.sh --test`);
+  const child: ChildProcessWithoutNullStreams = spawn(DEBIAN_PYTHON, [script], { env: { ...process.env, ...env, PYTHONUNBUFFERED: '1' } });
+  const queue: Record<string, unknown>[] = [];
+  const waiters: ((v: Record<string, unknown>) => void)[] = [];
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    let obj: Record<string, unknown>;
+    try {
+      obj = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      obj = { raw: line };
+    }
+    const w = waiters.shift();
+    if (w) w(obj);
+    else queue.push(obj);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    send: (obj) => child.stdin.write(`${JSON.stringify(obj)}\n`),
+    next: (timeoutMs = 30_000) => {
+      const q = queue.shift();
+      if (q) return Promise.resolve(q);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => {
+          const i = waiters.indexOf(done);
+          if (i >= 0) waiters.splice(i, 1);
+          reject(new Error(`python peer ${script}: no output in ${timeoutMs} ms; stderr:\n${err.slice(-3000)}`));
+        }, timeoutMs);
+        const done = (v: Record<string, unknown>) => {
+          clearTimeout(t);
+          resolve(v);
+        };
+        waiters.push(done);
+      });
+    },
+    drain: () => queue.splice(0),
+    close: async () => {
+      child.stdin.end();
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+    stderr: () => err,
+  };
+}
