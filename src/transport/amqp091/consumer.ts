@@ -1,0 +1,200 @@
+/**
+ * A consumer group: the queues of one consume() call on a channel of their
+ * own, with basic.qos prefetch per consumer and manual acks.
+ *
+ * Contracts:
+ * - A delivery is settled on the channel it came on (delivery tags are
+ *   channel-scoped; acking on another channel or twice kills the channel).
+ *   settle() is guarded: a second call does nothing, and when that channel is
+ *   gone it does nothing either: the broker has already requeued the message
+ *   and will deliver it again, with `redelivered` set.
+ * - When the channel closes unexpectedly (channel error, connection loss,
+ *   or the broker cancelling a consumer because its queue was deleted), the
+ *   group drops its dead channel, waits with backoff, re-declares the
+ *   transport's topology and consumes again. Prefetched but unsettled
+ *   messages of the old channel are redelivered by the broker.
+ * - A handler that throws leaves its message unsettled (logged); it is
+ *   redelivered when the channel closes. Handlers are expected not to throw.
+ */
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { TransportError } from '../../errors';
+import type { InboundMessage, MessageHandler, Settlement } from '../transport';
+import type { BrokerConnection } from './connection';
+import type { CompiledOptions } from './options';
+import { backoffDelayMs, errorText, Sleeper, withTimeout } from './timing';
+
+/** One channel's lifetime: messages remember theirs, so a settle after it died is a no-op. */
+interface Generation {
+  readonly ch: Channel;
+  open: boolean;
+  readonly tags: string[];
+}
+
+type GroupState = 'starting' | 'running' | 'cancelled' | 'closed';
+
+export interface GroupDeps {
+  conn: BrokerConnection;
+  opts: CompiledOptions;
+  /** Declare the transport's remembered topology again (after a loss, before consuming). */
+  redeclare(model: ChannelModel): Promise<void>;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+export class ConsumerGroup {
+  private state: GroupState = 'starting';
+  private gen: Generation | undefined;
+  private recovering: Promise<void> | undefined;
+  private readonly sleeper = new Sleeper();
+
+  constructor(
+    readonly queues: readonly string[],
+    private readonly prefetch: number,
+    private readonly handler: MessageHandler,
+    private readonly deps: GroupDeps,
+  ) {}
+
+  /** First attach. Throws (and consumes nothing) if a queue is missing or the broker refuses. */
+  async start(): Promise<void> {
+    const model = await this.deps.conn.whenUp(this.deps.opts.operationTimeoutMs);
+    await this.attach(model);
+    if (this.state === 'starting') this.state = 'running';
+  }
+
+  /** Make sure the group is consuming on the current connection (called when a connection comes up). */
+  kick(): void {
+    if (this.state !== 'running' || this.gen?.open || this.recovering) return;
+    this.recovering = this.recover().finally(() => {
+      this.recovering = undefined;
+    });
+  }
+
+  private async recover(): Promise<void> {
+    const { opts, conn } = this.deps;
+    for (let attempt = 0; this.state === 'running'; attempt++) {
+      if (attempt > 0 && !(await this.sleeper.sleep(backoffDelayMs(attempt - 1, opts.reconnectMinMs, opts.reconnectMaxMs)))) return;
+      if (this.gen?.open) return;
+      let model: ChannelModel;
+      try {
+        model = await conn.whenUp(opts.reconnectMaxMs);
+      } catch {
+        if (conn.isClosed) return;
+        continue; // still down: the connection loop is on it
+      }
+      try {
+        await this.deps.redeclare(model);
+        await this.attach(model);
+        opts.log('info', 'consumers resumed', { queues: this.queues, attempt });
+        return;
+      } catch (err) {
+        opts.log('warn', 'resuming consumers failed; retrying', { queues: this.queues, error: errorText(err), attempt });
+      }
+    }
+  }
+
+  private async attach(model: ChannelModel): Promise<void> {
+    const t = this.deps.opts.operationTimeoutMs;
+    const ch = await withTimeout(model.createChannel(), t, 'opening a consumer channel', (late) => {
+      void late.close().catch(() => undefined);
+    });
+    const gen: Generation = { ch, open: true, tags: [] };
+    ch.on('error', (err: Error) => this.deps.opts.log('warn', 'consumer channel closed by the broker', { queues: this.queues, error: err.message }));
+    ch.on('close', () => {
+      gen.open = false;
+      if (this.gen === gen) {
+        this.gen = undefined;
+        this.kick();
+      }
+    });
+    try {
+      // Per-consumer prefetch (global=false): each queue gets `prefetch` unsettled messages.
+      await withTimeout(ch.prefetch(this.prefetch, false), t, 'setting prefetch');
+      for (const queue of this.queues) {
+        const ok = await withTimeout(
+          ch.consume(queue, (m) => this.onDelivery(gen, queue, m), { noAck: false }),
+          t,
+          `consuming queue "${queue}"`,
+        );
+        gen.tags.push(ok.consumerTag);
+      }
+    } catch (err) {
+      gen.open = false;
+      await withTimeout(ch.close(), t, 'closing a failed consumer channel').catch(() => undefined);
+      const reason = errorText(err);
+      throw err instanceof TransportError
+        ? err
+        : new TransportError(`cannot consume ${this.queues.map((q) => `"${q}"`).join(', ')}: ${reason}`, { queues: [...this.queues] });
+    }
+    if (!gen.open) throw new TransportError('consumer channel closed while consumers were being set up', { queues: [...this.queues] });
+    this.gen = gen;
+  }
+
+  private onDelivery(gen: Generation, queue: string, m: ConsumeMessage | null): void {
+    if (m === null) {
+      // The broker cancelled this consumer (queue deleted, node lost). Start over on a
+      // fresh channel: unsettled messages of this one come back redelivered.
+      this.deps.opts.log('warn', 'consumer cancelled by the broker; re-declaring and resuming', { queue });
+      if (this.gen === gen) void withTimeout(gen.ch.close(), this.deps.opts.operationTimeoutMs, 'closing a cancelled consumer channel').catch(() => undefined);
+      return;
+    }
+    const msg = inbound(gen, queue, m);
+    try {
+      this.handler(msg);
+    } catch (err) {
+      this.deps.opts.log('error', 'message handler threw; message left unsettled', { queue, error: errorText(err) });
+    }
+  }
+
+  /** basic.cancel every consumer; the channel stays open so in-flight messages can still be settled. */
+  async cancel(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'cancelled';
+    this.sleeper.cancel();
+    const gen = this.gen;
+    if (!gen?.open) return;
+    for (const tag of gen.tags.splice(0)) {
+      await withTimeout(gen.ch.cancel(tag), this.deps.opts.operationTimeoutMs, `cancelling consumer ${tag}`).catch((err: unknown) => {
+        this.deps.opts.log('warn', 'basic.cancel failed', { tag, error: errorText(err) });
+      });
+    }
+  }
+
+  /** Close the channel: unsettled messages go back to their queues. */
+  async close(): Promise<void> {
+    this.state = 'closed';
+    this.sleeper.cancel();
+    const gen = this.gen;
+    this.gen = undefined;
+    if (gen?.open) await withTimeout(gen.ch.close(), this.deps.opts.operationTimeoutMs, 'closing a consumer channel').catch(() => undefined);
+  }
+}
+
+function inbound(gen: Generation, queue: string, m: ConsumeMessage): InboundMessage {
+  let settled = false;
+  const p = m.properties;
+  return {
+    body: m.content,
+    contentType: str(p.contentType),
+    contentEncoding: str(p.contentEncoding),
+    exchange: m.fields.exchange,
+    routingKey: m.fields.routingKey,
+    queue,
+    headers: p.headers ?? {},
+    userId: str(p.userId),
+    redelivered: m.fields.redelivered,
+    settle(how: Settlement): Promise<void> {
+      if (settled) return Promise.resolve();
+      settled = true;
+      if (!gen.open) return Promise.resolve();
+      try {
+        // 'requeue' is basic.nack, not basic.reject: on RabbitMQ 4.3 only reject counts toward a
+        // quorum queue's delivery limit, and a requeue here means "not done", not "failed".
+        if (how === 'ack') gen.ch.ack(m);
+        else gen.ch.nack(m, false, true);
+      } catch {
+        // The channel closed between the check and the call: the broker redelivers the message.
+      }
+      return Promise.resolve();
+    },
+  };
+}
