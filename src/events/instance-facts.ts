@@ -23,6 +23,13 @@ export interface InstanceFacts {
   terminated_at: string | undefined;
   ports: Port[];
   volumes: { volume_id: string; device: string | undefined }[];
+  /**
+   * Who owns the instance (Nova's instance.user_id / project_id, sent as
+   * tenant_id in notifications), when known: the spawn's request context.
+   * Optional so facts built before it existed stay valid; absent means null
+   * in Nova's payloads, never the requester of a later action.
+   */
+  owner?: { user_id: string | undefined; project_id: string | undefined };
 }
 
 /** The request an event answers: from the oslo context of the message. */
