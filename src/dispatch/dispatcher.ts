@@ -158,12 +158,11 @@ export class Dispatcher {
   }
 
   private startHeartbeat(call: WireRequest['call'], log: Logger): NodeJS.Timeout | undefined {
-    // oslo: heartbeats only when the caller set a numeric call-monitor timeout of 2 s or more.
-    if (!call || call.timeoutS === null || call.timeoutS < 2) return undefined;
-    const c = call;
+    const every = call ? this.deps.wire.heartbeatEveryMs(call) : undefined;
+    if (!call || every === undefined) return undefined;
     return setInterval(() => {
-      this.deps.wire.heartbeat(c).catch((err: unknown) => log.warn('call heartbeat failed', { error: String(err) }));
-    }, (call.timeoutS * 1000) / 2);
+      this.deps.wire.heartbeat(call).catch((err: unknown) => log.warn('call heartbeat failed', { error: String(err) }));
+    }, every);
   }
 
   /** Runs inside the intent's lanes: the only place the host is changed. */
@@ -173,9 +172,9 @@ export class Dispatcher {
     const now = () => new Date().toISOString();
     const changes = definitionOf(intent.kind).scheduling === 'mutate' && uuid !== undefined;
     if (changes) {
-      const facts = intent.kind === 'instance.spawn' ? book.fromSpawn(intent.args, now()) : book.ensure(uuid);
+      const facts = intent.kind === 'instance.spawn' ? book.fromSpawn(intent.args, now(), request) : book.ensure(uuid);
       facts.task_state = taskStateFor(intent);
-      pubs.push(events.novaPhase(intent.kind, 'start', structuredClone(facts), request));
+      pubs.push(events.novaPhase(intent, 'start', structuredClone(facts), request));
     }
     const started = Date.now();
     let res: ExecResult;
@@ -190,7 +189,7 @@ export class Dispatcher {
         if (intent.kind === 'instance.spawn') book.markError(uuid);
         else book.setTask(uuid, null);
         facts = book.snapshot(uuid);
-        if (facts) pubs.push(events.novaPhase(intent.kind, 'error', facts, request, info));
+        if (facts) pubs.push(events.novaPhase(intent, 'error', facts, request, info));
       }
       if (err instanceof HostwallError && err.code === 'INSTANCE_NOT_FOUND' && uuid) book.markDeleted(uuid, now());
       return { status: 'failed', intentId: request.intent_id, kind: intent.kind, error: info, instance: facts };
@@ -209,7 +208,7 @@ export class Dispatcher {
       facts = book.snapshot(uuid);
     }
     if (changes && facts) {
-      pubs.push(events.novaPhase(intent.kind, 'end', facts, request));
+      pubs.push(events.novaPhase(intent, 'end', facts, request));
       pubs.push(events.instanceState(facts, request, 'intent'));
     }
     log.info('succeeded', { duration_ms: Date.now() - started, power_state: facts?.power_state, live: res.live });

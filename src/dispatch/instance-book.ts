@@ -4,7 +4,7 @@
  * from it. The hypervisor stays the authority on power state: every outcome
  * refreshes power_state from the driver's answer.
  */
-import type { InstanceFacts } from '../events/instance-facts';
+import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
 import type { Intent, PowerState, SpawnArgs, TaskState, VmState } from '../intents';
 
 /** Nova's vm_state for a settled power state (what _sync_power_states would conclude). */
@@ -85,9 +85,11 @@ export class InstanceBook {
   }
 
   /** A spawn starts: record its spec; the instance is building. */
-  fromSpawn(spec: SpawnArgs, now: string): InstanceFacts {
+  fromSpawn(spec: SpawnArgs, now: string, request: RequestFacts): InstanceFacts {
     const f = this.ensure(spec.instance_uuid, spec.name);
     Object.assign(f, {
+      // The spawn's requester owns the instance (Nova's user_id/tenant_id); later requesters may be admins.
+      owner: { user_id: request.user_id, project_id: request.project_id },
       name: spec.name,
       flavor: spec.flavor,
       image_id: spec.image?.id,

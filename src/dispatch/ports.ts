@@ -5,7 +5,7 @@
  */
 import type { RejectedError } from '../errors';
 import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
-import type { IntentKind } from '../intents';
+import type { Intent, IntentKind } from '../intents';
 import type { InboundMessage } from '../transport/transport';
 import type { ErrorInfo, FinalOutcome } from './outcome';
 
@@ -28,6 +28,8 @@ export interface Wire {
   reply(call: NonNullable<WireRequest['call']>, body: { result: unknown } | { error: ErrorInfo }): Promise<void>;
   /** Call-monitor heartbeat (oslo sends these every _timeout/2 s). */
   heartbeat(call: NonNullable<WireRequest['call']>): Promise<void>;
+  /** How often to send heartbeats for this call, or undefined for none (oslo: only with a numeric _timeout >= 2). */
+  heartbeatEveryMs(call: NonNullable<WireRequest['call']>): number | undefined;
   /** Move a refused message to the host's dead-letter queue with its reason. Resolves once confirmed. */
   deadLetter(msg: InboundMessage, err: RejectedError): Promise<void>;
 }
@@ -37,7 +39,7 @@ export type NovaPhase = 'start' | 'end' | 'error';
 export interface EventSink {
   accepted(kind: IntentKind, req: RequestFacts, instance: string | undefined): Promise<void>;
   /** Nova's `<action>.start|end|error` for kinds Nova notifies about; resolves at once for the others. */
-  novaPhase(kind: IntentKind, phase: NovaPhase, facts: InstanceFacts, req: RequestFacts, error?: ErrorInfo): Promise<void>;
+  novaPhase(intent: Intent, phase: NovaPhase, facts: InstanceFacts, req: RequestFacts, error?: ErrorInfo): Promise<void>;
   instanceState(facts: InstanceFacts, req: RequestFacts, cause: 'intent' | 'hypervisor' | 'reconcile'): Promise<void>;
   outcome(o: FinalOutcome, req: RequestFacts, flags: { redelivered?: boolean; replayed?: boolean }): Promise<void>;
   rejected(err: RejectedError, req: Partial<RequestFacts>, original: { routingKey: string; method: string | undefined }): Promise<void>;

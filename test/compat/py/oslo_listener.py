@@ -28,7 +28,7 @@ class Endpoint(object):
 def main():
     url = os.environ.get('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672/')
     url = 'rabbit://' + url.split('://', 1)[1]
-    conf = cfg.ConfigOpts()
+    conf = cfg.CONF  # oslo registers its metrics options on the global CONF
     conf(args=[], project='hostwall_compat')
     oslo_messaging.set_transport_defaults(os.environ.get('EXCHANGE', 'nova'))
     transport = oslo_messaging.get_notification_transport(conf, url=url)

@@ -1,0 +1,42 @@
+/** `hostwall worker`: run this host's worker until SIGTERM/SIGINT. */
+import { mkdirSync } from 'node:fs';
+import type { Command } from 'commander';
+import { redactUrl } from '../config';
+import { openLibvirtDriver } from '../drivers/libvirt/driver';
+import { createLogger } from '../log';
+import { createAmqp091Transport } from '../transport/amqp091';
+import { Worker } from '../worker/worker';
+import { addSettingFlags, configFromFlags } from './settings-flags';
+
+export function registerWorker(program: Command): void {
+  const cmd = program.command('worker').description("run the worker for one host: consume its oslo topics, apply intents, publish events");
+  addSettingFlags(cmd).action(async (opts: Record<string, unknown>) => {
+    const config = configFromFlags(opts);
+    const log = createLogger({ level: config.logLevel, format: config.logFormat });
+    mkdirSync(config.instancesPath, { recursive: true });
+    const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath });
+    const transport = createAmqp091Transport({
+      url: config.amqpUrl,
+      connectionName: `hostwall-worker:${config.host}:${process.pid}`,
+      log: (level, message, meta) => log.log(level, message, meta ?? {}),
+    });
+    const worker = new Worker({ config, log, transport, driver });
+    log.info('starting', { host: config.host, amqp_url: redactUrl(config.amqpUrl), libvirt_uri: config.libvirtUri, queues: config.queues });
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`${signal}: draining`, { pending: worker.dispatcher.pending });
+      worker.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error('shutdown failed', { error: String(err) });
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    await worker.start();
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * Everything the worker declares, as data (declared again on every
+ * reconnect): oslo's RPC server objects for topic/server on the control
+ * exchange, the notification queues oslo's notifier would declare, hostwall's
+ * events exchange and this host's dead-letter queue.
+ */
+import type { Config } from '../config';
+import { EVENTS_EXCHANGE } from '../events/schemas';
+import { mergeTopologies, notificationTopology, rpcServerTopology } from '../oslo/topology';
+import type { Topology } from '../transport/transport';
+import { deadLetterQueueName } from './wire';
+
+
+/** Nova's topics per notification_format (nova/conf/notifications.py). */
+export function notificationTopics(format: Config['notificationFormat']): string[] {
+  if (format === 'versioned') return ['versioned_notifications'];
+  if (format === 'unversioned') return ['notifications'];
+  return ['notifications', 'versioned_notifications'];
+}
+
+export interface WorkerTopology {
+  declare: Topology;
+  /** Queues consumed: topic, topic.host, this process's fanout queue. */
+  consume: string[];
+  deadLetterQueue: string;
+}
+
+export function workerTopology(config: Pick<Config, 'host' | 'controlExchange' | 'topic' | 'queues' | 'notificationFormat'>): WorkerTopology {
+  const opts = { queues: config.queues };
+  const rpc = rpcServerTopology({ controlExchange: config.controlExchange, topic: config.topic, server: config.host }, opts);
+  const notifications = notificationTopics(config.notificationFormat).flatMap((topic) =>
+    (['info', 'error'] as const).map((priority) => notificationTopology({ exchange: config.controlExchange, topic, priority }, opts)),
+  );
+  const dlq = deadLetterQueueName(config.host);
+  const own: Topology = {
+    exchanges: [{ name: EVENTS_EXCHANGE, type: 'topic', durable: true, autoDelete: false, arguments: {} }],
+    // Dead letters are kept whatever the queue mode: they are what an operator replays.
+    queues: [{ name: dlq, durable: true, autoDelete: false, exclusive: false, arguments: config.queues === 'quorum' ? { 'x-queue-type': 'quorum' } : {} }],
+    bindings: [],
+  };
+  return {
+    declare: mergeTopologies(rpc.topology, ...notifications, own),
+    consume: [rpc.queues.server, rpc.queues.topic, rpc.queues.fanout],
+    deadLetterQueue: dlq,
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * A real worker for tests: real broker (AMQP_URL), real libvirt test driver,
+ * on a host name of its own so tests never see each other's messages.
+ */
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Config, loadConfig } from '../../src/config';
+import { openLibvirtDriver } from '../../src/drivers/libvirt/driver';
+import { createLogger } from '../../src/log';
+import { createAmqp091Transport } from '../../src/transport/amqp091';
+import type { Transport } from '../../src/transport/transport';
+import { Worker } from '../../src/worker/worker';
+
+export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+export function uniqueHost(prefix = 'test'): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+export function uuid(): string {
+  return crypto.randomUUID();
+}
+
+export async function startWorker(overrides: Partial<Config> = {}): Promise<{ worker: Worker; config: Config }> {
+  const config = {
+    ...loadConfig({ env: {}, flags: { amqpUrl: AMQP_URL, host: uniqueHost(), logLevel: process.env.TEST_LOG_LEVEL ?? 'error', logFormat: 'json', instancesPath: join(tmpdir(), 'hostwall-test-instances') } }),
+    ...overrides,
+  };
+  const log = createLogger({ level: config.logLevel, format: 'json' });
+  const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath });
+  const transport = createAmqp091Transport({ url: config.amqpUrl, connectionName: `hostwall-test-worker:${config.host}` });
+  const worker = new Worker({ config, log, transport, driver });
+  await worker.start();
+  return { worker, config };
+}
+
+export async function connectTransport(name = 'test-client'): Promise<Transport> {
+  const t = createAmqp091Transport({ url: AMQP_URL, connectionName: name });
+  await t.start();
+  return t;
+}
