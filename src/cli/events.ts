@@ -10,8 +10,8 @@ import { connectCli } from './connect';
 
 /** `intent.*` → /^intent\.[^.]*$/ ; `*` matches one dot-free word, `**` anything. */
 export function globToRegExp(glob: string): RegExp {
-  const esc = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\u0000').replace(/\*/g, '[^.]*').replace(/\u0000/g, '.*');
-  return new RegExp(`^${esc}$`);
+  const word = (w: string) => w.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^.]*');
+  return new RegExp(`^${glob.split('**').map(word).join('.*')}$`);
 }
 
 export function registerEvents(program: Command): void {

@@ -99,7 +99,7 @@ export class IntentClient {
 
   private onReply(m: InboundMessage): void {
     void m.settle('ack');
-    let reply;
+    let reply: ReturnType<typeof decodeRpcReply>;
     try {
       reply = decodeRpcReply(decodeOsloBody(m.body, m.contentType, m.contentEncoding));
     } catch {

@@ -198,9 +198,9 @@ export class Dispatcher {
     if (uuid && res.deleted) {
       facts = book.markDeleted(uuid, now());
     } else if (uuid && res.guest) {
+      if (changes) book.setTask(uuid, null);
       book.observe(uuid, res.guest.power_state, res.guest.name);
       if (changes) {
-        book.setTask(uuid, null);
         this.trackDevices(intent, res);
         const f = book.get(uuid);
         if (f && intent.kind === 'instance.spawn') f.launched_at = now();

@@ -104,11 +104,14 @@ export class InstanceBook {
     return f;
   }
 
-  /** The driver reported a settled power state. */
+  /**
+   * The driver reported a power state. While a task runs (a spawn waiting for
+   * its ports, say) the vm_state is the task's to settle, so only power moves.
+   */
   observe(uuid: string, power: PowerState, name?: string): InstanceFacts {
     const f = this.ensure(uuid, name);
     f.power_state = power;
-    f.vm_state = vmStateFor(power);
+    if (f.task_state === null) f.vm_state = vmStateFor(power);
     return f;
   }
 

@@ -92,5 +92,5 @@ export type SpawnArgs = IntentArgs<'instance.spawn'>;
 export const INTENT_KINDS = Object.keys(INTENT_SCHEMAS) as IntentKind[];
 
 export function isIntentKind(s: string): s is IntentKind {
-  return Object.prototype.hasOwnProperty.call(INTENT_SCHEMAS, s);
+  return Object.hasOwn(INTENT_SCHEMAS, s);
 }

@@ -82,8 +82,8 @@ describe('compat: a real oslo.messaging client and listener talk to a worker', f
     }
     expect([...seen.keys()]).to.include.members(wanted);
     for (const n of seen.values()) expect(n.publisher_id).to.equal(`nova-compute:${host}`);
-    const start = seen.get('instance.power_off.end');
-    expect((start?.payload as Record<string, Record<string, unknown>>)['nova_object.data']).to.deep.include({ state: 'stopped', power_state: 'shutdown' });
+    const off = seen.get('instance.power_off.end')?.payload as Record<string, Record<string, unknown>> | undefined;
+    expect(off?.['nova_object.data']).to.deep.include({ state: 'stopped', power_state: 'shutdown' });
   });
 
   it('answers a missing field, an unknown kind and an unsupported version with a RemoteError naming the problem', async () => {
