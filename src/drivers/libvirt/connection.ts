@@ -1,0 +1,259 @@
+/**
+ * One libvirt connection, its calls serialized, and a pool of them.
+ *
+ * Why serialize per connection: libvirt's last error is thread-local and
+ * async calls run on whichever libuv pool thread is free, so the only
+ * reliable error is the connection's copy (virConnCopyLastError). It belongs
+ * to the last failed call on that connection, so each connection runs one
+ * call at a time and reads the error before the next call starts (FACTS.md:
+ * 63 of 64 concurrent failures got another call's error unserialized, 0
+ * serialized). Parallelism comes from several connections.
+ *
+ * A domain or secret pointer belongs to the connection that produced it: an
+ * operation picks one connection and uses it for all its steps.
+ */
+import { IntentFailure, LibvirtError, type FailureCode } from '../../errors';
+import {
+  callAsync, type ConnectPtr, type DomainPtr, ErrorNumber, type KoffiFunction, type LibvirtErrorInfo, libvirt,
+  type SecretPtr, silenceConnection, takeConnError, takeDomainArray, takeUnattributedError, toNumber,
+} from './ffi';
+
+/** libvirt's refusal as a typed failure, libvirt's code and message kept. */
+export function toLibvirtError(call: string, info: LibvirtErrorInfo | undefined): LibvirtError {
+  if (!info) return new LibvirtError('LIBVIRT_ERROR', 0, 0, `${call} failed and libvirt recorded no error`);
+  const code: FailureCode =
+    info.code === ErrorNumber.NO_DOMAIN ? 'INSTANCE_NOT_FOUND'
+    : info.code === ErrorNumber.OPERATION_INVALID ? 'INVALID_STATE'
+    : info.code === ErrorNumber.NO_SUPPORT ? 'NOT_SUPPORTED'
+    : 'LIBVIRT_ERROR';
+  const err = new LibvirtError(code, info.code, info.domain, info.message);
+  err.details.libvirt_call = call;
+  return err;
+}
+
+export function isLibvirtCode(err: unknown, code: number): boolean {
+  return err instanceof LibvirtError && err.libvirtCode === code;
+}
+
+const isNull = (r: unknown) => r === null;
+const isNegative = (r: number) => r < 0;
+
+type DomainIntCall =
+  | 'domainUndefineFlags' | 'domainCreateWithFlags' | 'domainDestroy' | 'domainShutdown' | 'domainReboot'
+  | 'domainSuspend' | 'domainResume' | 'domainManagedSave' | 'domainManagedSaveRemove'
+  | 'domainHasManagedSaveImage' | 'domainIsPersistent';
+
+const CALL_NAMES: Record<DomainIntCall, string> = {
+  domainUndefineFlags: 'virDomainUndefineFlags', domainCreateWithFlags: 'virDomainCreateWithFlags',
+  domainDestroy: 'virDomainDestroy', domainShutdown: 'virDomainShutdown', domainReboot: 'virDomainReboot',
+  domainSuspend: 'virDomainSuspend', domainResume: 'virDomainResume', domainManagedSave: 'virDomainManagedSave',
+  domainManagedSaveRemove: 'virDomainManagedSaveRemove', domainHasManagedSaveImage: 'virDomainHasManagedSaveImage',
+  domainIsPersistent: 'virDomainIsPersistent',
+};
+
+export interface NodeInfo {
+  cpus: number;
+  memoryKiB: number;
+}
+
+export class Connection {
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  /** Calls queued or running: the pool's load measure. */
+  pending = 0;
+
+  constructor(
+    readonly uri: string,
+    private readonly ptr: ConnectPtr,
+  ) {}
+
+  /** fn.async(args) after every earlier call here; on a `failed` result, libvirt's error for it. */
+  private call<R>(name: string, fn: KoffiFunction, args: unknown[], failed: (r: R) => boolean): Promise<R> {
+    if (this.closed) return Promise.reject(new IntentFailure('INTERNAL', `libvirt connection to ${this.uri} is closed`));
+    this.pending++;
+    const run = async (): Promise<R> => {
+      try {
+        const r = await callAsync<R>(fn, args);
+        // Read before the next call on this connection can overwrite it.
+        if (failed(r)) throw toLibvirtError(name, takeConnError(this.ptr));
+        return r;
+      } finally {
+        this.pending--;
+      }
+    };
+    const p = this.tail.then(run, run);
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+
+  private get fn() {
+    return libvirt().fn;
+  }
+
+  lookupDomain(uuid: string): Promise<DomainPtr> {
+    return this.call<DomainPtr>('virDomainLookupByUUIDString', this.fn.domainLookupByUUIDString, [this.ptr, uuid], isNull);
+  }
+
+  /** The domain, or undefined when libvirt says there is none (VIR_ERR_NO_DOMAIN). */
+  async findDomain(uuid: string): Promise<DomainPtr | undefined> {
+    try {
+      return await this.lookupDomain(uuid);
+    } catch (err) {
+      if (isLibvirtCode(err, ErrorNumber.NO_DOMAIN)) return undefined;
+      throw err;
+    }
+  }
+
+  defineDomain(xml: string): Promise<DomainPtr> {
+    return this.call<DomainPtr>('virDomainDefineXML', this.fn.domainDefineXML, [this.ptr, xml], isNull);
+  }
+
+  /** An int-returning domain call (-1 is failure); the result (0/1 for predicates). */
+  domainInt(call: DomainIntCall, dom: DomainPtr, ...flags: number[]): Promise<number> {
+    return this.call<number>(CALL_NAMES[call], this.fn[call], [dom, ...flags], isNegative);
+  }
+
+  domainXml(dom: DomainPtr, flags: number): Promise<string> {
+    return this.call<string>('virDomainGetXMLDesc', this.fn.domainGetXMLDesc, [dom, flags], isNull);
+  }
+
+  async domainState(dom: DomainPtr): Promise<number> {
+    const state = [0];
+    const reason = [0];
+    await this.call<number>('virDomainGetState', this.fn.domainGetState, [dom, state, reason, 0], isNegative);
+    return state[0] ?? 0;
+  }
+
+  async attachDevice(dom: DomainPtr, xml: string, flags: number): Promise<void> {
+    await this.call<number>('virDomainAttachDeviceFlags', this.fn.domainAttachDeviceFlags, [dom, xml, flags], isNegative);
+  }
+
+  async detachDevice(dom: DomainPtr, xml: string, flags: number): Promise<void> {
+    await this.call<number>('virDomainDetachDeviceFlags', this.fn.domainDetachDeviceFlags, [dom, xml, flags], isNegative);
+  }
+
+  async setMetadata(dom: DomainPtr, type: number, xml: string, key: string, uri: string, flags: number): Promise<void> {
+    await this.call<number>('virDomainSetMetadata', this.fn.domainSetMetadata, [dom, type, xml, key, uri, flags], isNegative);
+  }
+
+  /** Domains matching `flags`; the caller frees each (freeDomain). */
+  async listDomains(flags: number): Promise<DomainPtr[]> {
+    const out: unknown[] = [null];
+    const n = await this.call<number>('virConnectListAllDomains', this.fn.connectListAllDomains, [this.ptr, out, flags], isNegative);
+    return takeDomainArray(out[0] ?? null, n);
+  }
+
+  numOfActiveDomains(): Promise<number> {
+    return this.call<number>('virConnectNumOfDomains', this.fn.connectNumOfDomains, [this.ptr], isNegative);
+  }
+
+  async nodeInfo(): Promise<NodeInfo> {
+    const info: { cpus?: number; memory?: number | bigint } = {};
+    await this.call<number>('virNodeGetInfo', this.fn.nodeGetInfo, [this.ptr, info], isNegative);
+    return { cpus: info.cpus ?? 0, memoryKiB: toNumber(info.memory ?? 0) };
+  }
+
+  hypervisorType(): Promise<string> {
+    return this.call<string>('virConnectGetType', this.fn.connectGetType, [this.ptr], isNull);
+  }
+
+  async hypervisorVersion(): Promise<number> {
+    const v: (number | bigint)[] = [0];
+    await this.call<number>('virConnectGetVersion', this.fn.connectGetVersion, [this.ptr, v], isNegative);
+    return toNumber(v[0] ?? 0);
+  }
+
+  defineSecret(xml: string): Promise<SecretPtr> {
+    return this.call<SecretPtr>('virSecretDefineXML', this.fn.secretDefineXML, [this.ptr, xml, 0], isNull);
+  }
+
+  /** The secret with that usage, or undefined (VIR_ERR_NO_SECRET). */
+  async findSecret(usageType: number, usageId: string): Promise<SecretPtr | undefined> {
+    try {
+      return await this.call<SecretPtr>('virSecretLookupByUsage', this.fn.secretLookupByUsage, [this.ptr, usageType, usageId], isNull);
+    } catch (err) {
+      if (isLibvirtCode(err, ErrorNumber.NO_SECRET)) return undefined;
+      throw err;
+    }
+  }
+
+  async setSecretValue(secret: SecretPtr, value: Buffer): Promise<void> {
+    await this.call<number>('virSecretSetValue', this.fn.secretSetValue, [secret, value, value.length, 0], isNegative);
+  }
+
+  async undefineSecret(secret: SecretPtr): Promise<void> {
+    await this.call<number>('virSecretUndefine', this.fn.secretUndefine, [secret], isNegative);
+  }
+
+  /** Drop our reference (local bookkeeping, no I/O, so not queued). */
+  freeDomain(dom: DomainPtr): void {
+    this.fn.domainFree(dom);
+  }
+
+  freeSecret(secret: SecretPtr): void {
+    this.fn.secretFree(secret);
+  }
+
+  /** After every queued call; resolves with the references still held (0 unless something leaked). */
+  async close(): Promise<number> {
+    if (this.closed) return 0;
+    const closing = this.call<number>('virConnectClose', this.fn.connectClose, [this.ptr], isNegative);
+    this.closed = true;
+    return closing;
+  }
+}
+
+// Opens share the global "unattributed" error slot, so one at a time per process.
+let opening: Promise<unknown> = Promise.resolve();
+
+async function openOne(uri: string): Promise<Connection> {
+  const run = async () => {
+    takeUnattributedError();
+    const ptr = await callAsync<ConnectPtr | null>(libvirt().fn.connectOpen, [uri]);
+    if (ptr === null) throw toLibvirtError('virConnectOpen', takeUnattributedError());
+    silenceConnection(ptr);
+    return new Connection(uri, ptr);
+  };
+  const p = opening.then(run, run);
+  opening = p.catch(() => undefined);
+  return p;
+}
+
+export class ConnectionPool {
+  private next = 0;
+
+  private constructor(private readonly conns: Connection[]) {}
+
+  /** `size` connections to `uri`; none are left open if any open fails. */
+  static async open(uri: string, size: number): Promise<ConnectionPool> {
+    const conns: Connection[] = [];
+    try {
+      for (let i = 0; i < size; i++) conns.push(await openOne(uri));
+    } catch (err) {
+      await Promise.allSettled(conns.map((c) => c.close()));
+      throw err;
+    }
+    return new ConnectionPool(conns);
+  }
+
+  get size(): number {
+    return this.conns.length;
+  }
+
+  /** The least busy connection (round robin among equals). */
+  pick(): Connection {
+    let best: Connection | undefined;
+    for (let i = 0; i < this.conns.length; i++) {
+      const c = this.conns[(this.next + i) % this.conns.length];
+      if (c && (!best || c.pending < best.pending)) best = c;
+    }
+    this.next = (this.next + 1) % this.conns.length;
+    if (!best) throw new IntentFailure('INTERNAL', 'libvirt connection pool is empty');
+    return best;
+  }
+
+  /** Close every connection after its queued calls; the references each still held. */
+  close(): Promise<number[]> {
+    return Promise.all(this.conns.map((c) => c.close()));
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * The libvirt Driver: guests on one libvirt URI through a pool of
+ * connections (connection.ts), domain XML from domain-xml.ts, device
+ * changes in devices.ts.
+ *
+ * Mutating calls on one instance run one at a time inside the driver too
+ * (a per-uuid lane), so a device change's read-modify-write of the domain
+ * definition can never interleave with another even if a caller forgets to
+ * serialize. Calls on different instances run in parallel up to the number
+ * of connections.
+ */
+import { constants as fsc, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { DeviceChange, Driver, GuestState, SpawnOptions } from '../driver';
+import { asHostwallError, ConfigError, IntentFailure } from '../../errors';
+import type { ConnectionInfo, HostInventory, Port, SpawnArgs } from '../../intents';
+import { type Connection, ConnectionPool } from './connection';
+import * as devices from './devices';
+import { type DomainType, domainTypeForUri } from './domain-xml';
+import { type DomainPtr, Flags, libvirt } from './ffi';
+import { guestState, listGuests } from './guest-state';
+import { createGuest, exists, type GuestHost, removeGuest } from './lifecycle';
+import { type InstanceFacts, readFacts } from './metadata';
+import * as power from './power';
+
+export interface LibvirtDriverOptions {
+  /** libvirt URI. Default test:///default (in-process test driver, shared by every open in the process). */
+  uri?: string;
+  /** Connections in the pool: the number of libvirt calls in flight. Each in-flight call holds a libuv pool thread (UV_THREADPOOL_SIZE, default 4). Default 4. */
+  connections?: number;
+  /** Local instance disks live in `<instancesPath>/<uuid>/`; its filesystem is inventory's disk_gb. Default /var/lib/hostwall/instances. */
+  instancesPath?: string;
+  /** Where NFS exports are mounted (os-brick's nfs_mount_point_base); mounting is not done here. Default /var/lib/hostwall/mnt. */
+  nfsMountBase?: string;
+  /** vhost-user socket directory. Default /var/run/openvswitch. */
+  vhostuserSocketDir?: string;
+  /** Override the domain type derived from the URI (test, qemu, kvm). */
+  domainType?: DomainType;
+  /**
+   * Guest CPU mode on qemu/kvm (Nova's cpu_mode). Default: libvirt's default
+   * model, which boots everywhere; host-model fails to start under nested
+   * KVM that lacks some MSRs (seen on these machines).
+   */
+  cpuMode?: 'host-model' | 'host-passthrough';
+}
+
+export class LibvirtDriver implements Driver {
+  readonly name = 'libvirt';
+  private readonly lanes = new Map<string, Promise<unknown>>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
+  private readonly devices: devices.DeviceSettings;
+  /** References libvirt still held per connection when closed (0 each unless something leaked). */
+  leakedReferences: number[] = [];
+
+  constructor(
+    private readonly pool: ConnectionPool,
+    readonly uri: string,
+    private readonly host: GuestHost,
+  ) {
+    this.devices = { nfsMountBase: host.nfsMountBase, vhostuserSocketDir: host.vhostuserSocketDir, hotplug: undefined };
+  }
+
+  /**
+   * Track a call so close() waits for it; refuse new ones once closing. Any
+   * non-hostwall error (a filesystem error, a koffi conversion error) leaves
+   * as an INTERNAL IntentFailure, never a bare Error.
+   */
+  private track<T>(work: () => Promise<T>): Promise<T> {
+    if (this.closing) return Promise.reject(new IntentFailure('INTERNAL', 'libvirt driver is closed'));
+    const p = work().catch((err: unknown) => {
+      throw asHostwallError(err);
+    });
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** Run `work` after earlier mutating calls on the same instance. */
+  private exclusive<T>(uuid: string, work: () => Promise<T>): Promise<T> {
+    const key = uuid.toLowerCase();
+    return this.track(() => {
+      const p = (this.lanes.get(key) ?? Promise.resolve()).then(work, work);
+      const tail = p.then(() => undefined, () => undefined);
+      this.lanes.set(key, tail);
+      void tail.then(() => {
+        if (this.lanes.get(key) === tail) this.lanes.delete(key);
+      });
+      return p;
+    });
+  }
+
+  /** Look the guest up on one connection, run `work`, free the reference. */
+  private async withDomain<T>(uuid: string, work: (c: Connection, dom: DomainPtr) => Promise<T>): Promise<T> {
+    const c = this.pool.pick();
+    const dom = await c.lookupDomain(uuid);
+    try {
+      return await work(c, dom);
+    } finally {
+      c.freeDomain(dom);
+    }
+  }
+
+  private onDomain<T>(uuid: string, work: (c: Connection, dom: DomainPtr) => Promise<T>): Promise<T> {
+    return this.exclusive(uuid, () => this.withDomain(uuid, work));
+  }
+
+  spawn(spec: SpawnArgs, opts: SpawnOptions): Promise<GuestState> {
+    return this.exclusive(spec.instance_uuid, () => createGuest(this.pool.pick(), spec, opts.startPaused, this.host));
+  }
+
+  destroy(uuid: string, opts: { keepDisks: boolean }): Promise<{ existed: boolean }> {
+    return this.exclusive(uuid, () => removeGuest(this.pool.pick(), uuid, opts.keepDisks, this.host));
+  }
+
+  powerOn(uuid: string): Promise<GuestState> {
+    return this.onDomain(uuid, (c, dom) => power.powerOn(c, dom));
+  }
+
+  powerOff(uuid: string, opts: { clean: boolean; timeoutS: number }): Promise<GuestState & { forced: boolean }> {
+    return this.onDomain(uuid, (c, dom) => power.powerOff(c, dom, opts));
+  }
+
+  reboot(uuid: string, type: 'soft' | 'hard'): Promise<GuestState> {
+    return this.onDomain(uuid, (c, dom) => power.reboot(c, dom, type));
+  }
+
+  pause(uuid: string): Promise<GuestState> {
+    return this.onDomain(uuid, (c, dom) => power.pause(c, dom, uuid));
+  }
+
+  unpause(uuid: string): Promise<GuestState> {
+    return this.onDomain(uuid, (c, dom) => power.unpause(c, dom, uuid));
+  }
+
+  suspend(uuid: string): Promise<GuestState> {
+    return this.onDomain(uuid, (c, dom) => power.suspend(c, dom));
+  }
+
+  /** Restore a managed save; also releases a guest paused by spawn(startPaused) or pause(). */
+  resume(uuid: string): Promise<GuestState> {
+    return this.onDomain(uuid, (c, dom) => power.resume(c, dom, uuid));
+  }
+
+  attachVolume(uuid: string, vol: { volume_id: string; connection_info: ConnectionInfo; device_name?: string | undefined }): Promise<DeviceChange> {
+    return this.onDomain(uuid, (c, dom) => devices.attachVolume(c, dom, this.devices, vol));
+  }
+
+  detachVolume(uuid: string, volumeId: string): Promise<DeviceChange> {
+    return this.onDomain(uuid, (c, dom) => devices.detachVolume(c, dom, this.devices, volumeId));
+  }
+
+  plugPort(uuid: string, port: Port): Promise<DeviceChange> {
+    return this.onDomain(uuid, (c, dom) => devices.plugPort(c, dom, this.devices, port));
+  }
+
+  unplugPort(uuid: string, portId: string): Promise<DeviceChange> {
+    return this.onDomain(uuid, (c, dom) => devices.unplugPort(c, dom, this.devices, portId));
+  }
+
+  getState(uuid: string): Promise<GuestState> {
+    return this.track(() => this.withDomain(uuid, (c, dom) => guestState(c, dom)));
+  }
+
+  /** hostwall's facts recorded in the guest's persistent definition (undefined if it has none). */
+  guestFacts(uuid: string): Promise<InstanceFacts | undefined> {
+    return this.track(() => this.withDomain(uuid, async (c, dom) => readFacts(await c.domainXml(dom, Flags.XML_INACTIVE))));
+  }
+
+  /** The guest's XML, persistent definition or running one; without VIR_DOMAIN_XML_SECURE, so no secret values. */
+  domainXml(uuid: string, which: 'persistent' | 'live' = 'persistent'): Promise<string> {
+    return this.track(() => this.withDomain(uuid, (c, dom) => c.domainXml(dom, which === 'persistent' ? Flags.XML_INACTIVE : 0)));
+  }
+
+  listGuests(): Promise<GuestState[]> {
+    return this.track(() => listGuests(this.pool.pick()));
+  }
+
+  inventory(): Promise<HostInventory> {
+    return this.track(async () => {
+      const c = this.pool.pick();
+      const node = await c.nodeInfo();
+      const hypervisorType = await c.hypervisorType();
+      const hypervisorVersion = await c.hypervisorVersion();
+      const instances = await c.numOfActiveDomains();
+      return {
+        vcpus: node.cpus,
+        memory_mb: Math.floor(node.memoryKiB / 1024),
+        disk_gb: await diskGb(this.host.instancesPath),
+        instances,
+        hypervisor_type: hypervisorType,
+        hypervisor_version: hypervisorVersion,
+      };
+    });
+  }
+
+  /** Waits for calls in flight, then closes every connection. Idempotent. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = (async () => {
+        await Promise.allSettled([...this.inflight]);
+        this.leakedReferences = await this.pool.close();
+      })();
+    }
+    return this.closing;
+  }
+}
+
+/** Size of the filesystem holding `p` (or its nearest existing parent), in GiB. */
+async function diskGb(p: string): Promise<number> {
+  let dir = path.resolve(p);
+  while (!(await exists(dir)) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  const st = await fs.statfs(dir);
+  return Math.floor((Number(st.blocks) * Number(st.bsize)) / 1024 ** 3);
+}
+
+export async function openLibvirtDriver(opts: LibvirtDriverOptions = {}): Promise<LibvirtDriver> {
+  const uri = opts.uri ?? 'test:///default';
+  const size = opts.connections ?? 4;
+  if (!Number.isInteger(size) || size < 1) throw new ConfigError(`libvirt connections must be a positive integer, got ${size}`);
+  const domainType = opts.domainType ?? domainTypeForUri(uri, await exists('/dev/kvm', fsc.R_OK | fsc.W_OK));
+  libvirt();
+  const pool = await ConnectionPool.open(uri, size);
+  return new LibvirtDriver(pool, uri, {
+    domainType,
+    instancesPath: opts.instancesPath ?? '/var/lib/hostwall/instances',
+    nfsMountBase: opts.nfsMountBase ?? '/var/lib/hostwall/mnt',
+    vhostuserSocketDir: opts.vhostuserSocketDir ?? '/var/run/openvswitch',
+    cpuMode: opts.cpuMode,
+  });
+}
