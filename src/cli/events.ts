@@ -6,13 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import { EVENTS_EXCHANGE } from '../events/schemas';
+import { globToRegExp } from '../replay/selection';
 import { connectCli } from './connect';
-
-/** `intent.*` → /^intent\.[^.]*$/ ; `*` matches one dot-free word, `**` anything. */
-export function globToRegExp(glob: string): RegExp {
-  const word = (w: string) => w.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^.]*');
-  return new RegExp(`^${glob.split('**').map(word).join('.*')}$`);
-}
 
 export function registerEvents(program: Command): void {
   program

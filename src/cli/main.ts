@@ -9,6 +9,8 @@ import { registerCall, registerSend } from './send';
 import { registerEvents } from './events';
 import { registerSchemas } from './schemas';
 import { registerWorker } from './worker';
+import { registerReplay } from './replay';
+import { registerDemo } from './demo';
 
 const program = new Command('hostwall')
   .description('the wall around a compute host: validated intents in, serialized libvirt driver, state events out')
@@ -20,6 +22,8 @@ registerSend(program);
 registerCall(program);
 registerEvents(program);
 registerSchemas(program);
+registerReplay(program);
+registerDemo(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);
