@@ -1,7 +1,7 @@
 /**
  * Taking messages out of a host's dead-letter queue for replay. Each message
  * is held unacked while it is looked at: `remove()` (after the re-publish was
- * confirmed) deletes it from the queue, `keep()` puts it back. Closing the
+ * confirmed) deletes it from the queue; `keep()` leaves it held. Closing the
  * reader puts back everything not removed, so a crash or a dry run loses
  * nothing.
  */
@@ -56,13 +56,19 @@ export class DeadLetterReader {
           reason: `${str(h[DEAD_LETTER_HEADERS.reason]) ?? '?'}: ${str(h[DEAD_LETTER_HEADERS.error]) ?? ''}`,
         },
         remove: () => this.ch.ack(m),
-        keep: () => this.ch.nack(m, false, true),
+        // Held, not requeued now: a requeued message would be the next one `get` returns.
+        keep: () => undefined,
       };
     }
   }
 
-  /** Puts back whatever was neither removed nor kept (the broker requeues unacked messages on close). */
+  /** Puts back everything not removed, in its order (the broker requeues unacked messages). */
   async close(): Promise<void> {
+    try {
+      this.ch.nackAll(true);
+    } catch {
+      // The channel is already gone: the broker requeued them itself.
+    }
     await this.conn.close().catch(() => undefined);
   }
 }

@@ -1,0 +1,77 @@
+/**
+ * A worker in a child process (`node bin/hostwall worker`), for tests that
+ * need a worker's own hypervisor state (test:///default lives and dies with
+ * its process), a kill -9, or the CLI exactly as an operator runs it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { AMQP_URL } from './worker';
+
+export const ROOT = join(__dirname, '..', '..', '..');
+export const BIN = join(ROOT, 'bin', 'hostwall');
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  logs: string[];
+  /** SIGTERM, then wait for exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export async function startWorkerProcess(host: string, env: Record<string, string> = {}, args: string[] = []): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [BIN, 'worker', '--host', host, '--log-format', 'json', ...args], {
+    env: { ...process.env, AMQP_URL, HOSTWALL_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`worker ${host} did not start in 30 s:\n${logs.join('\n')}`)), 30_000);
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      createInterface({ input: stream }).on('line', (line) => {
+        logs.push(line);
+        if (line.includes('"worker running"')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    }
+    void exited.then((code) => {
+      clearTimeout(t);
+      reject(new Error(`worker ${host} exited with ${code} before running:\n${logs.join('\n')}`));
+    });
+  });
+  return {
+    child,
+    logs,
+    stop: async () => {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Run the CLI to completion; resolves with its exit code and output. */
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, AMQP_URL, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`hostwall ${args.join(' ')} took over ${timeoutMs} ms\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
