@@ -5,9 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
-import { EVENTS_EXCHANGE } from '../events/schemas';
+import { EVENTS_EXCHANGE, HostwallEvent } from '../events/schemas';
 import { globToRegExp } from '../replay/selection';
 import { connectCli } from './connect';
+import { eventLine } from './event-tail';
 
 export function registerEvents(program: Command): void {
   program
@@ -16,8 +17,11 @@ export function registerEvents(program: Command): void {
     .option('--host <host>', 'only this host (default: all hosts)')
     .option('--kind <glob>', 'only events whose name matches, e.g. "intent.*" or "instance.state"', '**')
     .option('--amqp-url <url>', 'broker URL (default AMQP_URL)')
+    .option('--instance <uuid>', 'only events about this instance')
+    .option('-f, --follow', 'keep tailing until interrupted (default: stop after --idle seconds without events)')
+    .option('--idle <seconds>', 'without --follow, stop after this long with no event', '5')
     .option('--count <n>', 'exit after n events')
-    .action(async (flags: { host?: string; kind: string; amqpUrl?: string; count?: string }) => {
+    .action(async (flags: { host?: string; kind: string; instance?: string; follow?: boolean; idle: string; amqpUrl?: string; count?: string }) => {
       const config = loadConfig({ flags: flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {} });
       const match = globToRegExp(flags.kind);
       const limit = flags.count ? Number(flags.count) : Number.POSITIVE_INFINITY;
@@ -29,7 +33,15 @@ export function registerEvents(program: Command): void {
         bindings: [{ queue, exchange: EVENTS_EXCHANGE, routingKey: flags.host ? `${flags.host}.#` : '#' }],
       });
       let seen = 0;
+      let idleTimer: NodeJS.Timeout | undefined;
       const done = new Promise<void>((resolve) => {
+        const rearm = () => {
+          if (flags.follow) return;
+          if (idleTimer) clearTimeout(idleTimer);
+          idleTimer = setTimeout(resolve, Number(flags.idle) * 1000);
+        };
+        rearm();
+
         void transport.consume([queue], { prefetch: 100 }, (m) => {
           void m.settle('ack');
           let ev: Record<string, unknown>;
@@ -40,10 +52,11 @@ export function registerEvents(program: Command): void {
           }
           const name = typeof ev.event === 'string' ? ev.event : m.routingKey.split('.').slice(1).join('.');
           if (!match.test(name)) return;
-          if (process.stdout.isTTY) {
-            const who = ev.instance_uuid ?? ev.kind ?? '';
-            const err = typeof ev.error === 'object' && ev.error !== null ? ` ${JSON.stringify(ev.error)}` : '';
-            process.stdout.write(`${String(ev.at ?? '')} ${String(ev.host ?? '')} ${name} ${String(who)} ${String(ev.power_state ?? '')}${err}\n`);
+          if (flags.instance && ev.instance_uuid !== flags.instance) return;
+          rearm();
+          const known = HostwallEvent.safeParse(ev);
+          if (process.stdout.isTTY && known.success) {
+            process.stdout.write(`${eventLine(known.data)}\n`);
           } else {
             process.stdout.write(`${JSON.stringify(ev)}\n`);
           }
