@@ -10,6 +10,7 @@
  *   bare Error; INSTANCE_NOT_FOUND when the guest does not exist;
  * - never blocks the event loop.
  */
+import type { HostwallError } from '../errors';
 import type { ConnectionInfo, Port, SpawnArgs } from '../intents';
 import type { HostInventory, PowerState } from '../intents';
 
@@ -29,6 +30,39 @@ export interface DeviceChange {
 export interface SpawnOptions {
   /** Define and start the guest paused (it waits for its ports); resume() releases it. */
   startPaused: boolean;
+}
+
+/**
+ * A guest whose power state changed without a driver call explaining it (a
+ * crash, a shutdown from inside, an operator's virsh), as Nova's lifecycle
+ * events and power-state sync see it.
+ */
+export interface GuestChange extends GuestState {
+  /** false when the hypervisor no longer knows the guest; power_state is then 'pending' (Nova's NOSTATE). */
+  exists: boolean;
+  /**
+   * What showed it: the hypervisor's event (libvirt: `<event>:<detail>`, e.g.
+   * `stopped:destroyed`), `reconcile` (the periodic listing, or a check after
+   * a failed driver call) or `reconnect` (the first listing after the watch
+   * lost and regained the hypervisor). For logs; do not branch on it.
+   */
+  reason: string;
+}
+
+export interface GuestWatch {
+  /**
+   * Every guest as the watch's starting point (not reported as changes);
+   * rejects if the first attempt to watch failed (the watch keeps trying
+   * until stopped, reporting through onError).
+   */
+  ready: Promise<GuestState[]>;
+  /** Ends the watch; no listener call after it resolves. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface WatchHooks {
+  /** The watch's own trouble (hypervisor connection lost, a listing failed, the listener threw). It keeps going. */
+  onError?: (err: HostwallError) => void;
 }
 
 export interface Driver {
@@ -56,4 +90,23 @@ export interface Driver {
   listGuests(): Promise<GuestState[]>;
   inventory(): Promise<HostInventory>;
   close(): Promise<void>;
+
+  // Optional: a driver without them answers NOT_SUPPORTED for the intents that need them.
+
+  /**
+   * Report guest power-state changes nobody asked this driver for. Changes a
+   * driver call made are not reported: the call's own result says them.
+   */
+  watch?(listener: (change: GuestChange) => void, hooks?: WatchHooks): GuestWatch;
+  /** The guest's console log as Nova's get_console_output returns it (last 100 KiB, then the last tailLength lines, ASCII). */
+  consoleOutput?(uuid: string, tailLength?: number): Promise<string>;
+  /**
+   * Tell the running guest that an attached volume grew (Cinder extended it).
+   * newSizeBytes absent: read from the host device. `live: false` when the
+   * guest is not running (it sees the size at next start). DEVICE_NOT_FOUND
+   * if the volume is not attached.
+   */
+  extendVolume?(uuid: string, volumeId: string, newSizeBytes?: number): Promise<DeviceChange>;
+  /** The host's `uptime` line, as Nova's get_host_uptime returns it (`env LANG=C uptime` stdout). */
+  hostUptime?(): Promise<string>;
 }

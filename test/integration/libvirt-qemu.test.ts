@@ -1,9 +1,10 @@
 /**
  * The same driver on a real hypervisor (qemu:///system), where hot-plug and
  * secrets exist. Skipped when no libvirtd answers there (FACTS.md: start
- * `virtlogd -d` and `libvirtd -d` by hand on these machines). Guests have no
- * OS, so they ignore ACPI: a clean power off times out and is forced, and a
- * hot-unplug is requested but not completed (live:false).
+ * `virtlogd -d` and `libvirtd -d` by hand on these machines), or when QEMU is
+ * not installed. Guests have no OS, so they ignore ACPI: a clean power off
+ * times out and is forced, and a hot-unplug is requested but not completed
+ * (live:false).
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -11,6 +12,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import type { GuestChange } from '../../src/drivers/driver';
 import { IntentFailure } from '../../src/errors';
 import { type LibvirtDriver, openLibvirtDriver } from '../../src/drivers/libvirt/driver';
 import { childAttr, childText, findElements } from '../../src/drivers/libvirt/xml';
@@ -31,6 +33,8 @@ describe('libvirt driver on qemu:///system (when available)', function () {
   const made: string[] = [];
 
   before(async function () {
+    // libvirtd answers qemu:///system even without QEMU installed; guests then cannot start.
+    if (!(await fs.stat('/usr/bin/qemu-system-x86_64').catch(() => undefined))) this.skip();
     try {
       driver = await openLibvirtDriver({ uri: 'qemu:///system', connections: 2, instancesPath: '/unused' });
     } catch {
@@ -116,5 +120,34 @@ describe('libvirt driver on qemu:///system (when available)', function () {
     expect((err as Error).message).to.not.include('hunter2');
     expect(await virsh('secret-list')).to.not.include('hostwall-absent');
     expect(serials(await d.domainXml(uuid, 'persistent'))).to.not.include('vol-chap');
+  });
+
+  it('logs the serial console to <instance dir>/console.log, extends a file volume live, and reports a virsh pause', async () => {
+    const d = driver as LibvirtDriver;
+    const uuid = await guest(d, false);
+    // virtlogd writes the log; a guest with no OS writes nothing to it, so add a line as the guest would.
+    const log = path.join(dir, 'instances', uuid, 'console.log');
+    await fs.appendFile(log, 'SeaBIOS\nbooting\n');
+    expect(await d.consoleOutput(uuid, 1)).to.equal('');
+    expect(await d.consoleOutput(uuid)).to.match(/SeaBIOS\nbooting\n$/);
+    const volPath = path.join(dir, 'vol-grow.raw');
+    await fs.writeFile(volPath, Buffer.alloc(0));
+    await fs.truncate(volPath, 16 * 1024 * 1024);
+    await d.attachVolume(uuid, { volume_id: 'vol-grow', connection_info: { driver_volume_type: 'file', data: { device_path: volPath } } });
+    await fs.truncate(volPath, 32 * 1024 * 1024); // Cinder grew it
+    expect(await d.extendVolume(uuid, 'vol-grow')).to.deep.equal({ live: true, device: 'vdb' });
+    expect(await virsh('domblkinfo', uuid, 'vdb')).to.match(/Capacity:\s+33554432/);
+    let first: (c: GuestChange) => void = () => {};
+    const change = new Promise<GuestChange>((resolve) => {
+      first = resolve;
+    });
+    const w = d.watch((c) => first(c));
+    await w.ready;
+    try {
+      await virsh('suspend', uuid);
+      expect(await change).to.deep.equal({ instance_uuid: uuid, name: `hw-q-${uuid.slice(0, 8)}`, power_state: 'paused', exists: true, reason: 'suspended:paused' });
+    } finally {
+      await w.stop();
+    }
   });
 });

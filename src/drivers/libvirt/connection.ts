@@ -11,11 +11,16 @@
  *
  * A domain or secret pointer belongs to the connection that produced it: an
  * operation picks one connection and uses it for all its steps.
+ *
+ * Every connection holds libvirt's event loop (event-loop.ts) from open to
+ * close: a remote one needs it to answer the daemon's keepalives.
  */
 import { IntentFailure, LibvirtError, type FailureCode } from '../../errors';
+import { retainEventLoop } from './event-loop';
 import {
-  callAsync, type ConnectPtr, type DomainPtr, ErrorNumber, type KoffiFunction, type LibvirtErrorInfo, libvirt,
-  type SecretPtr, silenceConnection, takeConnError, takeDomainArray, takeUnattributedError, toNumber,
+  type CallbackPtr, callAsync, type ConnectPtr, type DomainPtr, ErrorNumber, EVENT_ID_LIFECYCLE, type KoffiFunction,
+  type LibvirtErrorInfo, libvirt, type SecretPtr, silenceConnection, takeConnError, takeDomainArray, takeUnattributedError,
+  toNumber,
 } from './ffi';
 
 /** libvirt's refusal as a typed failure, libvirt's code and message kept. */
@@ -65,6 +70,8 @@ export class Connection {
   constructor(
     readonly uri: string,
     private readonly ptr: ConnectPtr,
+    /** Lets go of the event loop once closed. */
+    private readonly release: () => void = () => {},
   ) {}
 
   /** fn.async(args) after every earlier call here; on a `failed` result, libvirt's error for it. */
@@ -130,6 +137,45 @@ export class Connection {
 
   async detachDevice(dom: DomainPtr, xml: string, flags: number): Promise<void> {
     await this.call<number>('virDomainDetachDeviceFlags', this.fn.domainDetachDeviceFlags, [dom, xml, flags], isNegative);
+  }
+
+  async blockResize(dom: DomainPtr, disk: string, bytes: number, flags: number): Promise<void> {
+    await this.call<number>('virDomainBlockResize', this.fn.domainBlockResize, [dom, disk, bytes, flags], isNegative);
+  }
+
+  /** Lifecycle events of every domain here go to `cb` with `opaque`; libvirt's callback id. */
+  registerLifecycleEvents(cb: CallbackPtr, opaque: bigint): Promise<number> {
+    const args = [this.ptr, null, EVENT_ID_LIFECYCLE, cb, opaque, null];
+    return this.call<number>('virConnectDomainEventRegisterAny', this.fn.connectDomainEventRegisterAny, args, isNegative);
+  }
+
+  async deregisterEvents(callbackId: number): Promise<void> {
+    await this.call<number>('virConnectDomainEventDeregisterAny', this.fn.connectDomainEventDeregisterAny, [this.ptr, callbackId], isNegative);
+  }
+
+  /** `cb` hears when libvirt loses this connection (daemon gone, keepalive timeout); one per connection. */
+  async registerCloseCallback(cb: CallbackPtr, opaque: bigint): Promise<void> {
+    const args = [this.ptr, cb, opaque, null];
+    await this.call<number>('virConnectRegisterCloseCallback', this.fn.connectRegisterCloseCallback, args, isNegative);
+  }
+
+  async unregisterCloseCallback(cb: CallbackPtr): Promise<void> {
+    await this.call<number>('virConnectUnregisterCloseCallback', this.fn.connectUnregisterCloseCallback, [this.ptr, cb], isNegative);
+  }
+
+  /**
+   * Probe the daemon every `intervalS` and drop the connection after `count`
+   * unanswered probes. false where there is no daemon to probe (test:///,
+   * VIR_ERR_NO_SUPPORT).
+   */
+  async setKeepAlive(intervalS: number, count: number): Promise<boolean> {
+    try {
+      await this.call<number>('virConnectSetKeepAlive', this.fn.connectSetKeepAlive, [this.ptr, intervalS, count], isNegative);
+      return true;
+    } catch (err) {
+      if (isLibvirtCode(err, ErrorNumber.NO_SUPPORT)) return false;
+      throw err;
+    }
   }
 
   async setMetadata(dom: DomainPtr, type: number, xml: string, key: string, uri: string, flags: number): Promise<void> {
@@ -199,20 +245,24 @@ export class Connection {
     if (this.closed) return 0;
     const closing = this.call<number>('virConnectClose', this.fn.connectClose, [this.ptr], isNegative);
     this.closed = true;
-    return closing;
+    try {
+      return await closing;
+    } finally {
+      this.release();
+    }
   }
 }
 
 // Opens share the global "unattributed" error slot, so one at a time per process.
 let opening: Promise<unknown> = Promise.resolve();
 
-async function openOne(uri: string): Promise<Connection> {
+export async function openOne(uri: string): Promise<Connection> {
   const run = async () => {
     takeUnattributedError();
     const ptr = await callAsync<ConnectPtr | null>(libvirt().fn.connectOpen, [uri]);
     if (ptr === null) throw toLibvirtError('virConnectOpen', takeUnattributedError());
     silenceConnection(ptr);
-    return new Connection(uri, ptr);
+    return new Connection(uri, ptr, retainEventLoop());
   };
   const p = opening.then(run, run);
   opening = p.catch(() => undefined);

@@ -12,6 +12,7 @@ import type { DeviceChange } from '../driver';
 import { IntentFailure } from '../../errors';
 import type { ConnectionInfo, Port } from '../../intents';
 import { type Connection, isLibvirtCode } from './connection';
+import { hostDeviceSize } from './device-size';
 import { interfaceDevice, nextFreeTarget, tapName, targetFromDeviceName, volumeDevice } from './device-xml';
 import { DomainState, type DomainPtr, ErrorNumber, Flags } from './ffi';
 import { emptyFacts, factsXml, HOSTWALL_NS, HOSTWALL_PREFIX, type InstanceFacts, readFacts, withFacts } from './metadata';
@@ -191,4 +192,26 @@ export async function unplugPort(c: Connection, dom: DomainPtr, s: DeviceSetting
   facts.ports = facts.ports.filter((p) => p.port_id !== portId);
   const live = await removeDevice(c, dom, s, defs, found, (x) => interfaceOf(x, match) !== undefined, facts);
   return { live, device: childAttr(el.text, 'target', 'dev') ?? match.target };
+}
+
+/**
+ * Tell the guest a volume grew (Nova's extend_volume): virDomainBlockResize on
+ * the disk whose serial is the volume id, to `newSizeBytes` or to what the
+ * host device now measures. Only a running or paused guest is told (as
+ * Nova); a stopped one sees the size when it starts (`live: false`). libvirt
+ * 9.0's test driver has no block resize: NOT_SUPPORTED.
+ */
+export async function extendVolume(c: Connection, dom: DomainPtr, volumeId: string, newSizeBytes?: number): Promise<DeviceChange> {
+  const defs = await readDefinitions(c, dom);
+  const live = defs.live === undefined ? undefined : diskOf(defs.live, volumeId);
+  const el = live ?? diskOf(defs.config, volumeId);
+  if (!el) throw new IntentFailure('DEVICE_NOT_FOUND', `volume ${volumeId} is not attached`, { volume_id: volumeId });
+  const device = childAttr(el.text, 'target', 'dev') ?? '';
+  const state = await c.domainState(dom);
+  const running = state === DomainState.RUNNING || state === DomainState.BLOCKED || state === DomainState.PAUSED;
+  if (!live || !running) return { live: false, device };
+  const size = newSizeBytes ?? (await hostDeviceSize(live.text, volumeId));
+  if (!Number.isSafeInteger(size) || size <= 0) throw new IntentFailure('INTERNAL', `volume ${volumeId}: new size ${size} is not a positive byte count`);
+  await c.blockResize(dom, device, size, Flags.BLOCK_RESIZE_BYTES);
+  return { live: true, device };
 }

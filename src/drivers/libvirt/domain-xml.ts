@@ -9,7 +9,10 @@
  * - one virtio disk per spawn volume (vdb, vdc... in order) and one
  *   interface per port, built by device-xml.ts;
  * - `<metadata>` with hostwall's facts (metadata.ts), so the guest describes
- *   itself after a worker restart.
+ *   itself after a worker restart;
+ * - on real hypervisors, a serial console whose output libvirt (virtlogd)
+ *   also writes to `<instance dir>/console.log`, as Nova's guests have, for
+ *   get_console_output (console-log.ts).
  */
 import * as path from 'node:path';
 import { ConfigError } from '../../errors';
@@ -70,6 +73,10 @@ export function instanceDiskPath(instancesPath: string, uuid: string): string {
   return path.join(instanceDir(instancesPath, uuid), 'disk');
 }
 
+export function instanceConsoleLogPath(instancesPath: string, uuid: string): string {
+  return path.join(instanceDir(instancesPath, uuid), 'console.log');
+}
+
 export interface DomainXmlOptions {
   domainType: DomainType;
   rootDisk?: RootDisk | undefined;
@@ -77,6 +84,8 @@ export interface DomainXmlOptions {
   vhostuserSocketDir: string;
   /** `<cpu mode>` for qemu/kvm guests; unset leaves libvirt's default model. */
   cpuMode?: 'host-model' | 'host-passthrough' | undefined;
+  /** Where libvirt logs the serial console of a qemu/kvm guest; its directory must exist before start. */
+  consoleLog?: string | undefined;
 }
 
 export interface BuiltDomain {
@@ -137,8 +146,9 @@ export function buildDomainXml(spec: SpawnArgs, opts: DomainXmlOptions): BuiltDo
   }
   const real = opts.domainType !== 'test';
   if (real) {
-    // A console to read boot output from, as Nova gives every guest.
-    devices.push("<serial type='pty'><target port='0'/></serial>", "<console type='pty'><target type='serial' port='0'/></console>");
+    // A console to read boot output from, as Nova gives every guest; append='off' starts the log afresh at each boot, as Nova's.
+    const log = opts.consoleLog ? `<log file='${escapeAttr(opts.consoleLog)}' append='off'/>` : '';
+    devices.push(`<serial type='pty'>${log}<target port='0'/></serial>`, "<console type='pty'><target type='serial' port='0'/></console>");
   }
   const xml = [
     `<domain type='${opts.domainType}'>`,

@@ -8,20 +8,29 @@
  * definition can never interleave with another even if a caller forgets to
  * serialize. Calls on different instances run in parallel up to the number
  * of connections.
+ *
+ * watch() reports power-state changes nobody asked for (lifecycle-watch.ts);
+ * each mutating call tells the watches it started and how it left the guest,
+ * so what the driver itself did is not reported as such a change.
  */
 import { constants as fsc, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { DeviceChange, Driver, GuestState, SpawnOptions } from '../driver';
+import type { DeviceChange, Driver, GuestChange, GuestState, GuestWatch, SpawnOptions, WatchHooks } from '../driver';
+import { hostUptime } from '../host-uptime';
 import { asHostwallError, ConfigError, IntentFailure } from '../../errors';
 import type { ConnectionInfo, HostInventory, Port, SpawnArgs } from '../../intents';
 import { type Connection, ConnectionPool } from './connection';
+import { consoleSource, consoleText, readConsoleLog } from './console-log';
 import * as devices from './devices';
 import { type DomainType, domainTypeForUri } from './domain-xml';
+import { settleEventLoop } from './event-loop';
 import { type DomainPtr, Flags, libvirt } from './ffi';
 import { guestState, listGuests } from './guest-state';
 import { createGuest, exists, type GuestHost, removeGuest } from './lifecycle';
+import { LifecycleWatch, type WatchSettings } from './lifecycle-watch';
 import { type InstanceFacts, readFacts } from './metadata';
 import * as power from './power';
+import type { CallOutcome } from './power-state-tracker';
 
 export interface LibvirtDriverOptions {
   /** libvirt URI. Default test:///default (in-process test driver, shared by every open in the process). */
@@ -42,12 +51,40 @@ export interface LibvirtDriverOptions {
    * KVM that lacks some MSRs (seen on these machines).
    */
   cpuMode?: 'host-model' | 'host-passthrough';
+  /**
+   * watch(): ms between the listings that catch changes whose events were
+   * missed (a daemon restart; the test driver sends none for reboot). Each
+   * lists every guest on the watch's own connection: ~7 ms per 1,000 guests
+   * (FACTS.md). 0 turns them off. Default 60000 (Nova's own power-state
+   * sync runs every 600 s).
+   */
+  watchReconcileMs?: number;
+  /**
+   * watch(): ms a guest seen shut down is held before it is reported, and
+   * dropped if it is running again by then: a reboot done as stop-then-start
+   * is not a shutdown. Nova holds 15 s for hypervisors whose guest reboot is
+   * a stop and a start; on libvirt/QEMU a guest's own reboot never stops the
+   * domain, and an operator's `virsh destroy; virsh start` restarts a TCG
+   * guest in ~0.9 s (FACTS.md), so a real shutdown reaches Nova 10 s sooner.
+   * Default 5000.
+   */
+  watchStopDelayMs?: number;
+  /**
+   * watch(): false drops libvirt's lifecycle events and relies on the
+   * listings alone (set watchReconcileMs low then): a fallback for a host
+   * where events misbehave. Default true.
+   */
+  watchEvents?: boolean;
 }
+
+const NO_CHANGE: CallOutcome = { unchanged: true, failed: false };
+const stateOutcome = (s: GuestState): CallOutcome => ({ state: s });
 
 export class LibvirtDriver implements Driver {
   readonly name = 'libvirt';
   private readonly lanes = new Map<string, Promise<unknown>>();
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly watches = new Set<LifecycleWatch>();
   private closing: Promise<void> | undefined;
   private readonly devices: devices.DeviceSettings;
   /** References libvirt still held per connection when closed (0 each unless something leaked). */
@@ -57,6 +94,7 @@ export class LibvirtDriver implements Driver {
     private readonly pool: ConnectionPool,
     readonly uri: string,
     private readonly host: GuestHost,
+    private readonly watchSettings: WatchSettings = { events: true, reconcileIntervalMs: 60_000, stopDelayMs: 5_000 },
   ) {
     this.devices = { nfsMountBase: host.nfsMountBase, vhostuserSocketDir: host.vhostuserSocketDir, hotplug: undefined };
   }
@@ -77,11 +115,25 @@ export class LibvirtDriver implements Driver {
     return p;
   }
 
-  /** Run `work` after earlier mutating calls on the same instance. */
-  private exclusive<T>(uuid: string, work: () => Promise<T>): Promise<T> {
+  /**
+   * Run `work` after earlier mutating calls on the same instance, telling the
+   * watches when it starts and how it leaves the guest (`outcome`).
+   */
+  private exclusive<T>(uuid: string, work: () => Promise<T>, outcome: (r: T) => CallOutcome = () => NO_CHANGE): Promise<T> {
     const key = uuid.toLowerCase();
+    const watched = async () => {
+      for (const w of this.watches) w.begin(key);
+      try {
+        const r = await work();
+        for (const w of this.watches) w.end(key, outcome(r));
+        return r;
+      } catch (err) {
+        for (const w of this.watches) w.end(key, { unchanged: true, failed: true });
+        throw err;
+      }
+    };
     return this.track(() => {
-      const p = (this.lanes.get(key) ?? Promise.resolve()).then(work, work);
+      const p = (this.lanes.get(key) ?? Promise.resolve()).then(watched, watched);
       const tail = p.then(() => undefined, () => undefined);
       this.lanes.set(key, tail);
       void tail.then(() => {
@@ -102,45 +154,50 @@ export class LibvirtDriver implements Driver {
     }
   }
 
-  private onDomain<T>(uuid: string, work: (c: Connection, dom: DomainPtr) => Promise<T>): Promise<T> {
-    return this.exclusive(uuid, () => this.withDomain(uuid, work));
+  private onDomain<T>(uuid: string, work: (c: Connection, dom: DomainPtr) => Promise<T>, outcome?: (r: T) => CallOutcome): Promise<T> {
+    return this.exclusive(uuid, () => this.withDomain(uuid, work), outcome);
+  }
+
+  /** A power call: its result is the guest's new baseline for the watches. */
+  private onPower<T extends GuestState>(uuid: string, work: (c: Connection, dom: DomainPtr) => Promise<T>): Promise<T> {
+    return this.onDomain(uuid, work, stateOutcome);
   }
 
   spawn(spec: SpawnArgs, opts: SpawnOptions): Promise<GuestState> {
-    return this.exclusive(spec.instance_uuid, () => createGuest(this.pool.pick(), spec, opts.startPaused, this.host));
+    return this.exclusive(spec.instance_uuid, () => createGuest(this.pool.pick(), spec, opts.startPaused, this.host), stateOutcome);
   }
 
   destroy(uuid: string, opts: { keepDisks: boolean }): Promise<{ existed: boolean }> {
-    return this.exclusive(uuid, () => removeGuest(this.pool.pick(), uuid, opts.keepDisks, this.host));
+    return this.exclusive(uuid, () => removeGuest(this.pool.pick(), uuid, opts.keepDisks, this.host), () => ({ gone: true }));
   }
 
   powerOn(uuid: string): Promise<GuestState> {
-    return this.onDomain(uuid, (c, dom) => power.powerOn(c, dom));
+    return this.onPower(uuid, (c, dom) => power.powerOn(c, dom));
   }
 
   powerOff(uuid: string, opts: { clean: boolean; timeoutS: number }): Promise<GuestState & { forced: boolean }> {
-    return this.onDomain(uuid, (c, dom) => power.powerOff(c, dom, opts));
+    return this.onPower(uuid, (c, dom) => power.powerOff(c, dom, opts));
   }
 
   reboot(uuid: string, type: 'soft' | 'hard'): Promise<GuestState> {
-    return this.onDomain(uuid, (c, dom) => power.reboot(c, dom, type));
+    return this.onPower(uuid, (c, dom) => power.reboot(c, dom, type));
   }
 
   pause(uuid: string): Promise<GuestState> {
-    return this.onDomain(uuid, (c, dom) => power.pause(c, dom, uuid));
+    return this.onPower(uuid, (c, dom) => power.pause(c, dom, uuid));
   }
 
   unpause(uuid: string): Promise<GuestState> {
-    return this.onDomain(uuid, (c, dom) => power.unpause(c, dom, uuid));
+    return this.onPower(uuid, (c, dom) => power.unpause(c, dom, uuid));
   }
 
   suspend(uuid: string): Promise<GuestState> {
-    return this.onDomain(uuid, (c, dom) => power.suspend(c, dom));
+    return this.onPower(uuid, (c, dom) => power.suspend(c, dom));
   }
 
   /** Restore a managed save; also releases a guest paused by spawn(startPaused) or pause(). */
   resume(uuid: string): Promise<GuestState> {
-    return this.onDomain(uuid, (c, dom) => power.resume(c, dom, uuid));
+    return this.onPower(uuid, (c, dom) => power.resume(c, dom, uuid));
   }
 
   attachVolume(uuid: string, vol: { volume_id: string; connection_info: ConnectionInfo; device_name?: string | undefined }): Promise<DeviceChange> {
@@ -157,6 +214,34 @@ export class LibvirtDriver implements Driver {
 
   unplugPort(uuid: string, portId: string): Promise<DeviceChange> {
     return this.onDomain(uuid, (c, dom) => devices.unplugPort(c, dom, this.devices, portId));
+  }
+
+  /** Changes the watch's listing and events show; see Driver.watch and lifecycle-watch.ts. */
+  watch(listener: (change: GuestChange) => void, hooks: WatchHooks = {}): GuestWatch {
+    if (this.closing) throw new IntentFailure('INTERNAL', 'libvirt driver is closed');
+    const w: LifecycleWatch = new LifecycleWatch(this.uri, this.watchSettings, listener, hooks, () => this.watches.delete(w));
+    this.watches.add(w);
+    return w;
+  }
+
+  extendVolume(uuid: string, volumeId: string, newSizeBytes?: number): Promise<DeviceChange> {
+    return this.onDomain(uuid, (c, dom) => devices.extendVolume(c, dom, volumeId, newSizeBytes));
+  }
+
+  /** NOT_SUPPORTED when the guest has no console log (test-driver guests have none). */
+  consoleOutput(uuid: string, tailLength?: number): Promise<string> {
+    return this.track(async () => {
+      const xml = await this.withDomain(uuid, (c, dom) => c.domainXml(dom, 0));
+      const source = consoleSource(xml);
+      if (!('path' in source)) {
+        throw new IntentFailure('NOT_SUPPORTED', `instance ${uuid} has ${source.missing} to read output from`, { instance_uuid: uuid });
+      }
+      return consoleText(await readConsoleLog(source.path), tailLength);
+    });
+  }
+
+  hostUptime(): Promise<string> {
+    return this.track(() => hostUptime());
   }
 
   getState(uuid: string): Promise<GuestState> {
@@ -195,12 +280,18 @@ export class LibvirtDriver implements Driver {
     });
   }
 
-  /** Waits for calls in flight, then closes every connection. Idempotent. */
+  /**
+   * Stops the watches, waits for calls in flight, closes every connection,
+   * and, if no other driver still holds it, waits for libvirt's event loop to
+   * stop, so the process may exit at once. Idempotent.
+   */
   close(): Promise<void> {
     if (!this.closing) {
       this.closing = (async () => {
+        await Promise.allSettled([...this.watches].map((w) => w.stop()));
         await Promise.allSettled([...this.inflight]);
         this.leakedReferences = await this.pool.close();
+        await settleEventLoop();
       })();
     }
     return this.closing;
@@ -220,13 +311,22 @@ export async function openLibvirtDriver(opts: LibvirtDriverOptions = {}): Promis
   const size = opts.connections ?? 4;
   if (!Number.isInteger(size) || size < 1) throw new ConfigError(`libvirt connections must be a positive integer, got ${size}`);
   const domainType = opts.domainType ?? domainTypeForUri(uri, await exists('/dev/kvm', fsc.R_OK | fsc.W_OK));
+  const watch: WatchSettings = {
+    events: opts.watchEvents ?? true,
+    reconcileIntervalMs: opts.watchReconcileMs ?? 60_000,
+    stopDelayMs: opts.watchStopDelayMs ?? 5_000,
+  };
+  for (const [k, v] of [['watchReconcileMs', watch.reconcileIntervalMs], ['watchStopDelayMs', watch.stopDelayMs]] as const) {
+    if (!Number.isFinite(v) || v < 0) throw new ConfigError(`libvirt ${k} must be a non-negative number of ms, got ${v}`);
+  }
   libvirt();
   const pool = await ConnectionPool.open(uri, size);
-  return new LibvirtDriver(pool, uri, {
+  const host: GuestHost = {
     domainType,
     instancesPath: opts.instancesPath ?? '/var/lib/hostwall/instances',
     nfsMountBase: opts.nfsMountBase ?? '/var/lib/hostwall/mnt',
     vhostuserSocketDir: opts.vhostuserSocketDir ?? '/var/run/openvswitch',
     cpuMode: opts.cpuMode,
-  });
+  };
+  return new LibvirtDriver(pool, uri, host, watch);
 }

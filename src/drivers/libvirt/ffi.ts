@@ -18,12 +18,27 @@
  *   thread-local last error is on another thread. The handlers are koffi
  *   registered callbacks; calls from pool threads are relayed to the JS
  *   thread (the pool thread waits), so a failure costs one hop.
+ * - The default event loop is registered here, before any connection can
+ *   open; event-loop.ts runs it and domain-events.ts receives its callbacks.
+ *   Any libvirt call that takes a lock runs async (on the pool), never on the
+ *   JS thread: a callback relayed from the event thread may hold that lock
+ *   while it waits for the JS thread.
  */
 import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
+
+// libvirt's event loop parks one libuv pool thread for as long as any
+// connection is open (event-loop.ts) and each connection's call in flight
+// holds another: libuv's default of 4 would leave 3 for the default 4
+// connections and Node's own file work. libuv reads this once, when its pool
+// first starts, so it counts only if nothing used the pool before this
+// module loaded (true for the CLI). An operator's own value is kept.
+process.env.UV_THREADPOOL_SIZE ??= '8';
 
 export type ConnectPtr = bigint & { readonly __libvirt: 'virConnectPtr' };
 export type DomainPtr = bigint & { readonly __libvirt: 'virDomainPtr' };
 export type SecretPtr = bigint & { readonly __libvirt: 'virSecretPtr' };
+/** A koffi-registered JS callback or a native function, as libvirt takes it. */
+export type CallbackPtr = bigint & { readonly __libvirt: 'callback' };
 
 /** What libvirt said when it refused. */
 export interface LibvirtErrorInfo {
@@ -63,7 +78,11 @@ export const Flags = {
   METADATA_ELEMENT: 2,
   SECRET_USAGE_CEPH: 2,
   SECRET_USAGE_ISCSI: 3,
+  BLOCK_RESIZE_BYTES: 1,
 } as const;
+
+// virDomainEventID: only the lifecycle event is used.
+export const EVENT_ID_LIFECYCLE = 0;
 
 /** 64-bit values arrive as number or bigint depending on size (FACTS.md). */
 export function toNumber(v: number | bigint): number {
@@ -97,6 +116,12 @@ function bind() {
     }),
   );
   const errorFunc = named('virErrorFunc', () => koffi.proto('void virErrorFunc(void *userData, virError *err)'));
+  const lifecycleFunc = named('virConnectDomainEventCallback', () =>
+    koffi.proto('int virConnectDomainEventCallback(virConnect *conn, virDomain *dom, int event, int detail, void *opaque)'),
+  );
+  const closeFunc = named('virConnectCloseFunc', () => koffi.proto('void virConnectCloseFunc(virConnect *conn, int reason, void *opaque)'));
+  named('virEventTimeoutCallback', () => koffi.proto('void virEventTimeoutCallback(int timer, void *opaque)'));
+  named('virFreeCallback', () => koffi.proto('void virFreeCallback(void *opaque)'));
   const fn = {
     // connection
     connectOpen: lib.func('virConnect *virConnectOpen(const char *name)'),
@@ -112,6 +137,21 @@ function bind() {
     connCopyLastError: lib.func('int virConnCopyLastError(virConnect *conn, virError *to)'),
     connResetLastError: lib.func('void virConnResetLastError(virConnect *conn)'),
     resetError: lib.func('void virResetError(virError *err)'),
+    // events (event-loop.ts, domain-events.ts)
+    eventRegisterDefaultImpl: lib.func('int virEventRegisterDefaultImpl(void)'),
+    eventRunDefaultImpl: lib.func('int virEventRunDefaultImpl(void)'),
+    eventAddTimeout: lib.func('int virEventAddTimeout(int timeout, virEventTimeoutCallback *cb, void *opaque, virFreeCallback *ff)'),
+    eventUpdateTimeout: lib.func('void virEventUpdateTimeout(int timer, int timeout)'),
+    eventRemoveTimeout: lib.func('int virEventRemoveTimeout(int timer)'),
+    connectDomainEventRegisterAny: lib.func(
+      'int virConnectDomainEventRegisterAny(virConnect *conn, virDomain *dom, int eventID, virConnectDomainEventCallback *cb, void *opaque, virFreeCallback *freecb)',
+    ),
+    connectDomainEventDeregisterAny: lib.func('int virConnectDomainEventDeregisterAny(virConnect *conn, int callbackID)'),
+    connectRegisterCloseCallback: lib.func(
+      'int virConnectRegisterCloseCallback(virConnect *conn, virConnectCloseFunc *cb, void *opaque, virFreeCallback *freecb)',
+    ),
+    connectUnregisterCloseCallback: lib.func('int virConnectUnregisterCloseCallback(virConnect *conn, virConnectCloseFunc *cb)'),
+    connectSetKeepAlive: lib.func('int virConnectSetKeepAlive(virConnect *conn, int interval, unsigned int count)'),
     // domains
     domainLookupByUUIDString: lib.func('virDomain *virDomainLookupByUUIDString(virConnect *conn, const char *uuid)'),
     domainDefineXML: lib.func('virDomain *virDomainDefineXML(virConnect *conn, const char *xml)'),
@@ -130,6 +170,7 @@ function bind() {
     domainIsPersistent: lib.func('int virDomainIsPersistent(virDomain *dom)'),
     domainAttachDeviceFlags: lib.func('int virDomainAttachDeviceFlags(virDomain *dom, const char *xml, unsigned int flags)'),
     domainDetachDeviceFlags: lib.func('int virDomainDetachDeviceFlags(virDomain *dom, const char *xml, unsigned int flags)'),
+    domainBlockResize: lib.func('int virDomainBlockResize(virDomain *dom, const char *disk, unsigned long long size, unsigned int flags)'),
     domainSetMetadata: lib.func(
       'int virDomainSetMetadata(virDomain *dom, int type, const char *metadata, const char *key, const char *uri, unsigned int flags)',
     ),
@@ -143,7 +184,7 @@ function bind() {
     secretUndefine: lib.func('int virSecretUndefine(virSecret *secret)'),
     secretFree: lib.func('int virSecretFree(virSecret *secret)'),
   };
-  return { lib, fn, virError, virNodeInfo, errorFunc };
+  return { lib, fn, virError, virNodeInfo, errorFunc, lifecycleFunc, closeFunc };
 }
 
 export type Bindings = ReturnType<typeof bind>;
@@ -167,8 +208,27 @@ export function libvirt(): Bindings {
   }, koffi.pointer(b.errorFunc));
   silentHandler = koffi.register(() => {}, koffi.pointer(b.errorFunc));
   b.fn.setErrorFunc(null, globalHandler);
+  // Before any connection opens (FACTS.md): connections opened earlier
+  // cannot deliver events. A remote connection opened after this also
+  // answers the daemon's keepalive only while the loop runs, so every
+  // connection keeps the loop running while it is open (connection.ts).
+  if (b.fn.eventRegisterDefaultImpl() < 0) throw new Error('virEventRegisterDefaultImpl failed');
   bound = b;
   return b;
+}
+
+/**
+ * A native function usable as a libvirt timer callback that does nothing
+ * harmful: virResetLastError clears the calling thread's last error (the
+ * event thread's, which nobody reads) and ignores the (timer, opaque)
+ * arguments. Native, not a koffi-registered JS function, so libvirt's event
+ * thread never waits on the JS thread for it: with a JS callback a
+ * process.exit() while an iteration is parked hangs for ever (measured).
+ */
+export function nativeNoopTimerCallback(): CallbackPtr {
+  const ptr: unknown = libvirt().lib.symbol('virResetLastError');
+  if (typeof ptr !== 'bigint') throw new Error('virResetLastError not found in libvirt.so.0');
+  return ptr as CallbackPtr;
 }
 
 /** Errors on this connection no longer reach stderr (nor the global handler). */

@@ -16,7 +16,7 @@ import type { GuestState } from '../driver';
 import { IntentFailure } from '../../errors';
 import type { SpawnArgs } from '../../intents';
 import { type Connection, isLibvirtCode } from './connection';
-import { buildDomainXml, type DomainType, instanceDir, type RootDisk, rootDiskPlan } from './domain-xml';
+import { buildDomainXml, type DomainType, instanceConsoleLogPath, instanceDir, type RootDisk, rootDiskPlan } from './domain-xml';
 import { DomainState, type DomainPtr, ErrorNumber, Flags } from './ffi';
 import { guestState } from './guest-state';
 import { type InstanceFacts, readFacts, type SecretUsageType } from './metadata';
@@ -114,8 +114,14 @@ export async function createGuest(c: Connection, spec: SpawnArgs, startPaused: b
     c.freeDomain(existing);
     throw new IntentFailure('INSTANCE_EXISTS', `instance ${spec.instance_uuid} is already defined`, { instance_uuid: spec.instance_uuid });
   }
+  // A real guest's console log goes in its instance directory, which must exist before it starts.
+  const dir = instanceDir(host.instancesPath, spec.instance_uuid);
+  const real = host.domainType !== 'test';
+  const madeDir = real && !(await exists(dir));
+  if (madeDir) await fs.mkdir(dir, { recursive: true });
   const rootDisk = await prepareRootDisk(spec, host);
-  const built = buildDomainXml(spec, { ...host, rootDisk });
+  const consoleLog = real ? instanceConsoleLogPath(host.instancesPath, spec.instance_uuid) : undefined;
+  const built = buildDomainXml(spec, { ...host, rootDisk, consoleLog });
   const createdSecrets: { usageType: SecretUsageType; usageId: string }[] = [];
   let dom: DomainPtr | undefined;
   try {
@@ -126,7 +132,7 @@ export async function createGuest(c: Connection, spec: SpawnArgs, startPaused: b
   } catch (err) {
     if (dom) await unless(ErrorNumber.NO_DOMAIN, undefineGuest(c, dom)).catch(() => undefined);
     for (const s of createdSecrets) await deleteSecretQuietly(c, s.usageType, s.usageId);
-    if (rootDisk?.generated) await fs.rm(instanceDir(host.instancesPath, spec.instance_uuid), { recursive: true, force: true });
+    if (rootDisk?.generated || madeDir) await fs.rm(dir, { recursive: true, force: true });
     throw err;
   } finally {
     if (dom) c.freeDomain(dom);
