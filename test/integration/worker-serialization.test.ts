@@ -27,7 +27,7 @@ function recording(real: Driver, spans: Span[], delayMs: number): Driver {
   return new Proxy(real, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver);
-      if (typeof v !== 'function' || ['close', 'listGuests', 'inventory', 'getState'].includes(String(prop))) return typeof v === 'function' ? v.bind(target) : v;
+      if (typeof v !== 'function' || ['close', 'listGuests', 'inventory', 'getState', 'watch'].includes(String(prop))) return typeof v === 'function' ? v.bind(target) : v;
       return async (...args: unknown[]) => {
         const first = args[0];
         const id = typeof first === 'string' ? first : (first as { instance_uuid: string }).instance_uuid;
