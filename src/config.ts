@@ -11,6 +11,16 @@ import { ConfigError } from './errors';
 
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A JSON object of string values, given as an object (file) or as JSON text (flag, environment). */
+const jsonRecord = <V extends z.ZodType>(value: V) =>
+  z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  }, z.record(z.string().min(1), value));
 
 /** Each setting: its schema, its environment variable, and what it costs (help). */
 export const SETTINGS = {
@@ -29,7 +39,22 @@ export const SETTINGS = {
   portReadyMemoryS: { env: 'HOSTWALL_PORT_READY_MEMORY', schema: int(1, 86400), default: 600, help: 'seconds a port.ready nobody waits for is remembered' },
   shutdownTimeoutS: { env: 'HOSTWALL_SHUTDOWN_TIMEOUT', schema: int(1, 3600), default: 30, help: 'on SIGTERM, seconds to let in-flight intents finish before unfinished ones are left to redelivery' },
   instancesPath: { env: 'HOSTWALL_INSTANCES_PATH', schema: z.string().min(1), default: '/var/lib/hostwall/instances', help: 'where guest disks live; its filesystem is the inventory\'s disk_gb' },
-  dedupeMemory: { env: 'HOSTWALL_DEDUPE_MEMORY', schema: int(0, 10_000_000), default: 100_000, help: 'finished intent ids remembered to answer duplicates without applying them again' },
+  dedupeMemory: { env: 'HOSTWALL_DEDUPE_MEMORY', schema: int(0, 10_000_000), default: 100_000, help: 'finished intent outcomes cached in memory in front of the intent store (answers a burst of redeliveries without a disk read)' },
+  statePath: { env: 'HOSTWALL_STATE_PATH', schema: z.string().min(1), default: '/var/lib/hostwall', help: 'directory of the local intent store (intents-<host>.sqlite, SQLite in WAL mode): must outlive the worker, or duplicates after a restart are applied again' },
+  storeRetentionH: { env: 'HOSTWALL_STORE_RETENTION', schema: int(1, 24 * 3650), default: 14 * 24, help: 'hours an intent outcome is kept to answer duplicates and replays; keep it longer than the journal\'s max age, or an old replay is applied again (disk: ~0.5 KB per intent)' },
+  journal: { env: 'HOSTWALL_JOURNAL', schema: bool, default: true, help: 'declare the stream hostwall.journal and bind it to the control exchange for <topic> and <topic>.#: every intent routed to a compute queue is recorded (one extra disk write per message on the broker)' },
+  journalMaxAge: { env: 'HOSTWALL_JOURNAL_MAX_AGE', schema: z.string().regex(/^\d+[YMDhms]$/, 'must be like 7D, 12h, 30m (Y M D h m s)'), default: '7D', help: 'stream retention by age (x-max-age); every worker must declare the same value, a different one is refused by the broker and logged' },
+  journalMaxBytes: { env: 'HOSTWALL_JOURNAL_MAX_BYTES', schema: int(1_000_000, 1e15), default: 5_000_000_000, help: 'stream retention by size (x-max-length-bytes), enforced per 100 MB segment; the broker\'s disk, not the worker\'s' },
+  poisonDeliveries: { env: 'HOSTWALL_POISON_DELIVERIES', schema: int(2, 1000), default: 10, help: 'deliveries of one unfinished message (quorum x-delivery-count, or a local count of redeliveries) after which it is dead-lettered as POISON instead of tried again; broker restarts count too, so not too low' },
+  maxMessageBytes: { env: 'HOSTWALL_MAX_MESSAGE_BYTES', schema: int(1024, 128 * 1024 * 1024), default: 4 * 1024 * 1024, help: 'larger bodies are refused (OVERSIZE) before parsing; parsing costs ~10x the body in memory' },
+  maxJsonDepth: { env: 'HOSTWALL_MAX_JSON_DEPTH', schema: int(4, 1000), default: 64, help: 'deeper nesting in a message is refused (Nova objects nest ~15 levels)' },
+  maxArrayLength: { env: 'HOSTWALL_MAX_ARRAY_LENGTH', schema: int(1, 10_000_000), default: 10_000, help: 'longer arrays anywhere in a message are refused (intent schemas bound their own arrays tighter)' },
+  issuerMode: { env: 'HOSTWALL_ISSUER_MODE', schema: z.enum(['open', 'verified']), default: 'open', help: 'open: the issuer is not verified (a claimed _context_issuer is trusted, none is admitted for every kind; warned at start); verified: the issuer must be proven by the AMQP user_id (issuerUsers) or an HMAC signature (issuerKeysFile)' },
+  issuerUsers: { env: 'HOSTWALL_ISSUER_USERS', schema: jsonRecord(z.enum(['nova', 'cinder', 'neutron', 'operator'])), default: {}, help: 'JSON {"<amqp user>": "nova|cinder|neutron|operator"}: RabbitMQ checks a message\'s user_id against its connection\'s user, so it proves the sender' },
+  issuerKeysFile: { env: 'HOSTWALL_ISSUER_KEYS_FILE', schema: z.string(), default: '', help: 'JSON file {"<issuer>": "<secret>"} of HMAC-SHA256 keys for x-hostwall-signature; a file, so keys stay out of argv and the environment' },
+  tlsCaFile: { env: 'HOSTWALL_TLS_CA', schema: z.string(), default: '', help: 'PEM CA bundle to verify the broker (amqps:// URLs)' },
+  tlsCertFile: { env: 'HOSTWALL_TLS_CERT', schema: z.string(), default: '', help: 'PEM client certificate (amqps://, for EXTERNAL or mutual TLS)' },
+  tlsKeyFile: { env: 'HOSTWALL_TLS_KEY', schema: z.string(), default: '', help: 'PEM private key of the client certificate' },
   logLevel: { env: 'HOSTWALL_LOG_LEVEL', schema: z.enum(['error', 'warn', 'info', 'debug']), default: 'info', help: 'log level' },
   logFormat: { env: 'HOSTWALL_LOG_FORMAT', schema: z.enum(['json', 'pretty', 'auto']), default: 'auto', help: 'json lines, pretty, or auto (pretty on a TTY)' },
 } as const;

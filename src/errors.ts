@@ -36,6 +36,7 @@ export type FailureCode =
   | 'PORT_WAIT_TIMEOUT'
   | 'PORT_FAILED'
   | 'TIMEOUT'
+  | 'INTERRUPTED'
   | 'INTERNAL';
 
 export type ErrorCode = RejectionCode | FailureCode | 'TRANSPORT_ERROR' | 'CONFIG_INVALID';
@@ -94,6 +95,7 @@ const FAILURE_OSLO: Record<FailureCode, string> = {
   PORT_WAIT_TIMEOUT: 'VirtualInterfaceCreateException',
   PORT_FAILED: 'VirtualInterfaceCreateException',
   TIMEOUT: 'Timeout',
+  INTERRUPTED: 'InstanceInvalidState',
   INTERNAL: 'InternalError',
 };
 

@@ -5,6 +5,7 @@ import { redactUrl } from '../config';
 import { openLibvirtDriver } from '../drivers/libvirt/driver';
 import { createLogger } from '../log';
 import { createAmqp091Transport } from '../transport/amqp091';
+import { transportTls } from '../worker/tls';
 import { Worker } from '../worker/worker';
 import { addSettingFlags, configFromFlags } from './settings-flags';
 
@@ -18,6 +19,7 @@ export function registerWorker(program: Command): void {
     const transport = createAmqp091Transport({
       url: config.amqpUrl,
       connectionName: `hostwall-worker:${config.host}:${process.pid}`,
+      ...transportTls(config),
       log: (level, message, meta) => log.log(level, message, meta ?? {}),
     });
     const worker = new Worker({ config, log, transport, driver });

@@ -1,31 +1,15 @@
 /**
- * Recent intent outcomes by intent id, so a redelivered or re-sent intent is
- * answered with its recorded outcome instead of being applied again.
- * In memory and bounded (oldest forgotten first); it does not survive a
- * restart. A duplicate that arrives while the original still runs waits for
- * the original's outcome.
+ * A bounded in-memory map of recent outcomes by intent id (oldest forgotten
+ * first): the cache in front of the intent store (ledger.ts). It does not
+ * survive a restart; the store does.
  */
 
 export class RecentOutcomes<T> {
   private readonly done = new Map<string, T>();
-  private readonly running = new Map<string, Promise<T>>();
   constructor(private readonly capacity: number) {}
 
-  /** The outcome recorded for this id, or the running original's, or undefined. */
-  lookup(id: string): T | Promise<T> | undefined {
-    return this.done.get(id) ?? this.running.get(id);
-  }
-
-  /** Track the original while it runs; record its outcome when it settles. */
-  track(id: string, outcome: Promise<T>): void {
-    this.running.set(id, outcome);
-    outcome.then(
-      (o) => {
-        this.running.delete(id);
-        this.record(id, o);
-      },
-      () => this.running.delete(id),
-    );
+  lookup(id: string): T | undefined {
+    return this.done.get(id);
   }
 
   record(id: string, outcome: T): void {

@@ -1,26 +1,38 @@
 /**
- * decode → validate → dedupe → serialize → driver → events → reply → settle.
+ * decode → limits → validate → admit (issuer) → dedupe → serialize → record
+ * "started" → driver → record outcome → events → reply → ack.
  *
  * Contract with the broker (DESIGN §4): a message is acked only when its
- * outcome is final and everything it caused (events, notifications, the
- * reply, a dead letter) has been confirmed by the broker. Any failure before
- * that leaves it unacked (requeued), and a redelivery is answered from the
- * recorded outcome instead of being applied twice.
+ * outcome is final and recorded in the intent store, and everything it
+ * caused (events, notifications, the reply, a dead letter) has been
+ * confirmed by the broker. Any failure before that leaves it for redelivery,
+ * and a redelivered or replayed intent whose outcome is recorded is answered
+ * from the record (published again with `redelivered: true` or
+ * `replayed: true`) instead of being applied twice.
+ *
+ * Ordering: everything between a delivery and its place in the serializer's
+ * lanes is synchronous (store reads are synchronous), so intents join their
+ * lanes in delivery order.
  */
 import { randomUUID } from 'node:crypto';
 import type { Driver } from '../drivers/driver';
-import { asHostwallError, HostwallError, RejectedError } from '../errors';
-import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
+import { asHostwallError, RejectedError } from '../errors';
+import type { RequestFacts } from '../events/instance-facts';
 import {
-  definitionOf, INTENT_NAMESPACE, type Intent, instanceOf, lockKeysOf, validateIntent,
+  definitionOf, INTENT_NAMESPACE, type Intent, instanceOf, isIntentKind, lockKeysOf, validateIntent,
 } from '../intents';
-import { forIntent, type Logger } from '../log';
+import { forIntent, type Logger, redact } from '../log';
+import type { IssuerPolicy } from '../policy/issuer-policy';
 import type { Serializer } from '../serializer/serializer';
+import type { IntentStore } from '../store/intent-store';
+import { isReplay } from '../store/replay-marks';
 import type { InboundMessage, Settlement } from '../transport/transport';
-import type { RecentOutcomes } from './dedupe';
-import { type ExecDeps, type ExecResult, execute } from './execute';
-import { type InstanceBook, taskStateFor } from './instance-book';
+import { type ApplyDeps, applyIntent, keep } from './apply';
+import type { ExecDeps } from './execute';
+import type { InstanceBook } from './instance-book';
+import type { OutcomeLedger } from './ledger';
 import { type ErrorInfo, errorInfo, type FinalOutcome } from './outcome';
+import { countDelivery, type DeliveryCount } from './poison';
 import type { EventSink, Wire, WireRequest } from './ports';
 
 export interface DispatcherDeps {
@@ -28,38 +40,46 @@ export interface DispatcherDeps {
   events: EventSink;
   serializer: Serializer;
   book: InstanceBook;
-  recent: RecentOutcomes<FinalOutcome>;
+  ledger: OutcomeLedger;
+  store: IntentStore;
+  policy: IssuerPolicy;
+  /** Deliveries of one unfinished message before it is dead-lettered as POISON. */
+  poisonDeliveries: number;
   exec: ExecDeps;
   log: Logger;
 }
 
+/** 'leave': not started because the worker is draining; stays unacked and comes back when the channel closes. */
+type Disposition = Settlement | 'leave';
+
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-export function requestFacts(intentId: string, context: Record<string, unknown>): RequestFacts {
+export function requestFacts(intentId: string, context: Record<string, unknown>, issuer?: string): RequestFacts {
   return {
     intent_id: intentId,
     request_id: str(context.request_id),
     global_request_id: str(context.global_request_id),
     user_id: str(context.user_id) ?? str(context.user),
     project_id: str(context.project_id) ?? str(context.tenant),
-    issuer: str(context.issuer),
+    issuer: issuer ?? str(context.issuer),
   };
 }
 
 export class Dispatcher {
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
+  private draining = false;
   constructor(private readonly deps: DispatcherDeps) {}
 
   get driver(): Driver {
     return this.deps.exec.driver;
   }
 
-  /** The transport's handler: never throws; every message ends settled or left for redelivery. */
+  /** The transport's handler: never throws; every message ends settled, or left for redelivery. */
   readonly onMessage = (msg: InboundMessage): void => {
     this.inFlight++;
     this.process(msg)
-      .then((how) => msg.settle(how))
+      .then((how) => (how === 'leave' ? undefined : msg.settle(how)))
       .catch((err: unknown) => {
         this.deps.log.error('message left unsettled for redelivery', { error: String(err), routing_key: msg.routingKey });
         return msg.settle('requeue');
@@ -71,7 +91,7 @@ export class Dispatcher {
       });
   };
 
-  /** Messages being processed (received, not yet settled). */
+  /** Messages being processed (received, not yet settled or left). */
   get pending(): number {
     return this.inFlight;
   }
@@ -81,49 +101,91 @@ export class Dispatcher {
     return this.inFlight === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
   }
 
-  private async process(msg: InboundMessage): Promise<Settlement> {
+  /**
+   * Graceful stop has begun: intents already running finish; intents that
+   * have not started yet are not started (left unacked for the next run).
+   */
+  beginDrain(): void {
+    this.draining = true;
+  }
+
+  private async process(msg: InboundMessage): Promise<Disposition> {
+    const receivedAt = Date.now();
     let req: WireRequest | undefined;
     let intent: Intent;
+    let issuer: string | undefined;
     try {
       req = this.deps.wire.decode(msg);
-      intent = this.toIntent(req);
+      ({ intent, issuer } = this.admit(msg, req));
     } catch (err) {
       return this.refuse(msg, req, err);
     }
     const intentId = intent.args.intent_id ?? req.uniqueId ?? randomUUID().replace(/-/g, '');
-    const request = requestFacts(intentId, req.context);
-    const prior = this.deps.recent.lookup(intentId);
-    if (prior !== undefined) {
-      const o = await prior;
-      this.deps.log.info('duplicate intent: recorded outcome published again, not applied', { intent_id: intentId, request_id: request.request_id, kind: o.kind, status: o.status });
-      await Promise.all([
-        this.deps.events.outcome(o, request, { redelivered: true }),
-        req.call ? this.deps.wire.reply(req.call, this.replyBody(o)) : undefined,
-      ]);
-      return 'ack';
+    const request = requestFacts(intentId, req.context, issuer);
+    const again = isReplay(msg.headers) ? { replayed: true } : { redelivered: true };
+    const prior = this.deps.ledger.lookup(intentId);
+    if (prior?.kind === 'running') {
+      const o = await prior.outcome;
+      return o ? this.answer(o, request, req.call, again, true) : 'leave';
     }
-    const run = this.run(intent, request, req.call);
-    this.deps.recent.track(intentId, run.then((r) => r.outcome));
-    const { outcome, published } = await run;
+    if (prior?.kind === 'finished') return this.answer(prior.outcome, request, req.call, again, prior.published);
+    let count: DeliveryCount | undefined;
+    try {
+      count = countDelivery(msg, this.deps.store);
+      if (count && count.deliveries > this.deps.poisonDeliveries) {
+        throw new RejectedError('POISON', `delivered ${count.deliveries} times without finishing (limit ${this.deps.poisonDeliveries}): dead-lettered instead of tried again`, { deliveries: count.deliveries });
+      }
+    } catch (err) {
+      return this.refuse(msg, req, err, intent.kind);
+    }
+    const durable = definitionOf(intent.kind).scheduling !== 'read';
+    const run = this.run(intent, request, req.call, { recovering: prior?.kind === 'retry', durable, receivedAt });
+    this.deps.ledger.track(intentId, run.then((r) => r?.outcome));
+    const done = await run;
+    if (!done) return 'leave';
     // Events, notifications and the reply must be confirmed before the ack.
-    await published;
-    if (req.call) await this.deps.wire.reply(req.call, this.replyBody(outcome));
+    await done.published;
+    await this.deps.ledger.published(done.outcome, durable);
+    if (req.call) await this.deps.wire.reply(req.call, this.replyBody(done.outcome));
+    if (count) await this.deps.store.forgetDelivery(count.fingerprint);
     return 'ack';
   }
 
-  private toIntent(req: WireRequest): Intent {
+  /** Namespace, issuer policy (before the schema: a refused issuer learns nothing about it), then the schema. */
+  private admit(msg: InboundMessage, req: WireRequest): { intent: Intent; issuer: string | undefined } {
     if (req.namespace !== INTENT_NAMESPACE) {
       // oslo's dispatcher answers an unknown namespace with UnsupportedVersion.
       throw new RejectedError('UNSUPPORTED_VERSION', `Endpoint does not support RPC version ${req.version ?? '1.0'}. Attempted method: ${req.method} (namespace ${JSON.stringify(req.namespace ?? null)} is not served; intents use namespace "${INTENT_NAMESPACE}")`, { method: req.method, namespace: req.namespace ?? null });
     }
-    return validateIntent(req.method, req.version, req.args);
+    let issuer: string | undefined;
+    if (isIntentKind(req.method)) {
+      const claimed = str(req.context.issuer);
+      issuer = this.deps.policy.admit(req.method, { body: msg.body, headers: msg.headers, userId: msg.userId, claimed }).issuer;
+    }
+    return { intent: validateIntent(req.method, req.version, req.args), issuer };
   }
 
-  private async refuse(msg: InboundMessage, req: WireRequest | undefined, thrown: unknown): Promise<Settlement> {
+  /**
+   * Publish a recorded outcome again, flagged, and answer a call with it.
+   * Flagged even if its first publication was never confirmed: that one may
+   * still have reached the broker, and a consumer must be able to rely on at
+   * most one unflagged outcome per intent.
+   */
+  private async answer(o: FinalOutcome, request: RequestFacts, call: WireRequest['call'], flags: { redelivered?: boolean; replayed?: boolean }, published: boolean): Promise<Disposition> {
+    this.deps.log.info('duplicate intent: recorded outcome published again, not applied', { intent_id: o.intentId, request_id: request.request_id, kind: o.kind, status: o.status, ...flags });
+    await Promise.all([
+      this.deps.events.outcome(o, { ...request, intent_id: o.intentId }, flags),
+      call ? this.deps.wire.reply(call, this.replyBody(o)) : undefined,
+    ]);
+    if (!published) await this.deps.ledger.published(o, true);
+    return 'ack';
+  }
+
+  private async refuse(msg: InboundMessage, req: WireRequest | undefined, thrown: unknown, kind?: string): Promise<Disposition> {
     const err = thrown instanceof RejectedError ? thrown : new RejectedError('POISON', `could not process message: ${asHostwallError(thrown).message}`);
     const ctx = req?.context ?? {};
     const facts = requestFacts(str(req?.uniqueId) ?? '', ctx);
-    this.deps.log.warn(`rejected: ${err.message}`, { code: err.code, routing_key: msg.routingKey, method: req?.method, intent_id: facts.intent_id || null, request_id: facts.request_id ?? null });
+    this.deps.log.warn(`rejected: ${err.message}`, { code: err.code, routing_key: msg.routingKey, method: req?.method ?? kind, intent_id: facts.intent_id || null, request_id: facts.request_id ?? null });
     await Promise.all([
       this.deps.wire.deadLetter(msg, err),
       this.deps.events.rejected(err, facts, { routingKey: msg.routingKey, method: req?.method }),
@@ -137,20 +199,40 @@ export class Dispatcher {
   }
 
   /**
-   * Schedule the intent on its lanes; resolves with the outcome, and with a
-   * promise that settles when every event it caused is confirmed.
+   * Schedule the intent on its lanes; resolves with the outcome and a promise
+   * that settles when every event it caused is confirmed, or with undefined
+   * when draining began before it could start.
    */
-  private async run(intent: Intent, request: RequestFacts, call: WireRequest['call']): Promise<{ outcome: FinalOutcome; published: Promise<unknown> }> {
+  private async run(
+    intent: Intent, request: RequestFacts, call: WireRequest['call'], o: { recovering: boolean; durable: boolean; receivedAt: number },
+  ): Promise<{ outcome: FinalOutcome; published: Promise<unknown> } | undefined> {
     const def = definitionOf(intent.kind);
     const log = forIntent(this.deps.log, { intent_id: request.intent_id, request_id: request.request_id, kind: intent.kind });
-    const pubs: Promise<unknown>[] = [this.deps.events.accepted(intent.kind, request, instanceOf(intent))];
+    const pubs: Promise<unknown>[] = [];
+    keep(pubs, this.deps.events.accepted(intent.kind, request, instanceOf(intent)));
     const heartbeat = this.startHeartbeat(call, log);
+    const deps: ApplyDeps = { book: this.deps.book, events: this.deps.events, exec: this.deps.exec };
     try {
       const outcome = await this.deps.serializer.run(
         { id: request.intent_id, keys: lockKeysOf(intent), capped: def.scheduling === 'mutate' },
-        () => this.apply(intent, request, pubs, log),
+        async () => {
+          if (this.draining) return undefined;
+          if (o.durable) {
+            // On disk before the host is touched: a crash from here on is found and reconciled at restart.
+            await this.deps.ledger.begin({
+              intentId: request.intent_id, kind: intent.kind, instanceUuid: instanceOf(intent),
+              args: JSON.stringify(redact(intent.args)), request: JSON.stringify(request), receivedAt: o.receivedAt,
+            });
+          }
+          const out = await applyIntent(intent, request, pubs, log, deps, { recovering: o.recovering });
+          await this.deps.ledger.finish(out, o.durable);
+          return out;
+        },
       );
-      pubs.push(this.deps.events.outcome(outcome, request, {}));
+      if (!outcome) {
+        return undefined;
+      }
+      keep(pubs, this.deps.events.outcome(outcome, request, {}));
       return { outcome, published: Promise.all(pubs) };
     } finally {
       if (heartbeat) clearInterval(heartbeat);
@@ -163,95 +245,5 @@ export class Dispatcher {
     return setInterval(() => {
       this.deps.wire.heartbeat(call).catch((err: unknown) => log.warn('call heartbeat failed', { error: String(err) }));
     }, every);
-  }
-
-  /** Runs inside the intent's lanes: the only place the host is changed. */
-  private async apply(intent: Intent, request: RequestFacts, pubs: Promise<unknown>[], log: Logger): Promise<FinalOutcome> {
-    const { book, events } = this.deps;
-    const uuid = instanceOf(intent);
-    const now = () => new Date().toISOString();
-    const changes = definitionOf(intent.kind).scheduling === 'mutate' && uuid !== undefined;
-    if (changes) {
-      const facts = intent.kind === 'instance.spawn' ? book.fromSpawn(intent.args, now(), request) : book.ensure(uuid);
-      facts.task_state = taskStateFor(intent);
-      pubs.push(events.novaPhase(intent, 'start', structuredClone(facts), request));
-    }
-    const started = Date.now();
-    let res: ExecResult;
-    try {
-      res = await execute(intent, { ...this.deps.exec, log });
-    } catch (thrown) {
-      const err = asHostwallError(thrown);
-      const info = errorInfo(err);
-      log.warn(`failed: ${err.message}`, { code: err.code, duration_ms: Date.now() - started });
-      let facts: InstanceFacts | undefined;
-      if (changes) {
-        if (intent.kind === 'instance.spawn') book.markError(uuid);
-        else book.setTask(uuid, null);
-        facts = book.snapshot(uuid);
-        if (facts) pubs.push(events.novaPhase(intent, 'error', facts, request, info));
-      }
-      if (err instanceof HostwallError && err.code === 'INSTANCE_NOT_FOUND' && uuid) book.markDeleted(uuid, now());
-      return { status: 'failed', intentId: request.intent_id, kind: intent.kind, error: info, instance: facts };
-    }
-    let facts: InstanceFacts | undefined;
-    if (uuid && res.deleted) {
-      facts = book.markDeleted(uuid, now());
-    } else if (uuid && res.guest) {
-      if (changes) book.setTask(uuid, null);
-      book.observe(uuid, res.guest.power_state, res.guest.name);
-      if (changes) {
-        this.trackDevices(intent, res);
-        const f = book.get(uuid);
-        if (f && intent.kind === 'instance.spawn') f.launched_at = now();
-      }
-      facts = book.snapshot(uuid);
-    }
-    if (changes && facts) {
-      pubs.push(events.novaPhase(intent, 'end', facts, request));
-      pubs.push(events.instanceState(facts, request, 'intent'));
-    }
-    log.info('succeeded', { duration_ms: Date.now() - started, power_state: facts?.power_state, live: res.live });
-    return { status: 'succeeded', intentId: request.intent_id, kind: intent.kind, result: this.result(intent, request, res, facts), instance: facts };
-  }
-
-  private trackDevices(intent: Intent, res: ExecResult): void {
-    const uuid = instanceOf(intent);
-    const f = uuid ? this.deps.book.get(uuid) : undefined;
-    if (!f) return;
-    switch (intent.kind) {
-      case 'volume.attach':
-        f.volumes = [...f.volumes.filter((v) => v.volume_id !== intent.args.volume_id), { volume_id: intent.args.volume_id, device: res.device }];
-        break;
-      case 'volume.detach':
-        f.volumes = f.volumes.filter((v) => v.volume_id !== intent.args.volume_id);
-        break;
-      case 'port.plug':
-        f.ports = [...f.ports.filter((p) => p.port_id !== intent.args.port.port_id), intent.args.port];
-        break;
-      case 'port.unplug':
-        f.ports = f.ports.filter((p) => p.port_id !== intent.args.port_id);
-        break;
-      default:
-    }
-  }
-
-  /** The reply body of a call (REPLY_SCHEMAS). */
-  private result(intent: Intent, request: RequestFacts, res: ExecResult, facts: InstanceFacts | undefined): unknown {
-    if (res.value !== undefined) {
-      return intent.kind === 'port.ready' ? { intent_id: request.intent_id, kind: intent.kind, outcome: 'succeeded', ...(res.value as object) } : res.value;
-    }
-    const instance = facts ? { instance_uuid: facts.uuid, power_state: facts.power_state, vm_state: facts.vm_state, task_state: facts.task_state } : undefined;
-    if (intent.kind === 'instance.get_state') return instance;
-    return {
-      intent_id: request.intent_id,
-      kind: intent.kind,
-      outcome: 'succeeded',
-      ...(instance ? { instance } : {}),
-      ...(res.live !== undefined ? { live: res.live } : {}),
-      ...(res.device !== undefined ? { device: res.device } : {}),
-      ...(res.forced !== undefined ? { forced: res.forced } : {}),
-      ...(res.existed !== undefined ? { existed: res.existed } : {}),
-    };
   }
 }

@@ -52,7 +52,7 @@ export class BusEventSink implements EventSink {
   }
 
   outcome(o: FinalOutcome, req: RequestFacts, flags: { redelivered?: boolean; replayed?: boolean }): Promise<void> {
-    return this.native(intentOutcome(o, req, flags, this.origin));
+    return this.native(intentOutcome({ ...o, instance: o.instance }, req, flags, this.origin));
   }
 
   rejected(err: RejectedError, req: Partial<RequestFacts>, original: { routingKey: string; method: string | undefined }): Promise<void> {

@@ -2,6 +2,7 @@
  * The dispatcher's Wire over a Transport and oslo's codec: decoding requests,
  * answering calls (reply, heartbeat) and dead-lettering refused messages.
  */
+import { checkSize, checkStructure, type MessageLimits } from '../limits/message-limits';
 import type { Logger } from '../log';
 import type { ErrorInfo } from '../dispatch/outcome';
 import type { Wire, WireRequest } from '../dispatch/ports';
@@ -20,7 +21,14 @@ export const DEAD_LETTER_HEADERS = {
   routingKey: 'x-hostwall-original-routing-key',
   queue: 'x-hostwall-original-queue',
   at: 'x-hostwall-rejected-at',
+  /** The error of the first rejection, kept when a replayed dead letter is refused again. */
+  firstError: 'x-hostwall-first-error',
 } as const;
+
+const firstError = (h: Readonly<Record<string, unknown>>): string | undefined => {
+  const v = h[DEAD_LETTER_HEADERS.firstError];
+  return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : undefined;
+};
 
 export function deadLetterQueueName(host: string): string {
   return `hostwall.dead.${host}`;
@@ -31,10 +39,15 @@ export class OsloWire implements Wire {
     private readonly transport: Transport,
     private readonly host: string,
     private readonly log: Logger,
+    private readonly limits: MessageLimits,
   ) {}
 
+  /** Size before parsing, structure (depth, arrays, forbidden keys) before anything reads the fields. */
   decode(msg: InboundMessage): WireRequest {
-    return parseRpcRequest(decodeOsloBody(msg.body, msg.contentType, msg.contentEncoding));
+    checkSize(msg.body, this.limits);
+    const inner = decodeOsloBody(msg.body, msg.contentType, msg.contentEncoding);
+    checkStructure(inner, this.limits);
+    return parseRpcRequest(inner);
   }
 
   async reply(call: NonNullable<WireRequest['call']>, body: { result: unknown } | { error: ErrorInfo }): Promise<void> {
@@ -65,6 +78,7 @@ export class OsloWire implements Wire {
         [DEAD_LETTER_HEADERS.routingKey]: msg.routingKey,
         [DEAD_LETTER_HEADERS.queue]: msg.queue,
         [DEAD_LETTER_HEADERS.at]: new Date().toISOString(),
+        [DEAD_LETTER_HEADERS.firstError]: firstError(msg.headers) ?? `${err.code}: ${err.message.slice(0, 4000)}`,
       },
       mandatory: true,
     });

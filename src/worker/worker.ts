@@ -1,22 +1,31 @@
 /**
  * The worker's lifecycle (Temporal's worker states, simplified):
  *   created → starting → running → draining → stopped
- * - starting: open the driver, connect, declare the topology, learn the
- *   guests the hypervisor already has, then consume.
- * - draining (SIGTERM): stop consuming; intents in flight may finish within
- *   the shutdown deadline; anything not final is left unacked, so the broker
- *   delivers it again (to this host's next worker).
+ * - starting: open the driver, connect, declare the topology (and the
+ *   journal stream), learn the guests the hypervisor already has, reconcile
+ *   intents a previous run left unfinished, then consume.
+ * - draining (SIGTERM): stop consuming; intents already running finish within
+ *   the shutdown deadline; intents not yet started are not started, and stay
+ *   unacked, so the broker delivers them again (to this host's next worker),
+ *   as it does anything not final when the deadline passes.
  */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { Config } from '../config';
-import { RecentOutcomes } from '../dispatch/dedupe';
 import { Dispatcher } from '../dispatch/dispatcher';
 import { InstanceBook } from '../dispatch/instance-book';
-import type { FinalOutcome } from '../dispatch/outcome';
+import { OutcomeLedger } from '../dispatch/ledger';
 import { PortReadiness } from '../dispatch/port-readiness';
-import { hostConnector } from '../drivers/host-connector';
+import { recoverInterrupted } from '../dispatch/recovery';
 import type { Driver } from '../drivers/driver';
+import { ConfigError } from '../errors';
+import { hostConnector } from '../drivers/host-connector';
 import type { Logger } from '../log';
+import { loadIssuerKeys } from '../policy/identity';
+import { IssuerPolicy } from '../policy/issuer-policy';
 import { Serializer } from '../serializer/serializer';
+import { IntentStore } from '../store/intent-store';
+import { JOURNAL_STREAM, journalBindings, journalQueue } from '../store/journal';
 import type { Transport } from '../transport/transport';
 import { BusEventSink } from './event-sink';
 import { type WorkerTopology, workerTopology } from './topology';
@@ -31,13 +40,23 @@ export interface WorkerParts {
   driver: Driver;
 }
 
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
+
+/** Where a host's intent store lives under the state path. */
+export function intentStorePath(config: Pick<Config, 'statePath' | 'host'>): string {
+  return join(config.statePath, `intents-${config.host}.sqlite`);
+}
+
 export class Worker {
   state: WorkerState = 'created';
   readonly dispatcher: Dispatcher;
   readonly serializer: Serializer;
   readonly book: InstanceBook;
   readonly topology: WorkerTopology;
+  readonly store: IntentStore;
+  private readonly events: BusEventSink;
   private readonly parts: WorkerParts;
+  private pruner: NodeJS.Timeout | undefined;
 
   constructor(parts: WorkerParts) {
     this.parts = parts;
@@ -45,13 +64,19 @@ export class Worker {
     this.topology = workerTopology(config);
     this.serializer = new Serializer({ concurrency: config.concurrency });
     this.book = new InstanceBook(config.host);
-    const events = new BusEventSink(transport, config, log);
+    this.events = new BusEventSink(transport, config, log);
+    const policy = new IssuerPolicy({ mode: config.issuerMode, users: config.issuerUsers, keys: loadIssuerKeys(config.issuerKeysFile) });
+    // Opened last: it takes the store's lock, and a constructor that throws after it would leak it.
+    this.store = IntentStore.open({ path: intentStorePath(config), runId: randomUUID(), retentionMs: config.storeRetentionH * 3_600_000 });
     this.dispatcher = new Dispatcher({
-      wire: new OsloWire(transport, config.host, log),
-      events,
+      wire: new OsloWire(transport, config.host, log, config),
+      events: this.events,
       serializer: this.serializer,
       book: this.book,
-      recent: new RecentOutcomes<FinalOutcome>(config.dedupeMemory),
+      ledger: new OutcomeLedger(this.store, config.dedupeMemory, log),
+      store: this.store,
+      policy,
+      poisonDeliveries: config.poisonDeliveries,
       log,
       exec: {
         driver,
@@ -67,15 +92,48 @@ export class Worker {
   async start(): Promise<void> {
     const { config, log, transport, driver } = this.parts;
     this.state = 'starting';
+    if (config.issuerMode === 'open') {
+      log.warn('issuerMode is open: issuers are NOT verified; anyone who can publish to this host\'s queues can act as Nova (set issuerMode=verified with issuerUsers or issuerKeysFile)', { host: config.host });
+    }
     await transport.start();
     await transport.declare(this.topology.declare);
+    if (config.journal) await this.declareJournal();
     for (const g of await driver.listGuests()) this.book.observe(g.instance_uuid, g.power_state, g.name);
+    const recovered = await recoverInterrupted({ store: this.store, driver, events: this.events, book: this.book, log });
+    this.prune();
+    this.pruner = setInterval(() => this.prune(), PRUNE_EVERY_MS);
+    this.pruner.unref();
     await transport.consume(this.topology.consume, { prefetch: config.prefetch }, this.dispatcher.onMessage);
     this.state = 'running';
     log.info('worker running', {
       host: config.host, driver: driver.name, queues: this.topology.consume, control_exchange: config.controlExchange,
       concurrency: config.concurrency, prefetch: config.prefetch, guests: this.book.uuids().length,
+      intent_store: intentStorePath(config), recovered, journal: config.journal ? JOURNAL_STREAM : null, issuer_mode: config.issuerMode,
     });
+  }
+
+  /** The stream may exist with other retention settings (another worker's): keep it, bind it, say so. */
+  private async declareJournal(): Promise<void> {
+    const { config, log, transport } = this.parts;
+    try {
+      await transport.declare(journalQueue(config));
+    } catch (err) {
+      log.warn('journal stream exists with other arguments; keeping the broker\'s', { stream: JOURNAL_STREAM, error: String(err) });
+    }
+    try {
+      await transport.declare(journalBindings(config));
+    } catch (err) {
+      throw new ConfigError(`journal stream ${JOURNAL_STREAM} is not usable (streams need RabbitMQ 3.9 or later): ${err instanceof Error ? err.message : String(err)}; set journal=false (HOSTWALL_JOURNAL) to run without the journal`);
+    }
+  }
+
+  private prune(): void {
+    try {
+      const n = this.store.prune();
+      if (n > 0) this.parts.log.info('intent store pruned', { removed: n, retention_h: this.parts.config.storeRetentionH });
+    } catch (err) {
+      this.parts.log.warn('intent store prune failed', { error: String(err) });
+    }
   }
 
   /** Graceful stop; resolves true if every in-flight intent finished before the deadline. */
@@ -83,6 +141,8 @@ export class Worker {
     const { log, transport, driver } = this.parts;
     if (this.state === 'stopped') return true;
     this.state = 'draining';
+    this.dispatcher.beginDrain();
+    if (this.pruner) clearInterval(this.pruner);
     await transport.cancelConsumers().catch((err: unknown) => log.warn('cancel consumers failed', { error: String(err) }));
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
@@ -95,6 +155,7 @@ export class Worker {
     if (!finished) log.warn('shutdown deadline passed: unfinished intents stay unacked and will be redelivered', { pending: this.dispatcher.pending });
     await transport.close().catch((err: unknown) => log.warn('transport close failed', { error: String(err) }));
     await driver.close().catch((err: unknown) => log.warn('driver close failed', { error: String(err) }));
+    this.store.close();
     this.state = 'stopped';
     log.info('worker stopped', { clean: finished });
     return finished;

@@ -14,8 +14,13 @@ import { Worker } from '../../src/worker/worker';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
+/** Hosts the tests made up; their queues are deleted when the run ends (root-hooks.ts). */
+export const testHosts = new Set<string>();
+
 export function uniqueHost(prefix = 'test'): string {
-  return `${prefix}-${randomBytes(4).toString('hex')}`;
+  const host = `${prefix}-${randomBytes(4).toString('hex')}`;
+  testHosts.add(host);
+  return host;
 }
 
 export function uuid(): string {
@@ -24,7 +29,7 @@ export function uuid(): string {
 
 export async function startWorker(overrides: Partial<Config> = {}): Promise<{ worker: Worker; config: Config }> {
   const config = {
-    ...loadConfig({ env: {}, flags: { amqpUrl: AMQP_URL, host: uniqueHost(), logLevel: process.env.TEST_LOG_LEVEL ?? 'error', logFormat: 'json', instancesPath: join(tmpdir(), 'hostwall-test-instances') } }),
+    ...loadConfig({ env: {}, flags: { amqpUrl: AMQP_URL, host: uniqueHost(), logLevel: process.env.TEST_LOG_LEVEL ?? 'error', logFormat: 'json', instancesPath: join(tmpdir(), 'hostwall-test-instances'), statePath: join(tmpdir(), 'hostwall-test-state') } }),
     ...overrides,
   };
   const log = createLogger({ level: config.logLevel, format: 'json' });

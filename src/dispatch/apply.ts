@@ -1,0 +1,149 @@
+/**
+ * Carrying out one validated intent on the host, inside its lanes: the only
+ * place the host is changed. Publishes Nova's `.start` / `.end` / `.error`
+ * and the instance's new state (into `pubs`, awaited by the dispatcher
+ * before the ack), keeps the instance book, and returns the final outcome.
+ */
+import { asHostwallError, HostwallError } from '../errors';
+import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
+import { definitionOf, type Intent, instanceOf } from '../intents';
+import type { Logger } from '../log';
+import { type ExecDeps, type ExecResult, execute } from './execute';
+import { type InstanceBook, taskStateFor } from './instance-book';
+import { errorInfo, type FinalOutcome } from './outcome';
+import type { EventSink } from './ports';
+
+/**
+ * Add a confirm to wait for later. Marked handled now: a publish that fails
+ * while the driver still works must not be an unhandled rejection (which
+ * ends the process); the dispatcher still sees the failure when it awaits
+ * them all before the ack.
+ */
+export function keep(pubs: Promise<unknown>[], p: Promise<unknown>): void {
+  p.catch(() => undefined);
+  pubs.push(p);
+}
+
+export interface ApplyDeps {
+  book: InstanceBook;
+  events: EventSink;
+  exec: ExecDeps;
+}
+
+export interface ApplyOptions {
+  /**
+   * The intent was interrupted by a crash and reconciliation chose to run it
+   * again: a removal that finds its device already gone reached its target.
+   */
+  recovering: boolean;
+}
+
+/** A removal retried after a crash that finds nothing to remove has already done its work. */
+function alreadyDone(intent: Intent, err: HostwallError): boolean {
+  return err.code === 'DEVICE_NOT_FOUND' && (intent.kind === 'port.unplug' || intent.kind === 'volume.detach');
+}
+
+async function run(intent: Intent, deps: ExecDeps, opts: ApplyOptions): Promise<ExecResult> {
+  try {
+    return await execute(intent, deps);
+  } catch (thrown) {
+    const err = asHostwallError(thrown);
+    const uuid = instanceOf(intent);
+    if (!opts.recovering || !alreadyDone(intent, err) || uuid === undefined) throw err;
+    deps.log.info('retried removal found the device already gone: done', { code: err.code });
+    return { guest: await deps.driver.getState(uuid) };
+  }
+}
+
+export async function applyIntent(
+  intent: Intent, request: RequestFacts, pubs: Promise<unknown>[], log: Logger, deps: ApplyDeps, opts: ApplyOptions,
+): Promise<FinalOutcome> {
+  const { book, events } = deps;
+  const uuid = instanceOf(intent);
+  const now = () => new Date().toISOString();
+  const changes = definitionOf(intent.kind).scheduling === 'mutate' && uuid !== undefined;
+  if (changes) {
+    const facts = intent.kind === 'instance.spawn' ? book.fromSpawn(intent.args, now(), request) : book.ensure(uuid);
+    facts.task_state = taskStateFor(intent);
+    keep(pubs, events.novaPhase(intent, 'start', structuredClone(facts), request));
+  }
+  const started = Date.now();
+  let res: ExecResult;
+  try {
+    res = await run(intent, { ...deps.exec, log }, opts);
+  } catch (thrown) {
+    const err = asHostwallError(thrown);
+    const info = errorInfo(err);
+    log.warn(`failed: ${err.message}`, { code: err.code, duration_ms: Date.now() - started });
+    let facts: InstanceFacts | undefined;
+    if (changes) {
+      if (intent.kind === 'instance.spawn') book.markError(uuid);
+      else book.setTask(uuid, null);
+      facts = book.snapshot(uuid);
+      if (facts) keep(pubs, events.novaPhase(intent, 'error', facts, request, info));
+    }
+    if (err instanceof HostwallError && err.code === 'INSTANCE_NOT_FOUND' && uuid) book.markDeleted(uuid, now());
+    return { status: 'failed', intentId: request.intent_id, kind: intent.kind, error: info, instance: facts };
+  }
+  let facts: InstanceFacts | undefined;
+  if (uuid && res.deleted) {
+    facts = book.markDeleted(uuid, now());
+  } else if (uuid && res.guest) {
+    // The task ends first, so the settled power state also settles vm_state (InstanceBook.observe).
+    if (changes) book.setTask(uuid, null);
+    book.observe(uuid, res.guest.power_state, res.guest.name);
+    if (changes) {
+      trackDevices(book, intent, res);
+      const f = book.get(uuid);
+      if (f && intent.kind === 'instance.spawn') f.launched_at = now();
+    }
+    facts = book.snapshot(uuid);
+  }
+  if (changes && facts) {
+    keep(pubs, events.novaPhase(intent, 'end', facts, request));
+    keep(pubs, events.instanceState(facts, request, 'intent'));
+  }
+  log.info('succeeded', { duration_ms: Date.now() - started, power_state: facts?.power_state, live: res.live });
+  return { status: 'succeeded', intentId: request.intent_id, kind: intent.kind, result: resultOf(intent, request, res, facts), instance: facts };
+}
+
+function trackDevices(book: InstanceBook, intent: Intent, res: ExecResult): void {
+  const uuid = instanceOf(intent);
+  const f = uuid ? book.get(uuid) : undefined;
+  if (!f) return;
+  switch (intent.kind) {
+    case 'volume.attach':
+      f.volumes = [...f.volumes.filter((v) => v.volume_id !== intent.args.volume_id), { volume_id: intent.args.volume_id, device: res.device }];
+      break;
+    case 'volume.detach':
+      f.volumes = f.volumes.filter((v) => v.volume_id !== intent.args.volume_id);
+      break;
+    case 'port.plug':
+      f.ports = [...f.ports.filter((p) => p.port_id !== intent.args.port.port_id), intent.args.port];
+      break;
+    case 'port.unplug':
+      f.ports = f.ports.filter((p) => p.port_id !== intent.args.port_id);
+      break;
+    default:
+  }
+}
+
+/** The reply body of a call (REPLY_SCHEMAS). */
+function resultOf(intent: Intent, request: RequestFacts, res: ExecResult, facts: InstanceFacts | undefined): unknown {
+  if (res.value !== undefined) {
+    return intent.kind === 'port.ready' ? { intent_id: request.intent_id, kind: intent.kind, outcome: 'succeeded', ...(res.value as object) } : res.value;
+  }
+  const instance = facts ? { instance_uuid: facts.uuid, power_state: facts.power_state, vm_state: facts.vm_state, task_state: facts.task_state } : undefined;
+  if (intent.kind === 'instance.get_state') return instance;
+  return {
+    intent_id: request.intent_id,
+    kind: intent.kind,
+    outcome: 'succeeded',
+    ...(instance ? { instance } : {}),
+    ...(res.live !== undefined ? { live: res.live } : {}),
+    ...(res.device !== undefined ? { device: res.device } : {}),
+    ...(res.forced !== undefined ? { forced: res.forced } : {}),
+    ...(res.existed !== undefined ? { existed: res.existed } : {}),
+  };
+}
+

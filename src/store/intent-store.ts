@@ -1,0 +1,212 @@
+/**
+ * The worker's local record of intents (DESIGN §6): one SQLite file per host
+ * (better-sqlite3, in-process, synchronous reads of a few microseconds).
+ *
+ * Per intent id: kind, instance, redacted args (what reconciliation needs,
+ * never connection_info secrets), the worker run that started it, received /
+ * started / finished / published times, its state and its final outcome (as
+ * JSON: enough to publish it again and to answer a call).
+ *
+ * States: started → succeeded | failed; started (by a run that died) →
+ * succeeded | failed | retry, decided by reconciliation; retry → started.
+ *
+ * Durability: journal_mode=WAL, synchronous=NORMAL. A committed write
+ * survives the worker being killed (it is in the OS's page cache and the WAL
+ * file); a power loss may roll back the last few commits (fsync happens at
+ * checkpoints), after which a redelivery could be applied again. Writes on
+ * the hot path are group-committed (write-batch.ts).
+ *
+ * One worker per store: the file is opened with an exclusive lock, so a
+ * second worker for the same host and state path fails at start.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { z } from 'zod';
+import { ConfigError } from '../errors';
+import { WriteBatch } from './write-batch';
+
+export const IntentState = z.enum(['started', 'succeeded', 'failed', 'retry']);
+export type IntentState = z.infer<typeof IntentState>;
+
+const Row = z.object({
+  intent_id: z.string(),
+  kind: z.string(),
+  instance_uuid: z.string().nullable(),
+  args: z.string().nullable(),
+  request: z.string().nullable(),
+  run_id: z.string(),
+  received_at: z.number(),
+  started_at: z.number().nullable(),
+  finished_at: z.number().nullable(),
+  state: IntentState,
+  outcome: z.string().nullable(),
+  published_at: z.number().nullable(),
+});
+export type StoredIntent = z.infer<typeof Row>;
+
+export interface BeginRecord {
+  intentId: string;
+  kind: string;
+  instanceUuid: string | undefined;
+  /** Redacted args as JSON. */
+  args: string;
+  /** The request facts (ids from the oslo context) as JSON, for events published on its behalf later. */
+  request: string;
+  receivedAt: number;
+}
+
+export interface IntentStoreOptions {
+  /** File path, or ':memory:' for tests that need no durability. */
+  path: string;
+  /** This worker run; a 'started' row of another run was interrupted. */
+  runId: string;
+  retentionMs: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS intents (
+  intent_id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  instance_uuid TEXT,
+  args TEXT,
+  request TEXT,
+  run_id TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  state TEXT NOT NULL,
+  outcome TEXT,
+  published_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS intents_open ON intents(state) WHERE state IN ('started', 'retry') OR published_at IS NULL;
+CREATE INDEX IF NOT EXISTS intents_received ON intents(received_at);
+CREATE TABLE IF NOT EXISTS deliveries (
+  fingerprint TEXT PRIMARY KEY,
+  count INTEGER NOT NULL,
+  last_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
+export class IntentStore {
+  private readonly db: Database.Database;
+  private readonly batch: WriteBatch;
+  private readonly stmt;
+
+  private constructor(private readonly opts: IntentStoreOptions) {
+    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    // A short busy timeout: the only other holder of the lock is another worker, and waiting will not help.
+    this.db = new Database(opts.path, { timeout: 200 });
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      // Taken at the first write below and held until close: one worker per store.
+      this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.exec(SCHEMA);
+    } catch (err) {
+      this.db.close();
+      const busy = err instanceof Error && /locked|busy/i.test(err.message);
+      throw new ConfigError(busy ? `intent store ${opts.path} is held by another worker (one worker per host and state path)` : `intent store ${opts.path}: ${String(err)}`);
+    }
+    const db = this.db;
+    this.stmt = {
+      get: db.prepare('SELECT * FROM intents WHERE intent_id = ?'),
+      begin: db.prepare(`INSERT INTO intents (intent_id, kind, instance_uuid, args, request, run_id, received_at, started_at, state)
+        VALUES (@intentId, @kind, @instanceUuid, @args, @request, @runId, @receivedAt, @startedAt, 'started')
+        ON CONFLICT(intent_id) DO UPDATE SET run_id = excluded.run_id, started_at = excluded.started_at, state = 'started',
+          outcome = NULL, finished_at = NULL, published_at = NULL`),
+      finish: db.prepare('UPDATE intents SET state = @state, outcome = @outcome, finished_at = @at, published_at = NULL WHERE intent_id = @intentId'),
+      published: db.prepare('UPDATE intents SET published_at = @at WHERE intent_id = @intentId'),
+      retry: db.prepare("UPDATE intents SET state = 'retry' WHERE intent_id = ?"),
+      interrupted: db.prepare("SELECT * FROM intents WHERE state = 'started' AND run_id != ? ORDER BY received_at"),
+      unpublished: db.prepare("SELECT * FROM intents WHERE state IN ('succeeded', 'failed') AND published_at IS NULL AND run_id != ? ORDER BY received_at"),
+      count: db.prepare(`INSERT INTO deliveries (fingerprint, count, last_at) VALUES (?, 1, ?)
+        ON CONFLICT(fingerprint) DO UPDATE SET count = count + 1, last_at = excluded.last_at RETURNING count`),
+      forget: db.prepare('DELETE FROM deliveries WHERE fingerprint = ?'),
+      prune: db.prepare("DELETE FROM intents WHERE received_at < ? AND state IN ('succeeded', 'failed', 'retry')"),
+      pruneDeliveries: db.prepare('DELETE FROM deliveries WHERE last_at < ?'),
+    };
+    const tx = db.transaction((ops: readonly (() => void)[]) => {
+      for (const op of ops) op();
+    });
+    this.batch = new WriteBatch((ops) => tx(ops));
+  }
+
+  static open(opts: IntentStoreOptions): IntentStore {
+    return new IntentStore(opts);
+  }
+
+  get runId(): string {
+    return this.opts.runId;
+  }
+
+  get(intentId: string): StoredIntent | undefined {
+    const row: unknown = this.stmt.get.get(intentId);
+    return row === undefined ? undefined : Row.parse(row);
+  }
+
+  /** Record that the intent is about to change the host; resolves once committed. */
+  begin(r: BeginRecord, now = Date.now()): Promise<void> {
+    return this.batch.write(() => {
+      this.stmt.begin.run({ ...r, instanceUuid: r.instanceUuid ?? null, runId: this.opts.runId, startedAt: now });
+    });
+  }
+
+  /** Record the final outcome (JSON); resolves once committed. */
+  finish(intentId: string, state: 'succeeded' | 'failed', outcome: string, now = Date.now()): Promise<void> {
+    return this.batch.write(() => {
+      this.stmt.finish.run({ intentId, state, outcome, at: now });
+    });
+  }
+
+  /** Record that the outcome's events were confirmed by the broker. */
+  markPublished(intentId: string, now = Date.now()): Promise<void> {
+    return this.batch.write(() => {
+      this.stmt.published.run({ intentId, at: now });
+    });
+  }
+
+  /** Reconciliation: run it again when its message comes back. */
+  markRetry(intentId: string): void {
+    this.stmt.retry.run(intentId);
+  }
+
+  /** Intents another (dead) run started and never finished, oldest first. */
+  interrupted(): StoredIntent[] {
+    return this.stmt.interrupted.all(this.opts.runId).map((r) => Row.parse(r));
+  }
+
+  /** Outcomes another run recorded but never saw confirmed, oldest first. */
+  unpublished(): StoredIntent[] {
+    return this.stmt.unpublished.all(this.opts.runId).map((r) => Row.parse(r));
+  }
+
+  /**
+   * Count one more delivery of a message (by fingerprint) and return the
+   * count. Committed at once, not batched: it must survive the crash it is
+   * there to count.
+   */
+  countDelivery(fingerprint: string, now = Date.now()): number {
+    const row: unknown = this.stmt.count.get(fingerprint, now);
+    return z.object({ count: z.number() }).parse(row).count;
+  }
+
+  forgetDelivery(fingerprint: string): Promise<void> {
+    return this.batch.write(() => {
+      this.stmt.forget.run(fingerprint);
+    });
+  }
+
+  /** Delete finished records older than the retention; returns how many. */
+  prune(now = Date.now()): number {
+    const before = now - this.opts.retentionMs;
+    this.stmt.pruneDeliveries.run(before);
+    return this.stmt.prune.run(before).changes;
+  }
+
+  close(): void {
+    if (!this.db.open) return;
+    this.batch.close();
+    this.db.close();
+  }
+}
