@@ -16,12 +16,13 @@ as_root() { if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 # Debian packages: the runtime needs libvirt0; the tests also need the real
 # peers (oslo.messaging, Nova's RPC client, libvirt's Python bindings, virsh)
 # and the RabbitMQ plugins' CLI.
-PKGS=(libvirt0)
+# better-sqlite3 (the intent store) compiles at install: g++, make, python3.
+PKGS=(libvirt0 build-essential python3)
 if [[ $MODE == test ]]; then
   # libvirtd hosts the test driver behind a socket (test+unix://, state that
   # outlives a worker: the fault suite) and runs QEMU guests under TCG (the
   # real-hypervisor tier).
-  PKGS+=(libvirt-clients libvirt-daemon-system qemu-system-x86 python3-oslo.messaging python3-nova python3-libvirt python3-jsonschema docker-compose)
+  PKGS+=(libvirt-clients libvirt-daemon-system qemu-system-x86 openssl python3-oslo.messaging python3-nova python3-libvirt python3-jsonschema docker-compose)
 fi
 missing=()
 for p in "${PKGS[@]}"; do
@@ -56,6 +57,8 @@ fi
 # npm packages, when missing or when the lock file changed since the last install.
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   say "installing npm packages"
+  # node-gyp builds better-sqlite3 against Debian's Node headers (no download).
+  [[ -d /usr/include/node ]] && export npm_config_nodedir=/usr
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
