@@ -123,6 +123,9 @@ export class IntentStore {
       count: db.prepare(`INSERT INTO deliveries (fingerprint, count, last_at) VALUES (?, 1, ?)
         ON CONFLICT(fingerprint) DO UPDATE SET count = count + 1, last_at = excluded.last_at RETURNING count`),
       forget: db.prepare('DELETE FROM deliveries WHERE fingerprint = ?'),
+      recent: db.prepare(`SELECT * FROM intents WHERE received_at >= @since
+        AND (@instance IS NULL OR instance_uuid = @instance) AND (@state IS NULL OR state = @state)
+        ORDER BY received_at DESC LIMIT @limit`),
       prune: db.prepare("DELETE FROM intents WHERE received_at < ? AND state IN ('succeeded', 'failed', 'retry')"),
       pruneDeliveries: db.prepare('DELETE FROM deliveries WHERE last_at < ?'),
     };
@@ -195,6 +198,17 @@ export class IntentStore {
     return this.batch.write(() => {
       this.stmt.forget.run(fingerprint);
     });
+  }
+
+  /**
+   * What an operator asks (`hostwall inspect`): the latest intents first, since
+   * a time, optionally for one instance or in one state. Reads only the
+   * committed records (a batch still in flight shows on the next call).
+   */
+  recent(q: { since: number; instanceUuid?: string | undefined; state?: IntentState | undefined; limit: number }): StoredIntent[] {
+    return this.stmt.recent
+      .all({ since: q.since, instance: q.instanceUuid ?? null, state: q.state ?? null, limit: q.limit })
+      .map((r) => Row.parse(r));
   }
 
   /** Delete finished records older than the retention; returns how many. */
