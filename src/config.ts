@@ -38,6 +38,8 @@ export const SETTINGS = {
   vifPluggingIsFatal: { env: 'HOSTWALL_VIF_PLUGGING_IS_FATAL', schema: bool, default: true, help: 'fail the spawn when ports are not ready in time (Nova: vif_plugging_is_fatal); false = start anyway' },
   portReadyMemoryS: { env: 'HOSTWALL_PORT_READY_MEMORY', schema: int(1, 86400), default: 600, help: 'seconds a port.ready nobody waits for is remembered' },
   shutdownTimeoutS: { env: 'HOSTWALL_SHUTDOWN_TIMEOUT', schema: int(1, 3600), default: 30, help: 'on SIGTERM, seconds to let in-flight intents finish before unfinished ones are left to redelivery' },
+  watchReconcileS: { env: 'HOSTWALL_WATCH_RECONCILE', schema: int(0, 86400), default: 60, help: 'seconds between full listings of the guests that catch state changes whose hypervisor event was missed (~7 ms per 1,000 guests); 0 = events only' },
+  watchStopDelayS: { env: 'HOSTWALL_WATCH_STOP_DELAY', schema: int(0, 600), default: 5, help: 'seconds a guest seen stopping is given before it counts as shut down behind our back (a reboot stops it briefly; Nova waits 15)' },
   instancesPath: { env: 'HOSTWALL_INSTANCES_PATH', schema: z.string().min(1), default: '/var/lib/hostwall/instances', help: 'where guest disks live; its filesystem is the inventory\'s disk_gb' },
   dedupeMemory: { env: 'HOSTWALL_DEDUPE_MEMORY', schema: int(0, 10_000_000), default: 100_000, help: 'finished intent outcomes cached in memory in front of the intent store (answers a burst of redeliveries without a disk read)' },
   statePath: { env: 'HOSTWALL_STATE_PATH', schema: z.string().min(1), default: '/var/lib/hostwall', help: 'directory of the local intent store (intents-<host>.sqlite, SQLite in WAL mode): must outlive the worker, or duplicates after a restart are applied again' },

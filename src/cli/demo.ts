@@ -33,7 +33,7 @@ export function registerDemo(program: Command): void {
       const host = `demo-${randomBytes(3).toString('hex')}`;
       const config = loadConfig({ flags: { host, ...(flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {}), logLevel: 'warn', instancesPath: join(tmpdir(), 'hostwall-demo'), vifPluggingTimeoutS: 60 } });
       const log = createLogger({ level: config.logLevel, format: config.logFormat });
-      const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath });
+      const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath, watchReconcileMs: config.watchReconcileS * 1000, watchStopDelayMs: config.watchStopDelayS * 1000 });
       const worker = new Worker({ config, log, transport: createAmqp091Transport({ url: config.amqpUrl, connectionName: `hostwall-demo-worker:${host}` }), driver });
       let transport: Transport | undefined;
       let tail: EventTail | undefined;

@@ -15,7 +15,7 @@ export function registerWorker(program: Command): void {
     const config = configFromFlags(opts);
     const log = createLogger({ level: config.logLevel, format: config.logFormat });
     mkdirSync(config.instancesPath, { recursive: true });
-    const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath });
+    const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath, watchReconcileMs: config.watchReconcileS * 1000, watchStopDelayMs: config.watchStopDelayS * 1000 });
     const transport = createAmqp091Transport({
       url: config.amqpUrl,
       connectionName: `hostwall-worker:${config.host}:${process.pid}`,

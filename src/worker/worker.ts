@@ -28,6 +28,7 @@ import { IntentStore } from '../store/intent-store';
 import { JOURNAL_STREAM, journalBindings, journalQueue } from '../store/journal';
 import type { Transport } from '../transport/transport';
 import { BusEventSink } from './event-sink';
+import { HypervisorSync } from './hypervisor-sync';
 import { type WorkerTopology, workerTopology } from './topology';
 import { OsloWire } from './wire';
 
@@ -57,6 +58,7 @@ export class Worker {
   private readonly events: BusEventSink;
   private readonly parts: WorkerParts;
   private pruner: NodeJS.Timeout | undefined;
+  private readonly hypervisor: HypervisorSync;
 
   constructor(parts: WorkerParts) {
     this.parts = parts;
@@ -65,6 +67,7 @@ export class Worker {
     this.serializer = new Serializer({ concurrency: config.concurrency });
     this.book = new InstanceBook(config.host);
     this.events = new BusEventSink(transport, config, log);
+    this.hypervisor = new HypervisorSync({ driver, book: this.book, events: this.events, log });
     const policy = new IssuerPolicy({ mode: config.issuerMode, users: config.issuerUsers, keys: loadIssuerKeys(config.issuerKeysFile) });
     // Opened last: it takes the store's lock, and a constructor that throws after it would leak it.
     this.store = IntentStore.open({ path: intentStorePath(config), runId: randomUUID(), retentionMs: config.storeRetentionH * 3_600_000 });
@@ -98,7 +101,7 @@ export class Worker {
     await transport.start();
     await transport.declare(this.topology.declare);
     if (config.journal) await this.declareJournal();
-    for (const g of await driver.listGuests()) this.book.observe(g.instance_uuid, g.power_state, g.name);
+    for (const g of await this.hypervisor.start()) this.book.observe(g.instance_uuid, g.power_state, g.name);
     const recovered = await recoverInterrupted({ store: this.store, driver, events: this.events, book: this.book, log });
     this.prune();
     this.pruner = setInterval(() => this.prune(), PRUNE_EVERY_MS);
@@ -153,6 +156,7 @@ export class Worker {
     ]);
     if (timer) clearTimeout(timer);
     if (!finished) log.warn('shutdown deadline passed: unfinished intents stay unacked and will be redelivered', { pending: this.dispatcher.pending });
+    await this.hypervisor.stop().catch((err: unknown) => log.warn('hypervisor watch stop failed', { error: String(err) }));
     await transport.close().catch((err: unknown) => log.warn('transport close failed', { error: String(err) }));
     await driver.close().catch((err: unknown) => log.warn('driver close failed', { error: String(err) }));
     this.store.close();

@@ -33,7 +33,7 @@ export async function startWorker(overrides: Partial<Config> = {}): Promise<{ wo
     ...overrides,
   };
   const log = createLogger({ level: config.logLevel, format: 'json' });
-  const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath });
+  const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath, watchReconcileMs: config.watchReconcileS * 1000, watchStopDelayMs: config.watchStopDelayS * 1000 });
   const transport = createAmqp091Transport({ url: config.amqpUrl, connectionName: `hostwall-test-worker:${config.host}` });
   const worker = new Worker({ config, log, transport, driver });
   await worker.start();
