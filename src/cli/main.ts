@@ -11,6 +11,7 @@ import { registerSchemas } from './schemas';
 import { registerWorker } from './worker';
 import { registerReplay } from './replay';
 import { registerDemo } from './demo';
+import { registerInspect } from './inspect';
 
 const program = new Command('hostwall')
   .description('the wall around a compute host: validated intents in, serialized libvirt driver, state events out')
@@ -24,6 +25,7 @@ registerEvents(program);
 registerSchemas(program);
 registerReplay(program);
 registerDemo(program);
+registerInspect(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);
