@@ -122,8 +122,14 @@ export function loadConfig(input: ConfigInput = {}): Config {
   return out as Config;
 }
 
+/** The command-line flag of a setting: `vifPluggingTimeoutS` → `vif-plugging-timeout` (a unit suffix S/H is dropped, as in the environment name). */
 export function kebab(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  return name.replace(/(?<=[a-z])[SH]$/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** The key commander gives that flag's value (`--vif-plugging-timeout` → `vifPluggingTimeout`). */
+export function flagKey(name: string): string {
+  return kebab(name).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
 /** The URL with its password hidden, for logs. */

@@ -3,7 +3,7 @@
  * table, so the flags, the environment names and the help never drift apart.
  */
 import type { Command } from 'commander';
-import { type Config, type ConfigInput, kebab, loadConfig, SETTINGS, type SettingName } from '../config';
+import { type Config, type ConfigInput, flagKey, kebab, loadConfig, SETTINGS, type SettingName } from '../config';
 
 export function addSettingFlags(cmd: Command, names: readonly SettingName[] = Object.keys(SETTINGS) as SettingName[]): Command {
   cmd.option('--config <file>', 'JSON file of settings (also HOSTWALL_CONFIG)');
@@ -17,7 +17,8 @@ export function addSettingFlags(cmd: Command, names: readonly SettingName[] = Ob
 export function configFromFlags(opts: Record<string, unknown>): Config {
   const flags: ConfigInput['flags'] = {};
   for (const name of Object.keys(SETTINGS) as SettingName[]) {
-    if (opts[name] !== undefined) flags[name] = opts[name];
+    const v = opts[flagKey(name)];
+    if (v !== undefined) flags[name] = v;
   }
   return loadConfig({ flags, file: typeof opts.config === 'string' ? opts.config : undefined });
 }
