@@ -1,0 +1,233 @@
+/**
+ * One AMQP 1.0 connection kept alive: connect, and after any loss reconnect
+ * with exponential backoff and jitter until close(). rhea's own reconnect is
+ * off: it retries without jitter, re-attaches links with zero credit (manual
+ * credit is lost), and only after `amqp:connection:forced`; we rebuild
+ * sessions and links ourselves in `onUp`, like the 0-9-1 transport rebuilds
+ * its channels, so nothing survives a reconnect by accident.
+ *
+ * States: idle → connecting → up → (lost) connecting → … → closed. `closed`
+ * is final: the loop stops and pending waiters are rejected.
+ */
+// rhea exports a Container instance whose functions live on its prototype: a namespace import (__importStar) would drop them.
+import rhea = require('rhea');
+import type { Connection, Container } from 'rhea';
+import { TransportError } from '../../errors';
+import { backoffDelayMs, errorText, Sleeper, withTimeout } from '../amqp091/timing';
+import type { CompiledOptions } from './options';
+import { amqpErrorText, awaitFirst, dispose, firstEvent } from './rhea-util';
+
+export type ConnectionState = 'idle' | 'connecting' | 'up' | 'closed';
+
+/** One connection's lifetime. Sessions and links made on it die with it. */
+export interface Live {
+  readonly conn: Connection;
+  readonly generation: number;
+  /** Resolves (with the reason) when this connection is gone for good. */
+  readonly lost: Promise<string>;
+  isOpen(): boolean;
+  /**
+   * Close it from our side and count it as lost now: once rhea has closed a
+   * connection locally it no longer reports the socket going away, so `lost`
+   * must not wait for the broker's answer.
+   */
+  end(reason: string): void;
+}
+
+export interface ConnectionHooks {
+  /** A new connection is up. Runs before waiters are released; should not throw (failures are logged). */
+  onUp(live: Live): Promise<void>;
+}
+
+/** The events after which a rhea connection (with reconnect off) is finished. */
+const GONE = ['disconnected', 'connection_close', 'connection_error'] as const;
+
+export class Amqp10Connection {
+  private state: ConnectionState = 'idle';
+  private live: Live | undefined;
+  private waiters: { resolve: (l: Live) => void; reject: (e: Error) => void }[] = [];
+  private readonly sleeper = new Sleeper();
+  private readonly container: Container;
+  private loop: Promise<void> | undefined;
+  /** Ends the connection attempt in progress (close() must not wait out a slow handshake). */
+  private attempt: ((reason: string) => void) | undefined;
+  /** Why the last attempt failed, for start()'s error (the timeout alone tells an operator nothing). */
+  private lastError: string | undefined;
+  /** Connections made so far; lets tests and logs tell a reconnect happened. */
+  generation = 0;
+
+  constructor(
+    private readonly opts: CompiledOptions,
+    private readonly hooks: ConnectionHooks,
+  ) {
+    this.container = rhea.create_container({ id: opts.connectionName });
+    // Errors no endpoint handled end up here; without a listener they would crash the process.
+    this.container.on('error', (err: unknown) => this.opts.log('warn', 'amqp10 unhandled endpoint error', { error: amqpErrorText(err) }));
+  }
+
+  get current(): Live | undefined {
+    return this.state === 'up' && this.live?.isOpen() ? this.live : undefined;
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** Start the loop; resolves once the first connection is up, rejects after startTimeoutMs. */
+  async start(): Promise<void> {
+    if (this.state !== 'idle') throw new TransportError('transport already started');
+    this.loop = this.run();
+    try {
+      await this.whenUp(this.opts.startTimeoutMs);
+    } catch (err) {
+      await this.close();
+      const why = this.lastError ?? errorText(err);
+      throw new TransportError(`cannot connect to ${this.opts.safeUrl} over AMQP 1.0: ${why}${hintFor(why)}`, { url: this.opts.safeUrl });
+    }
+  }
+
+  /** The live connection, waiting up to `timeoutMs` for a reconnect if there is none right now. */
+  whenUp(timeoutMs: number): Promise<Live> {
+    const live = this.current;
+    if (live) return Promise.resolve(live);
+    if (this.state === 'closed') return Promise.reject(new TransportError('transport is closed'));
+    const waiting = new Promise<Live>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    return withTimeout(waiting, timeoutMs, `waiting for the AMQP 1.0 connection (${this.opts.safeUrl})`);
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    while (this.state !== 'closed') {
+      this.state = 'connecting';
+      let live: Live | undefined;
+      try {
+        live = await this.open();
+        if (this.isClosed) {
+          live.end('transport closed');
+          return;
+        }
+        this.live = live;
+        this.opts.log('info', 'amqp10 connection up', {
+          url: this.opts.safeUrl, vhost: this.opts.vhost, connection_name: this.opts.connectionName, generation: live.generation,
+        });
+        // State goes 'up' only after onUp, so publishers and consumers waiting for the
+        // connection find the topology declared again and their links re-attached.
+        await this.hooks.onUp(live);
+        if (this.isClosed) return;
+        if (!live.isOpen()) throw new Error('connection closed while it was being set up');
+        this.state = 'up';
+        attempt = 0;
+        for (const w of this.waiters.splice(0)) w.resolve(live);
+      } catch (err) {
+        if (this.isClosed) return; // the attempt was ended by close()
+        this.lastError = errorText(err);
+        this.opts.log('warn', 'amqp10 connect failed', { url: this.opts.safeUrl, error: this.lastError, attempt });
+        live?.end(`setting up the connection failed: ${errorText(err)}`);
+      }
+      if (live) {
+        const reason = await live.lost;
+        this.live = undefined;
+        if (this.isClosed) return;
+        this.state = 'connecting';
+        this.opts.log('warn', 'amqp10 connection lost; reconnecting', { url: this.opts.safeUrl, error: reason });
+      }
+      const delay = backoffDelayMs(attempt++, this.opts.reconnectMinMs, this.opts.reconnectMaxMs);
+      if (!(await this.sleeper.sleep(delay))) return;
+    }
+  }
+
+  /** One connection attempt: TCP, SASL PLAIN, open; bounded by connectTimeoutMs. */
+  private async open(): Promise<Live> {
+    const conn = this.container.connect({ ...this.opts.connect });
+    const generation = this.generation + 1;
+    let open = false;
+    let markLost: (reason: string) => void = () => undefined;
+    const lost = new Promise<string>((resolve) => {
+      markLost = (reason) => {
+        open = false;
+        resolve(reason);
+      };
+    });
+    // Without a listener rhea prints these to stderr; the 'disconnected' that follows carries the reason.
+    conn.on('protocol_error', (e: unknown) => this.opts.log('debug', 'amqp10 protocol error', { error: amqpErrorText(e) }));
+    for (const event of GONE) conn.on(event, () => undefined); // a second 'disconnected' etc. after `gone` fired
+    const gone = firstEvent(conn, GONE);
+    void gone.fired.then(({ event, arg }) => {
+      markLost(lostReason(conn, event, arg));
+      dispose(conn);
+    });
+    const end = (reason: string): void => {
+      gone.cancel();
+      markLost(reason);
+      dispose(conn);
+    };
+    this.attempt = end;
+    try {
+      const opened = awaitFirst(conn, ['connection_open', ...GONE], this.opts.connectTimeoutMs, 'AMQP 1.0 connect');
+      const first = await Promise.race([opened, lost.then((reason) => ({ event: 'lost', arg: reason }))]);
+      if (first.event === 'lost') throw new Error(String(first.arg));
+      if (first.event !== 'connection_open') throw new Error(lostReason(conn, first.event, first.arg));
+      await this.probe(conn, lost);
+    } catch (err) {
+      end(errorText(err));
+      throw err;
+    } finally {
+      this.attempt = undefined;
+    }
+    open = true;
+    this.generation = generation;
+    return { conn, generation, lost, isOpen: () => open && conn.is_open(), end };
+  }
+
+  /**
+   * Begin (and end) one session before calling the connection up: RabbitMQ 3.x
+   * accepts the open of a vhost that does not exist (or that the user may not
+   * use) and refuses only at the first session, closing the connection.
+   */
+  private async probe(conn: Connection, lost: Promise<string>): Promise<void> {
+    const session = conn.create_session();
+    const ready = awaitFirst(session, ['session_open', 'session_error', 'session_close'], this.opts.connectTimeoutMs, 'beginning a first AMQP 1.0 session');
+    session.begin();
+    const first = await Promise.race([ready, lost.then((reason) => ({ event: 'lost', arg: reason }))]);
+    if (first.event !== 'session_open') {
+      throw new Error(first.event === 'lost' ? String(first.arg) : `the broker refused a session: ${amqpErrorText(session.error)}`);
+    }
+    session.close();
+  }
+
+  /** Stop reconnecting and close the connection (bounded by operationTimeoutMs). */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.sleeper.cancel();
+    this.attempt?.('transport closed');
+    for (const w of this.waiters.splice(0)) w.reject(new TransportError('transport is closed'));
+    const live = this.live;
+    this.live = undefined;
+    if (live?.isOpen()) {
+      // A polite close first (the broker requeues what is unsettled either way), bounded.
+      const answered = firstEvent(live.conn, GONE);
+      live.conn.close();
+      await withTimeout(answered.fired, this.opts.operationTimeoutMs, 'closing the AMQP 1.0 connection').catch(() => answered.cancel());
+    }
+    live?.end('transport closed');
+    await withTimeout(this.loop ?? Promise.resolve(), this.opts.operationTimeoutMs, 'stopping the reconnect loop').catch(() => undefined);
+  }
+}
+
+/** What an operator should check, for the failures that have one usual cause. */
+function hintFor(reason: string): string {
+  if (/AMQP version: 0-9-1/.test(reason)) return ' (the broker speaks only AMQP 0-9-1 here: on RabbitMQ 3.x run `rabbitmq-plugins enable rabbitmq_amqp1_0`)';
+  // RabbitMQ 3.x says this for a vhost that does not exist as well as for one the user may not use.
+  if (/insufficient permissions|vhost|virtual host/i.test(reason)) return " (check that the vhost in the URL path exists and the user has permissions on it)";
+  if (/unauthorized|authenticat|PLAIN/i.test(reason)) return ' (check the user and password in the URL)';
+  return '';
+}
+
+/** Why a connection ended, from the event that said so and the connection's own error. */
+function lostReason(conn: Connection, event: string, arg: unknown): string {
+  const ctxError = typeof arg === 'object' && arg !== null && 'error' in arg ? arg.error : undefined;
+  const err = ctxError ?? conn.error ?? conn.get_error();
+  if (err) return `${event}: ${amqpErrorText(err)}`;
+  return event === 'connection_close' ? 'closed by the broker' : event;
+}

@@ -1,0 +1,261 @@
+/**
+ * A consumer group: the queues of one consume() call, one receiving link per
+ * queue, on a session of their own (on RabbitMQ 3.x a refused attach — a
+ * missing queue — ends the whole session, so it must not take the publisher
+ * or another group with it).
+ *
+ * Contracts, equal to the 0-9-1 transport's:
+ * - Flow: manual link credit (rhea's credit_window 0) of `prefetch` per link,
+ *   topped up by one when a delivery is SETTLED, not when it arrives (rhea's
+ *   automatic window refills on arrival and would not bound unsettled work).
+ *   autoaccept is off: nothing is accepted before the outcome is final.
+ * - Settlement: 'ack' → accepted; 'requeue' → released (the broker requeues it
+ *   and redelivers with first-acquirer false). Not `modified`: RabbitMQ 3.10
+ *   ends the session on it ("Unrecognised state"), and on 4.x
+ *   modified{delivery-failed} would count toward a quorum queue's delivery
+ *   limit, which the 0-9-1 path (basic.nack) deliberately does not.
+ * - settle() is guarded: a second call does nothing; after the session died
+ *   it does nothing either, since the broker has already requeued the message.
+ * - cancel() takes the credit back (no new deliveries; the links stay attached
+ *   so unsettled messages can still be settled); anything arriving after it
+ *   is released at once, never handed to the handler.
+ * - A link or session ended by the broker (queue deleted, node lost) or a
+ *   lost connection: the group waits with backoff, re-declares the
+ *   transport's topology and attaches again on a fresh session.
+ * - A handler that throws leaves its message unsettled (logged).
+ */
+import type { EventContext, Receiver, Session } from 'rhea';
+import { TransportError } from '../../errors';
+import { backoffDelayMs, errorText, Sleeper } from '../amqp091/timing';
+import type { InboundMessage, MessageHandler, Settlement } from '../transport';
+import type { Amqp10Connection, Live } from './connection';
+import { inboundFields } from './message-map';
+import type { CompiledOptions } from './options';
+import { amqpErrorText, awaitFirst, revokeCredit } from './rhea-util';
+
+/** Link credit standing in for 0-9-1's "prefetch 0 = unlimited". */
+const UNBOUNDED_CREDIT = 1000;
+/**
+ * rhea frees incoming delivery slots only in order: one long-unsettled delivery
+ * keeps every later slot taken. A large buffer lets that many deliveries pass
+ * an unsettled one before the session window closes (and stalls the group).
+ */
+const INCOMING_SLOTS = 65_536;
+
+/** One session's lifetime: messages remember theirs, so a settle after it died is a no-op. */
+interface Generation {
+  readonly session: Session;
+  readonly links: Receiver[];
+  open: boolean;
+  /** Resolves with the reason when the broker (or the network) ends this generation. */
+  readonly failed: Promise<string>;
+  fail(reason: string): void;
+}
+
+type GroupState = 'starting' | 'running' | 'cancelled' | 'closed';
+
+export interface GroupDeps {
+  conn: Amqp10Connection;
+  opts: CompiledOptions;
+  /** Declare the transport's remembered topology again (after a loss, before attaching). */
+  redeclare(): Promise<void>;
+}
+
+export class ReceiverGroup {
+  private state: GroupState = 'starting';
+  private gen: Generation | undefined;
+  private recovering: Promise<void> | undefined;
+  private readonly sleeper = new Sleeper();
+  private readonly credit: number;
+
+  constructor(
+    readonly queues: readonly string[],
+    prefetch: number,
+    private readonly handler: MessageHandler,
+    private readonly deps: GroupDeps,
+  ) {
+    this.credit = prefetch === 0 ? UNBOUNDED_CREDIT : prefetch;
+  }
+
+  /** First attach. Throws (and consumes nothing) if a queue is missing or the broker refuses. */
+  async start(): Promise<void> {
+    const live = await this.deps.conn.whenUp(this.deps.opts.operationTimeoutMs);
+    await this.attach(live);
+    if (this.state === 'starting') this.state = 'running';
+  }
+
+  /** Make sure the group is consuming on the current connection (called when a connection comes up). */
+  kick(): void {
+    if (this.state !== 'running' || this.gen?.open || this.recovering) return;
+    this.recovering = this.recover().finally(() => {
+      this.recovering = undefined;
+    });
+  }
+
+  private async recover(): Promise<void> {
+    const { opts, conn } = this.deps;
+    for (let attempt = 0; this.state === 'running'; attempt++) {
+      if (attempt > 0 && !(await this.sleeper.sleep(backoffDelayMs(attempt - 1, opts.reconnectMinMs, opts.reconnectMaxMs)))) return;
+      if (this.gen?.open) return;
+      let live: Live;
+      try {
+        live = await conn.whenUp(opts.reconnectMaxMs);
+      } catch {
+        if (conn.isClosed) return;
+        continue; // still down: the connection loop is on it
+      }
+      try {
+        await this.deps.redeclare();
+        await this.attach(live);
+        opts.log('info', 'consumers resumed', { queues: this.queues, attempt, protocol: 'amqp10' });
+        return;
+      } catch (err) {
+        opts.log('warn', 'resuming consumers failed; retrying', { queues: this.queues, error: errorText(err), attempt });
+      }
+    }
+  }
+
+  private async attach(live: Live): Promise<void> {
+    const { opts } = this.deps;
+    const session = live.conn.create_session({ incoming: INCOMING_SLOTS });
+    let fail: (reason: string) => void = () => undefined;
+    const failed = new Promise<string>((resolve) => {
+      fail = resolve;
+    });
+    const gen: Generation = {
+      session,
+      links: [],
+      open: true,
+      failed,
+      fail: (reason) => {
+        if (!gen.open) return;
+        gen.open = false;
+        fail(reason);
+        if (this.gen === gen) {
+          this.gen = undefined;
+          opts.log('warn', 'consumer session ended', { queues: this.queues, error: reason });
+          this.kick();
+        }
+      },
+    };
+    session.on('session_error', () => gen.fail(`session ended by the broker: ${amqpErrorText(session.error)}`));
+    session.on('session_close', () => gen.fail('session ended by the broker'));
+    void live.lost.then((reason) => gen.fail(`connection lost: ${reason}`));
+    session.begin();
+    for (const queue of this.queues) gen.links.push(this.openLink(gen, queue));
+    try {
+      const opened = Promise.all(
+        gen.links.map((r, i) => awaitFirst(r, ['receiver_open', 'receiver_error', 'receiver_close'], opts.operationTimeoutMs, `attaching to queue "${this.queues[i]}"`)),
+      );
+      const outcome = await Promise.race([opened, failed]);
+      if (typeof outcome === 'string') throw new Error(outcome);
+      gen.links.forEach((r, i) => {
+        // A refusal on 4.x is an attach with a null source followed by a detach with the error.
+        if (!r.source?.address) throw new Error(`the broker refused a link to queue "${this.queues[i]}": ${amqpErrorText(r.error)}`);
+      });
+    } catch (err) {
+      gen.open = false;
+      await this.endSession(session);
+      const reason = errorText(err);
+      throw new TransportError(`cannot consume ${this.queues.map((q) => `"${q}"`).join(', ')} over AMQP 1.0: ${reason}`, { queues: [...this.queues] });
+    }
+    if (!gen.open) throw new TransportError('consumer session ended while consumers were being set up', { queues: [...this.queues] });
+    for (const r of gen.links) r.add_credit(this.credit);
+    this.gen = gen;
+  }
+
+  private openLink(gen: Generation, queue: string): Receiver {
+    const receiver = gen.session.open_receiver({
+      source: { address: this.deps.opts.book.source(queue) },
+      autoaccept: false,
+      credit_window: 0,
+    });
+    receiver.on('message', (ctx: EventContext) => this.onMessage(gen, receiver, queue, ctx));
+    const detached = (): void => gen.fail(`link to queue "${queue}" detached by the broker: ${amqpErrorText(receiver.error)}`);
+    receiver.on('receiver_error', detached);
+    receiver.on('receiver_close', detached);
+    return receiver;
+  }
+
+  private onMessage(gen: Generation, receiver: Receiver, queue: string, ctx: EventContext): void {
+    const { delivery, message } = ctx;
+    if (!delivery || !message) return;
+    if (this.state !== 'running' || !gen.open) {
+      // Arrived while draining or closing: hand it straight back.
+      try {
+        delivery.release();
+      } catch {
+        // The session is already gone: the broker requeues it anyway.
+      }
+      return;
+    }
+    let settled = false;
+    const msg: InboundMessage = {
+      ...inboundFields(message),
+      queue,
+      settle: (how: Settlement): Promise<void> => {
+        if (settled) return Promise.resolve();
+        settled = true;
+        if (!gen.open || !receiver.is_open()) return Promise.resolve();
+        try {
+          if (how === 'ack') delivery.accept();
+          else delivery.release();
+        } catch {
+          // The link closed between the check and the call: the broker redelivers the message.
+          return Promise.resolve();
+        }
+        // rhea coalesces the credit of one tick into a single flow frame.
+        if (this.state === 'running' && gen.open) receiver.add_credit(1);
+        return Promise.resolve();
+      },
+    };
+    try {
+      this.handler(msg);
+    } catch (err) {
+      this.deps.opts.log('warn', 'message handler threw; the message stays unsettled until the session ends', { queue, error: errorText(err) });
+    }
+  }
+
+  /**
+   * Stop new deliveries: take the links' credit back (a flow with credit 0; see
+   * revokeCredit for why not drain). The links stay attached, so delivered
+   * messages can still be settled; a message already in flight when the broker
+   * saw the flow is released on arrival, never handed to the handler.
+   */
+  async cancel(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'cancelled';
+    this.sleeper.cancel();
+    const gen = this.gen;
+    if (!gen?.open) return;
+    for (const [i, r] of gen.links.entries()) {
+      if (!revokeCredit(r)) {
+        // Unknown rhea internals: detaching also stops deliveries (RabbitMQ 3.x still accepts settlements afterwards).
+        this.deps.opts.log('warn', 'cannot lower link credit; detaching the link instead', { queue: this.queues[i] });
+        r.close();
+      }
+    }
+  }
+
+  /** End the session: unsettled messages go back to their queues. */
+  async close(): Promise<void> {
+    this.state = 'closed';
+    this.sleeper.cancel();
+    const gen = this.gen;
+    this.gen = undefined;
+    if (!gen?.open) return;
+    gen.open = false;
+    await this.endSession(gen.session);
+  }
+
+  private async endSession(session: Session): Promise<void> {
+    const wasOpen = session.is_open();
+    const done = wasOpen ? awaitFirst(session, ['session_close', 'session_error'], this.deps.opts.operationTimeoutMs, 'ending a consumer session') : undefined;
+    try {
+      session.close();
+    } catch {
+      // Already ended.
+    }
+    await done?.catch(() => undefined);
+  }
+}

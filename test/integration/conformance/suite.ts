@@ -1,0 +1,351 @@
+/**
+ * The transport conformance suite (Watermill's `pubsub/tests` habit): the
+ * same test bodies run against every Transport implementation, on a real
+ * RabbitMQ, in a vhost of their own. Where a broker forces a transport to
+ * differ, the factory's `features` say so and the test asserts the documented
+ * behaviour instead of skipping silently.
+ *
+ * Observation is through the broker (a plain 0-9-1 Admin connection) and
+ * through what the transport logs ("consumers resumed"): no sleeps.
+ */
+import { expect } from 'chai';
+import { TransportError } from '../../../src/errors';
+import type { Topology } from '../../../src/transport/transport';
+import { Admin, json, LogTap, queueTopology, uid } from '../transport-fixtures.test';
+import { Inbox } from './inbox';
+import { CuttableProxy } from './proxy';
+import { addVhost, CTL, type ConformantTransport, ctl, deleteVhost, type TransportFactory } from './broker';
+
+const body = (m: { body: Buffer }): unknown => JSON.parse(m.body.toString());
+
+export function transportConformance(factory: TransportFactory): void {
+  (CTL ? describe : describe.skip)(`transport conformance: ${factory.name}`, function () {
+    this.timeout(60_000);
+    const vhost = `hostwall_conf_${uid()}`;
+    let url: string;
+    let admin: Admin;
+    let tap: LogTap;
+    let t: ConformantTransport;
+
+    before(async () => {
+      url = await addVhost(vhost);
+      admin = await Admin.open(url);
+    });
+    after(async () => {
+      await admin?.close();
+      await deleteVhost(vhost);
+    });
+    beforeEach(async () => {
+      tap = new LogTap();
+      t = factory.create(url, tap.log);
+      await t.start();
+    });
+    afterEach(async () => {
+      await t.close();
+    });
+
+    const names = (): { q: string; x: string } => {
+      const id = uid();
+      return { q: `conf-q-${id}`, x: `conf-x-${id}` };
+    };
+
+    /** Drop every connection of the vhost (the transport's and the admin's); resolves when `line` is logged. */
+    async function dropConnections(line: (msg: string) => boolean): Promise<void> {
+      const seen = tap.next(line, 30_000);
+      await ctl('close_all_connections', '--vhost', vhost, 'hostwall conformance test');
+      await seen;
+      admin = await Admin.open(url);
+    }
+
+    describe('declare and publish', () => {
+      it('declares a topology idempotently and publishes through its binding, confirmed', async () => {
+        const { q, x } = names();
+        await t.declare(queueTopology(q, { exchange: x }));
+        await t.declare(queueTopology(q, { exchange: x }));
+        expect(await t.publish(json(x, q, { n: 1 }))).to.equal('confirmed');
+        expect(await admin.messageCount(q)).to.equal(1);
+      });
+
+      it('publishes with the properties oslo sets: content type/encoding, delivery_mode 2, priority 0, expiration', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        expect(await t.publish(json('', q, { n: 1 }, { contentEncoding: 'utf-8', expirationMs: 60000 }))).to.equal('confirmed');
+        const got = await admin.with((ch) => ch.get(q, { noAck: true }));
+        if (!got) throw new Error('no message');
+        expect(got.properties).to.deep.include({ contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 2, priority: 0, expiration: '60000' });
+        expect(body({ body: got.content })).to.deep.equal({ n: 1 });
+      });
+
+      it("resolves a mandatory publish nobody can receive as the broker allows: 'unroutable', or 'confirmed' where the broker has no such signal", async () => {
+        const { x } = names();
+        await t.declare({ exchanges: [{ name: x, type: 'topic', durable: false, autoDelete: false }], queues: [], bindings: [] });
+        const expected = factory.features.unroutable ? 'unroutable' : 'confirmed';
+        expect(await t.publish(json(x, 'nobody', { n: 1 }, { mandatory: true }))).to.equal(expected);
+        expect(await t.publish(json('', `reply_${uid()}`, { n: 2 }, { mandatory: true }))).to.equal(expected);
+        expect(await t.publish(json(x, 'nobody', { n: 3 }))).to.equal('confirmed');
+      });
+
+      it('rejects a publish to a missing exchange with a TransportError, then publishes again', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        const err = await t.publish(json(`conf-missing-${uid()}`, 'k', {})).then(() => undefined, (e: unknown) => e);
+        expect(err).to.be.instanceOf(TransportError);
+        expect(String((err as Error).message)).to.match(/NOT_FOUND|not-found|channel closed/);
+        expect(await t.publish(json('', q, { after: true }))).to.equal('confirmed');
+        expect(await admin.messageCount(q)).to.equal(1);
+      });
+
+      it('confirms a burst of publishes, every one', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        const results = await Promise.all(Array.from({ length: 500 }, (_, i) => t.publish(json('', q, { i }))));
+        expect(results.every((r) => r === 'confirmed')).to.equal(true);
+        expect(await admin.messageCount(q)).to.equal(500);
+      });
+    });
+
+    describe('consume and settle', () => {
+      it('delivers with the fields of the publish: body, content type, routing key, queue, headers', async () => {
+        const { q, x } = names();
+        await t.declare(queueTopology(q, { exchange: x }));
+        const inbox = new Inbox();
+        await t.consume([q], { prefetch: 10 }, inbox.push);
+        await t.publish(json(x, q, { n: 1 }, { contentEncoding: 'utf-8', headers: { 'x-test': 'yes', n: 7 } }));
+        const m = await inbox.next();
+        expect(m).to.deep.include({ queue: q, routingKey: q, contentType: 'application/json', contentEncoding: 'utf-8', redelivered: false });
+        expect(m.exchange).to.equal(factory.features.inboundExchange ? x : '');
+        expect(m.headers).to.deep.equal({ 'x-test': 'yes', n: 7 });
+        expect(body(m)).to.deep.equal({ n: 1 });
+        await m.settle('ack');
+      });
+
+      it("'ack' removes the message; 'requeue' redelivers it with redelivered set", async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        const inbox = new Inbox();
+        await t.consume([q], { prefetch: 10 }, inbox.push);
+        await t.publish(json('', q, { n: 1 }));
+        const first = await inbox.next();
+        expect(first.redelivered).to.equal(false);
+        await first.settle('requeue');
+        const again = await inbox.next();
+        expect(again.redelivered).to.equal(true);
+        expect(body(again)).to.deep.equal({ n: 1 });
+        await again.settle('ack');
+        await t.cancelConsumers();
+        expect(await admin.messageCount(q)).to.equal(0);
+      });
+
+      it('ignores a second settle of the same delivery, and keeps consuming', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        const inbox = new Inbox();
+        await t.consume([q], { prefetch: 10 }, inbox.push);
+        await t.publish(json('', q, { n: 1 }));
+        const m = await inbox.next();
+        await m.settle('ack');
+        await m.settle('ack');
+        await m.settle('requeue');
+        await t.publish(json('', q, { n: 2 }));
+        const m2 = await inbox.next();
+        expect(body(m2)).to.deep.equal({ n: 2 });
+        await m2.settle('ack');
+        await t.cancelConsumers();
+        expect(await admin.messageCount(q)).to.equal(0);
+      });
+
+      it('limits unsettled deliveries to the prefetch, and delivers more as they are settled', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        for (let i = 0; i < 5; i++) await t.publish(json('', q, { i }));
+        const inbox = new Inbox();
+        await t.consume([q], { prefetch: 2 }, inbox.push);
+        const a = await inbox.next();
+        await inbox.next();
+        expect(await admin.messageCount(q)).to.equal(3);
+        await inbox.nothingWithin(300, 'a third delivery exceeded the prefetch');
+        await a.settle('ack');
+        const c = await inbox.next();
+        expect(body(c)).to.deep.equal({ i: 2 });
+      });
+
+      it('consumes several queues in one call', async () => {
+        const a = names().q;
+        const b = names().q;
+        await t.declare({ exchanges: [], queues: [a, b].map((name) => ({ name, durable: false, autoDelete: false, exclusive: false })), bindings: [] });
+        const inbox = new Inbox();
+        await t.consume([a, b], { prefetch: 5 }, inbox.push);
+        await t.publish(json('', a, { q: 'a' }));
+        await t.publish(json('', b, { q: 'b' }));
+        const got = [await inbox.next(), await inbox.next()];
+        expect(got.map((m) => m.queue).sort()).to.deep.equal([a, b].sort());
+        await Promise.all(got.map((m) => m.settle('ack')));
+      });
+
+      it('cancelConsumers stops new deliveries; messages already delivered can still be settled', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        const inbox = new Inbox();
+        await t.consume([q], { prefetch: 5 }, inbox.push);
+        await t.publish(json('', q, { n: 1 }));
+        const m = await inbox.next();
+        await t.cancelConsumers();
+        await t.publish(json('', q, { n: 2 }));
+        await inbox.nothingWithin(300, 'delivered after cancelConsumers');
+        await m.settle('ack');
+        expect(await admin.messageCount(q)).to.equal(1);
+      });
+
+      it('close() gives unsettled messages back to their queue', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        const inbox = new Inbox();
+        await t.consume([q], { prefetch: 5 }, inbox.push);
+        await t.publish(json('', q, { n: 1 }));
+        await t.publish(json('', q, { n: 2 }));
+        await inbox.next();
+        await inbox.next();
+        await t.close();
+        expect(await admin.messageCount(q)).to.equal(2);
+      });
+
+      it('refuses to consume a missing queue with a TransportError, and keeps working', async () => {
+        const { q } = names();
+        const err = await t.consume([`conf-missing-${uid()}`], { prefetch: 1 }, () => undefined).then(() => undefined, (e: unknown) => e);
+        expect(err).to.be.instanceOf(TransportError);
+        await t.declare(queueTopology(q));
+        const inbox = new Inbox();
+        await t.consume([q], { prefetch: 1 }, inbox.push);
+        expect(await t.publish(json('', q, { ok: true }))).to.equal('confirmed');
+        await (await inbox.next()).settle('ack');
+      });
+
+      it('re-declares and resumes when the queue it consumes is deleted', async () => {
+        const { q, x } = names();
+        await t.declare(queueTopology(q, { exchange: x }));
+        const inbox = new Inbox();
+        await t.consume([q], { prefetch: 5 }, inbox.push);
+        const resumed = tap.next((m) => m === 'consumers resumed', 30_000);
+        await admin.remove([q]);
+        await resumed;
+        expect(await t.publish(json(x, q, { after: 'resume' }))).to.equal('confirmed');
+        const m = await inbox.next();
+        expect(body(m)).to.deep.equal({ after: 'resume' });
+        await m.settle('ack');
+      });
+    });
+
+    describe('reconnect after a network loss (every TCP connection cut by a proxy)', () => {
+      let proxy: CuttableProxy;
+      let p: ConformantTransport;
+      let ptap: LogTap;
+      beforeEach(async () => {
+        proxy = await new CuttableProxy({ host: new URL(url).hostname, port: Number(new URL(url).port || 5672) }).start();
+        ptap = new LogTap();
+        p = factory.create(proxy.via(url), ptap.log);
+        await p.start();
+      });
+      afterEach(async () => {
+        await p.close();
+        await proxy.close();
+      });
+
+      it('makes a new connection, redelivers what was unsettled and resumes consuming and publishing', async () => {
+        const { q, x } = names();
+        await p.declare(queueTopology(q, { exchange: x }));
+        const inbox = new Inbox();
+        await p.consume([q], { prefetch: 5 }, inbox.push);
+        await p.publish(json(x, q, { n: 1 }));
+        const stale = await inbox.next();
+        expect(p.connectionGeneration).to.equal(1);
+
+        const resumed = ptap.next((m) => m === 'consumers resumed', 30_000);
+        expect(proxy.cut()).to.be.greaterThan(0);
+        await resumed;
+
+        expect(p.connectionGeneration).to.equal(2);
+        await stale.settle('ack'); // its connection is gone: nothing is sent, nothing breaks
+        const again = await inbox.next();
+        expect(again.redelivered).to.equal(true);
+        expect(body(again)).to.deep.equal({ n: 1 });
+        await again.settle('ack');
+        expect(await p.publish(json(x, q, { n: 2 }))).to.equal('confirmed');
+        const m2 = await inbox.next();
+        expect(body(m2)).to.deep.equal({ n: 2 });
+        await m2.settle('ack');
+      });
+
+      it('fails a publish in flight at the loss with a TransportError (outcome unknown), then publishes again', async () => {
+        const { q } = names();
+        await p.declare(queueTopology(q));
+        const up = ptap.next((m) => /connection up$/.test(m), 30_000);
+        const inFlight = Array.from({ length: 50 }, (_, i) => p.publish(json('', q, { i })).then(() => 'ok', (e: unknown) => e));
+        proxy.cut();
+        const outcomes = await Promise.all(inFlight);
+        for (const o of outcomes) if (o !== 'ok') expect(o).to.be.instanceOf(TransportError);
+        await up;
+        expect(await p.publish(json('', q, { after: true }))).to.equal('confirmed');
+      });
+    });
+
+    describe('reconnect (rabbitmqctl close_all_connections in the suite vhost)', () => {
+      it('reconnects, re-declares the topology (an auto-delete queue came back) and resumes consuming', async () => {
+        const { q, x } = names();
+        const topo: Topology = queueTopology(q, { exchange: x, autoDelete: true });
+        await t.declare(topo);
+        const inbox = new Inbox();
+        await t.consume([q], { prefetch: 5 }, inbox.push);
+        expect(await t.publish(json(x, q, { before: true }))).to.equal('confirmed');
+        await (await inbox.next()).settle('ack');
+
+        await dropConnections((m) => m === 'consumers resumed');
+
+        expect(await admin.exists(q)).to.equal(true);
+        expect(await t.publish(json(x, q, { after: true }))).to.equal('confirmed');
+        const m = await inbox.next();
+        expect(body(m)).to.deep.equal({ after: true });
+        await m.settle('ack');
+      });
+
+      it('redelivers what was unsettled at the loss; settling the stale delivery is a harmless no-op', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        const inbox = new Inbox();
+        await t.consume([q], { prefetch: 5 }, inbox.push);
+        await t.publish(json('', q, { n: 1 }));
+        const stale = await inbox.next();
+        expect(stale.redelivered).to.equal(false);
+
+        await dropConnections((m) => m === 'consumers resumed');
+
+        await stale.settle('ack');
+        const again = await inbox.next();
+        expect(again.redelivered).to.equal(true);
+        expect(body(again)).to.deep.equal({ n: 1 });
+        await again.settle('ack');
+        await t.cancelConsumers();
+        expect(await admin.messageCount(q)).to.equal(0);
+      });
+
+      it('publishes again after the loss', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        await t.publish(json('', q, { n: 1 }));
+        await dropConnections((m) => /connection up$/.test(m));
+        expect(await t.publish(json('', q, { n: 2 }))).to.equal('confirmed');
+        expect(await admin.messageCount(q)).to.equal(2);
+      });
+
+      it('does not resume consumers that were cancelled before the loss', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        await t.consume([q], { prefetch: 1 }, (m) => void m.settle('ack'));
+        await t.cancelConsumers();
+        await dropConnections((m) => /connection up$/.test(m));
+        await t.publish(json('', q, { n: 1 }));
+        expect(await admin.messageCount(q)).to.equal(1);
+        expect(tap.lines.some((l) => l.msg === 'consumers resumed')).to.equal(false);
+      });
+    });
+  });
+}
