@@ -45,6 +45,11 @@ if ! broker_up; then
   broker_up || { say "RabbitMQ did not come up on 127.0.0.1:5672"; exit 1; }
 fi
 
+# AMQP 1.0 on RabbitMQ 3.x is a plugin (same port); hostwall's amqp10:// URLs need it.
+if command -v rabbitmq-plugins >/dev/null; then
+  rabbitmq-plugins -q list -e -m 2>/dev/null | grep -qx rabbitmq_amqp1_0 || { say "enabling rabbitmq_amqp1_0"; as_root rabbitmq-plugins enable rabbitmq_amqp1_0 >/dev/null; }
+fi
+
 # The tests' libvirt daemon (no systemd here: started by hand, idempotently).
 if [[ $MODE == test ]]; then
   alive() { [[ -f $1 ]] && as_root kill -0 "$(cat "$1")" 2>/dev/null; }

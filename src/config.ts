@@ -25,7 +25,13 @@ const jsonRecord = <V extends z.ZodType>(value: V) =>
 /** Each setting: its schema, its environment variable, and what it costs (help). */
 export const SETTINGS = {
   host: { env: 'HOSTWALL_HOST', schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/), default: hostname().split('.')[0], help: 'this host\'s name: the oslo server of topic "compute" (queue compute.<host>)' },
-  amqpUrl: { env: 'AMQP_URL', schema: z.string().regex(/^amqps?:\/\//, 'must start with amqp:// or amqps://'), default: 'amqp://guest:guest@127.0.0.1:5672', help: 'broker URL' },
+  amqpUrl: { env: 'AMQP_URL', schema: z.string().regex(/^amqps?(10)?:\/\//, 'must start with amqp://, amqps:// (AMQP 0-9-1) or amqp10://, amqps10:// (AMQP 1.0)'), default: 'amqp://guest:guest@127.0.0.1:5672', help: 'broker URL; the scheme picks the protocol: amqp(s):// is AMQP 0-9-1 (amqplib), amqp10(s):// is AMQP 1.0 (rhea)' },
+  transport: { env: 'HOSTWALL_TRANSPORT', schema: z.enum(['auto', 'amqp091', 'amqp10']), default: 'auto', help: 'protocol: auto (from the URL scheme), amqp091, or amqp10 (AMQP 1.0 even on an amqp:// URL)' },
+  amqp10Addresses: { env: 'HOSTWALL_AMQP10_ADDRESSES', schema: z.enum(['rabbitmq3', 'rabbitmq4', 'generic']), default: 'rabbitmq3', help: 'AMQP 1.0 address forms: rabbitmq3 (/exchange/X/KEY, /amq/queue/Q), rabbitmq4 (/exchanges/X/KEY, /queues/Q), generic (the templates below)' },
+  amqp10TargetTemplate: { env: 'HOSTWALL_AMQP10_TARGET', schema: z.string(), default: '', help: 'generic AMQP 1.0: target address of an exchange publish ("" = {exchange}/{routingKey})' },
+  amqp10QueueTargetTemplate: { env: 'HOSTWALL_AMQP10_QUEUE_TARGET', schema: z.string(), default: '', help: 'generic AMQP 1.0: target address of a publish to a queue ("" = {routingKey})' },
+  amqp10SourceTemplate: { env: 'HOSTWALL_AMQP10_SOURCE', schema: z.string(), default: '', help: 'generic AMQP 1.0: source address of a queue ("" = {queue})' },
+  amqp10AdminUrl: { env: 'HOSTWALL_AMQP10_ADMIN_URL', schema: z.string(), default: '', help: 'AMQP 0-9-1 URL used to declare topology when the bus is AMQP 1.0 ("" = the same broker over amqp(s)://)' },
   libvirtUri: { env: 'HOSTWALL_LIBVIRT_URI', schema: z.string().min(1), default: 'test:///default', help: 'libvirt URI; test:///default is in-process and forgets everything when the worker exits' },
   controlExchange: { env: 'HOSTWALL_CONTROL_EXCHANGE', schema: z.string().min(1).max(255), default: 'nova', help: 'oslo control exchange (Nova uses "nova")' },
   topic: { env: 'HOSTWALL_TOPIC', schema: z.string().min(1).max(255), default: 'compute', help: 'oslo RPC topic served' },

@@ -1,9 +1,10 @@
 /** The broker connection a short-lived CLI command uses. */
-import { createAmqp091Transport } from '../transport/amqp091';
+import type { Config } from '../config';
 import type { Transport } from '../transport/transport';
+import { openTransport } from '../worker/connect';
 
-export async function connectCli(amqpUrl: string, what: string): Promise<Transport> {
-  const t = createAmqp091Transport({ url: amqpUrl, connectionName: `hostwall-${what}:${process.pid}` });
+export async function connectCli(config: Config, what: string): Promise<Transport> {
+  const t = openTransport(config, { connectionName: `hostwall-${what}:${process.pid}` });
   await t.start();
   return t;
 }

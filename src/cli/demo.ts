@@ -11,8 +11,8 @@ import { IntentClient } from '../client/intent-client';
 import { loadConfig } from '../config';
 import { openLibvirtDriver } from '../drivers/libvirt/driver';
 import { createLogger } from '../log';
-import { createAmqp091Transport } from '../transport/amqp091';
 import type { Transport } from '../transport/transport';
+import { openTransport } from '../worker/connect';
 import { Worker } from '../worker/worker';
 import { EventTail } from './event-tail';
 import { replayJournal } from './demo-replay';
@@ -34,7 +34,7 @@ export function registerDemo(program: Command): void {
       const config = loadConfig({ flags: { host, ...(flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {}), logLevel: 'warn', instancesPath: join(tmpdir(), 'hostwall-demo'), vifPluggingTimeoutS: 60 } });
       const log = createLogger({ level: config.logLevel, format: config.logFormat });
       const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath, watchReconcileMs: config.watchReconcileS * 1000, watchStopDelayMs: config.watchStopDelayS * 1000 });
-      const worker = new Worker({ config, log, transport: createAmqp091Transport({ url: config.amqpUrl, connectionName: `hostwall-demo-worker:${host}` }), driver });
+      const worker = new Worker({ config, log, transport: openTransport(config, { connectionName: `hostwall-demo-worker:${host}` }), driver });
       let transport: Transport | undefined;
       let tail: EventTail | undefined;
       // The journal is read from here on: a stream finds a time by chunk, so a little earlier is harmless.
@@ -42,7 +42,7 @@ export function registerDemo(program: Command): void {
       try {
         say(`a worker for host ${host} on ${config.libvirtUri}`);
         await worker.start();
-        transport = createAmqp091Transport({ url: config.amqpUrl, connectionName: `hostwall-demo-client:${host}` });
+        transport = openTransport(config, { connectionName: `hostwall-demo-client:${host}` });
         await transport.start();
         tail = await EventTail.open(transport, host, (line) => process.stdout.write(`   event: ${line}\n`));
         const client = new IntentClient(transport, { controlExchange: config.controlExchange });

@@ -25,7 +25,7 @@ export function registerEvents(program: Command): void {
       const config = loadConfig({ flags: flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {} });
       const match = globToRegExp(flags.kind);
       const limit = flags.count ? Number(flags.count) : Number.POSITIVE_INFINITY;
-      const transport = await connectCli(config.amqpUrl, 'events');
+      const transport = await connectCli(config, 'events');
       const queue = `hostwall.tail.${randomUUID()}`;
       await transport.declare({
         exchanges: [{ name: EVENTS_EXCHANGE, type: 'topic', durable: true, autoDelete: false, arguments: {} }],

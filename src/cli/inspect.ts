@@ -10,6 +10,7 @@ import { loadConfig } from '../config';
 import { DeadLetterReader } from '../replay/dead-letters';
 import { describe } from '../replay/replay-message';
 import { parseWhen } from '../replay/selection';
+import { amqp091UrlOf } from '../worker/connect';
 import { deadLetterQueueName } from '../worker/wire';
 import { connectCli } from './connect';
 
@@ -47,7 +48,7 @@ export function registerInspect(program: Command): void {
     .action(async (f: InspectFlags) => {
       const config = loadConfig({ flags: f.amqpUrl ? { amqpUrl: f.amqpUrl } : {} });
       const tty = process.stdout.isTTY === true;
-      const transport = await connectCli(config.amqpUrl, 'inspect');
+      const transport = await connectCli(config, 'inspect');
       try {
         const client = new IntentClient(transport, { controlExchange: config.controlExchange, topic: config.topic });
         const rows = (await client.call(f.host, 'host.intents', {
@@ -65,7 +66,7 @@ export function registerInspect(program: Command): void {
           for (const r of rows) process.stdout.write(`${JSON.stringify({ type: 'intent', host: f.host, ...r })}\n`);
         }
         if (f.deadLetters) {
-          const reader = await DeadLetterReader.open(config.amqpUrl, deadLetterQueueName(f.host)).catch(() => undefined);
+          const reader = await DeadLetterReader.open(amqp091UrlOf(config), deadLetterQueueName(f.host)).catch(() => undefined);
           if (!reader) return;
           try {
             if (tty) process.stdout.write(`\ndead letters in ${deadLetterQueueName(f.host)} (left in place; re-send with: hostwall replay --dead-letters --host ${f.host})\n`);

@@ -13,6 +13,7 @@ import type { ReplayItem } from '../replay/replay-message';
 import { parseWhen, type Selection } from '../replay/selection';
 import { readJournal } from '../store/journal-reader';
 import { isReplay } from '../store/replay-marks';
+import { amqp091UrlOf } from '../worker/connect';
 import { deadLetterQueueName } from '../worker/wire';
 import { connectCli } from './connect';
 
@@ -82,9 +83,9 @@ export function registerReplay(program: Command): void {
       const rate = f.rate ? Number.parseFloat(f.rate) : undefined;
       if (rate !== undefined && !(rate > 0)) throw new Error(`--rate must be a positive number per second, got "${f.rate}"`);
       const tty = process.stdout.isTTY === true;
-      const transport = f.dryRun ? undefined : await connectCli(config.amqpUrl, 'replay');
-      const reader = f.deadLetters && f.host ? await DeadLetterReader.open(config.amqpUrl, deadLetterQueueName(f.host)) : undefined;
-      const source = reader ? deadLetterSource(reader) : journalSource(config.amqpUrl, sel, f.includeReplays === true);
+      const transport = f.dryRun ? undefined : await connectCli(config, 'replay');
+      const reader = f.deadLetters && f.host ? await DeadLetterReader.open(amqp091UrlOf(config), deadLetterQueueName(f.host)) : undefined;
+      const source = reader ? deadLetterSource(reader) : journalSource(amqp091UrlOf(config), sel, f.includeReplays === true);
       let done = 0;
       if (tty && f.dryRun) process.stdout.write(`${'at / offset'.padEnd(24)} ${'host'.padEnd(16)} ${'kind'.padEnd(22)} ${'instance'.padEnd(36)} status\n`);
       try {

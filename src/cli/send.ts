@@ -35,7 +35,7 @@ function common(cmd: Command): Command {
 async function withClient<T>(flags: SendFlags, what: string, fn: (c: IntentClient, host: string, ctx: Record<string, unknown>) => Promise<T>): Promise<T> {
   const config = loadConfig({ flags: { ...(flags.host ? { host: flags.host } : {}), ...(flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {}), ...(flags.controlExchange ? { controlExchange: flags.controlExchange } : {}) } });
   const context = { issuer: flags.issuer, request_id: flags.requestId ?? `req-${crypto.randomUUID()}` };
-  const transport = await connectCli(config.amqpUrl, what);
+  const transport = await connectCli(config, what);
   try {
     return await fn(new IntentClient(transport, { controlExchange: config.controlExchange, topic: config.topic }), config.host, context);
   } finally {

@@ -4,8 +4,7 @@ import type { Command } from 'commander';
 import { redactUrl } from '../config';
 import { openLibvirtDriver } from '../drivers/libvirt/driver';
 import { createLogger } from '../log';
-import { createAmqp091Transport } from '../transport/amqp091';
-import { transportTls } from '../worker/tls';
+import { openTransport } from '../worker/connect';
 import { Worker } from '../worker/worker';
 import { addSettingFlags, configFromFlags } from './settings-flags';
 
@@ -16,12 +15,7 @@ export function registerWorker(program: Command): void {
     const log = createLogger({ level: config.logLevel, format: config.logFormat });
     mkdirSync(config.instancesPath, { recursive: true });
     const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath, watchReconcileMs: config.watchReconcileS * 1000, watchStopDelayMs: config.watchStopDelayS * 1000 });
-    const transport = createAmqp091Transport({
-      url: config.amqpUrl,
-      connectionName: `hostwall-worker:${config.host}:${process.pid}`,
-      ...transportTls(config),
-      log: (level, message, meta) => log.log(level, message, meta ?? {}),
-    });
+    const transport = openTransport(config, { connectionName: `hostwall-worker:${config.host}:${process.pid}`, log });
     const worker = new Worker({ config, log, transport, driver });
     log.info('starting', { host: config.host, amqp_url: redactUrl(config.amqpUrl), libvirt_uri: config.libvirtUri, queues: config.queues });
     let stopping = false;

@@ -9,7 +9,7 @@ import { AMQP_URL, testHosts } from './worker';
 export const mochaHooks = {
   async afterAll(): Promise<void> {
     if (testHosts.size === 0) return;
-    const conn = await amqp.connect(AMQP_URL).catch(() => undefined);
+    const conn = await amqp.connect(AMQP_URL.replace(/^amqp(s?)10:\/\//, 'amqp$1://')).catch(() => undefined);
     if (!conn) return;
     conn.on('error', () => undefined);
     try {

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { type Config, loadConfig } from '../../src/config';
 import { openLibvirtDriver } from '../../src/drivers/libvirt/driver';
 import { createLogger } from '../../src/log';
-import { createAmqp091Transport } from '../../src/transport/amqp091';
 import type { Transport } from '../../src/transport/transport';
+import { openTransport } from '../../src/worker/connect';
 import { Worker } from '../../src/worker/worker';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -34,14 +34,15 @@ export async function startWorker(overrides: Partial<Config> = {}): Promise<{ wo
   };
   const log = createLogger({ level: config.logLevel, format: 'json' });
   const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath, watchReconcileMs: config.watchReconcileS * 1000, watchStopDelayMs: config.watchStopDelayS * 1000 });
-  const transport = createAmqp091Transport({ url: config.amqpUrl, connectionName: `hostwall-test-worker:${config.host}` });
+  const transport = openTransport(config, { connectionName: `hostwall-test-worker:${config.host}` });
   const worker = new Worker({ config, log, transport, driver });
   await worker.start();
   return { worker, config };
 }
 
 export async function connectTransport(name = 'test-client'): Promise<Transport> {
-  const t = createAmqp091Transport({ url: AMQP_URL, connectionName: name });
+  // AMQP_URL=amqp10://... runs the same tests over AMQP 1.0 (the suite is parameterised by it).
+  const t = openTransport(loadConfig({ env: {}, flags: { amqpUrl: AMQP_URL } }), { connectionName: name });
   await t.start();
   return t;
 }

@@ -134,7 +134,11 @@ export class ConfirmPublisher {
 
   private async open(deadline: number): Promise<PublishChannel> {
     const model: ChannelModel = await this.conn.whenUp(deadline - Date.now());
-    const ch = await withTimeout(model.createConfirmChannel(), this.opts.operationTimeoutMs, 'opening the publish channel', (late) => {
+    // amqplib rejects with its own "Channel ended" when the connection drops meanwhile: make it ours.
+    const opening = model.createConfirmChannel().catch((err: unknown) => {
+      throw new TransportError(`opening the publish channel: ${err instanceof Error ? err.message : String(err)}`, { outcome: 'not_sent' });
+    });
+    const ch = await withTimeout(opening, this.opts.operationTimeoutMs, 'opening the publish channel', (late) => {
       void late.close().catch(() => undefined);
     });
     const pc: PublishChannel = { ch, open: true, drained: undefined, closeReason: undefined };

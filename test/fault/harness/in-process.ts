@@ -37,7 +37,7 @@ export function intercepted(real: Driver, around: (method: string, args: unknown
       const v: unknown = Reflect.get(target, prop, receiver);
       if (typeof v !== 'function') return v;
       const fn = v as (...a: unknown[]) => Promise<unknown>;
-      if (['close', 'listGuests', 'inventory', 'getState'].includes(String(prop))) return fn.bind(target);
+      if (['close', 'listGuests', 'inventory', 'getState', 'watch'].includes(String(prop))) return fn.bind(target);
       return (...args: unknown[]) => around(String(prop), args, () => fn.apply(target, args));
     },
   });
