@@ -10,8 +10,8 @@ import { loadConfig } from '../../src/config';
 import type { Driver } from '../../src/drivers/driver';
 import { openLibvirtDriver } from '../../src/drivers/libvirt/driver';
 import { createLogger } from '../../src/log';
-import { createAmqp091Transport } from '../../src/transport/amqp091';
 import type { Transport } from '../../src/transport/transport';
+import { openTransport } from '../../src/worker/connect';
 import { Worker } from '../../src/worker/worker';
 import { AMQP_URL, connectTransport, uniqueHost, uuid } from '../support/worker';
 
@@ -56,7 +56,7 @@ describe('worker: the serialized driver layer through the broker', function () {
     host = uniqueHost('serial');
     const config = loadConfig({ env: {}, flags: { amqpUrl: AMQP_URL, host, logLevel: 'error', logFormat: 'json', instancesPath: '/tmp/hostwall-test-instances' } });
     const driver = recording(await openLibvirtDriver({ uri: config.libvirtUri, connections: 4 }), spans, 40);
-    const transport = createAmqp091Transport({ url: AMQP_URL, connectionName: `test-serial-${host}` });
+    const transport = openTransport(config, { connectionName: `test-serial-${host}` });
     worker = new Worker({ config, log: createLogger({ level: 'error', format: 'json' }), transport, driver });
     await worker.start();
     clientTransport = await connectTransport();
