@@ -25,7 +25,7 @@ function common(cmd: Command): Command {
     .argument('<kind>', 'intent kind, e.g. instance.power_off')
     .option('--host <host>', 'target host (default HOSTWALL_HOST)')
     .option('--args <json>', 'intent arguments as a JSON object', '{}')
-    .option('--version <v>', 'intent schema version', '1.0')
+    .option('--version <v>', 'intent schema version (default: the newest this build knows)')
     .option('--issuer <issuer>', 'who sends it: nova, cinder, neutron or operator', 'operator')
     .option('--request-id <id>', 'request id carried in the context (default: a new req-<uuid>)')
     .option('--amqp-url <url>', 'broker URL (default AMQP_URL)')
@@ -46,7 +46,7 @@ async function withClient<T>(flags: SendFlags, what: string, fn: (c: IntentClien
 export function registerSend(program: Command): void {
   common(program.command('send').description('validate an intent and cast it to a host (prints the intent id)')).action(async (kind: string, flags: SendFlags) => {
     const args = jsonOption('args', flags.args);
-    const r = await withClient(flags, 'send', (c, host, context) => c.cast(host, kind, args, { version: flags.version ?? '1.0', context }));
+    const r = await withClient(flags, 'send', (c, host, context) => c.cast(host, kind, args, { ...(flags.version ? { version: flags.version } : {}), context }));
     process.stdout.write(`${JSON.stringify({ intent_id: r.intentId, kind })}\n`);
   });
 }
@@ -58,7 +58,7 @@ export function registerCall(program: Command): void {
       const args = jsonOption('args', flags.args);
       try {
         const result = await withClient(flags, 'call', (c, host, context) =>
-          c.call(host, kind, args, { version: flags.version ?? '1.0', context, timeoutMs: Number(flags.timeout) * 1000 }),
+          c.call(host, kind, args, { ...(flags.version ? { version: flags.version } : {}), context, timeoutMs: Number(flags.timeout) * 1000 }),
         );
         process.stdout.write(`${JSON.stringify(result, null, process.stdout.isTTY ? 2 : undefined)}\n`);
       } catch (err) {

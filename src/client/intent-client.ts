@@ -6,7 +6,7 @@
  * oslo.messaging client in any language can do the same.
  */
 import { TransportError } from '../errors';
-import { INTENT_NAMESPACE, validateIntent } from '../intents';
+import { currentVersion, INTENT_NAMESPACE, isIntentKind, validateIntent } from '../intents';
 import { decodeOsloBody } from '../oslo/envelope';
 import { CallReplies, decodeRpcReply } from '../oslo/rpc-reply';
 import { encodeRpcRequest, rpcRoute } from '../oslo/rpc-request';
@@ -30,6 +30,11 @@ export interface CallOptions extends SendOptions {
   monitorTimeoutS?: number;
 }
 
+/** The version a client sends when none is named: the newest this build knows. */
+function versionFor(kind: string, asked: string | undefined): string {
+  return asked ?? (isIntentKind(kind) ? currentVersion(kind) : '1.0');
+}
+
 export class IntentClient {
   private replyQueue: string | undefined;
   private readonly waiting = new Map<string, { replies: CallReplies; resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
@@ -42,7 +47,7 @@ export class IntentClient {
   /** Validate locally, then publish; resolves with the intent id once the broker confirmed. */
   async cast(host: string, kind: string, args: Record<string, unknown>, o: SendOptions = {}): Promise<{ intentId: string }> {
     this.check(kind, args, o);
-    const enc = encodeRpcRequest({ method: kind, args, namespace: INTENT_NAMESPACE, version: o.version ?? '1.0', context: o.context ?? {}, ...(o.uniqueId ? { uniqueId: o.uniqueId } : {}) });
+    const enc = encodeRpcRequest({ method: kind, args, namespace: INTENT_NAMESPACE, version: versionFor(kind, o.version), context: o.context ?? {}, ...(o.uniqueId ? { uniqueId: o.uniqueId } : {}) });
     await this.publish(host, enc.message, undefined);
     return { intentId: typeof args.intent_id === 'string' ? args.intent_id : enc.uniqueId };
   }
@@ -53,7 +58,7 @@ export class IntentClient {
     const replyQueue = await this.ensureReplyQueue();
     const timeoutMs = o.timeoutMs ?? 60_000;
     const enc = encodeRpcRequest({
-      method: kind, args, namespace: INTENT_NAMESPACE, version: o.version ?? '1.0', context: o.context ?? {},
+      method: kind, args, namespace: INTENT_NAMESPACE, version: versionFor(kind, o.version), context: o.context ?? {},
       ...(o.uniqueId ? { uniqueId: o.uniqueId } : {}),
       call: { replyQueue, timeoutS: o.monitorTimeoutS ?? null },
     });
@@ -79,7 +84,7 @@ export class IntentClient {
 
   private check(kind: string, args: Record<string, unknown>, o: SendOptions): void {
     if (o.unchecked) return;
-    validateIntent(kind, o.version ?? '1.0', args);
+    validateIntent(kind, versionFor(kind, o.version), args);
   }
 
   private async publish(host: string, message: Record<string, unknown>, expirationMs: number | undefined): Promise<void> {

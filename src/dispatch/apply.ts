@@ -8,7 +8,8 @@ import { asHostwallError, HostwallError } from '../errors';
 import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
 import { definitionOf, type Intent, instanceOf } from '../intents';
 import type { Logger } from '../log';
-import { type ExecDeps, type ExecResult, execute } from './execute';
+import { type ExecDeps, type ExecResult, execute, type HostRecords } from './execute';
+import type { IntentRecords } from './intent-records';
 import { type InstanceBook, taskStateFor } from './instance-book';
 import { errorInfo, type FinalOutcome } from './outcome';
 import type { EventSink } from './ports';
@@ -28,6 +29,8 @@ export interface ApplyDeps {
   book: InstanceBook;
   events: EventSink;
   exec: ExecDeps;
+  /** The intent store, for host.intents. */
+  intents: IntentRecords;
 }
 
 export interface ApplyOptions {
@@ -43,9 +46,9 @@ function alreadyDone(intent: Intent, err: HostwallError): boolean {
   return err.code === 'DEVICE_NOT_FOUND' && (intent.kind === 'port.unplug' || intent.kind === 'volume.detach');
 }
 
-async function run(intent: Intent, deps: ExecDeps, opts: ApplyOptions): Promise<ExecResult> {
+async function run(intent: Intent, deps: ExecDeps, records: HostRecords, opts: ApplyOptions): Promise<ExecResult> {
   try {
-    return await execute(intent, deps);
+    return await execute(intent, deps, records);
   } catch (thrown) {
     const err = asHostwallError(thrown);
     const uuid = instanceOf(intent);
@@ -70,7 +73,7 @@ export async function applyIntent(
   const started = Date.now();
   let res: ExecResult;
   try {
-    res = await run(intent, { ...deps.exec, log }, opts);
+    res = await run(intent, { ...deps.exec, log }, { book, intents: deps.intents }, opts);
   } catch (thrown) {
     const err = asHostwallError(thrown);
     const info = errorInfo(err);
@@ -82,7 +85,9 @@ export async function applyIntent(
       facts = book.snapshot(uuid);
       if (facts) keep(pubs, events.novaPhase(intent, 'error', facts, request, info));
     }
-    if (err instanceof HostwallError && err.code === 'INSTANCE_NOT_FOUND' && uuid) book.markDeleted(uuid, now());
+    // The guest is gone, unless a task is still bringing it about: a read (get_state, console output)
+    // that looks between a spawn's start and the guest's definition must not erase the spawn's facts.
+    if (err instanceof HostwallError && err.code === 'INSTANCE_NOT_FOUND' && uuid && (changes || !book.get(uuid)?.task_state)) book.markDeleted(uuid, now());
     return { status: 'failed', intentId: request.intent_id, kind: intent.kind, error: info, instance: facts };
   }
   let facts: InstanceFacts | undefined;
@@ -128,10 +133,11 @@ function trackDevices(book: InstanceBook, intent: Intent, res: ExecResult): void
   }
 }
 
-/** The reply body of a call (REPLY_SCHEMAS). */
+/** The reply body of a call (REPLY_SCHEMAS): a read's value as it is; a change's value inside the outcome's frame. */
 function resultOf(intent: Intent, request: RequestFacts, res: ExecResult, facts: InstanceFacts | undefined): unknown {
   if (res.value !== undefined) {
-    return intent.kind === 'port.ready' ? { intent_id: request.intent_id, kind: intent.kind, outcome: 'succeeded', ...(res.value as object) } : res.value;
+    if (definitionOf(intent.kind).scheduling === 'read') return res.value;
+    return { intent_id: request.intent_id, kind: intent.kind, outcome: 'succeeded', ...(res.value as object) };
   }
   const instance = facts ? { instance_uuid: facts.uuid, power_state: facts.power_state, vm_state: facts.vm_state, task_state: facts.task_state } : undefined;
   if (intent.kind === 'instance.get_state') return instance;

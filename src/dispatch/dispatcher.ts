@@ -10,6 +10,11 @@
  * from the record (published again with `redelivered: true` or
  * `replayed: true`) instead of being applied twice.
  *
+ * One message may be several intents (a Nova external_instance_event batch,
+ * admission.ts) or none: each intent runs through this same path with its
+ * own id, and the message is acked when all of them are final. A Nova call
+ * is answered with what the Nova method returns (admission.ts).
+ *
  * Ordering: everything between a delivery and its place in the serializer's
  * lanes is synchronous (store reads are synchronous), so intents join their
  * lanes in delivery order.
@@ -18,19 +23,19 @@ import { randomUUID } from 'node:crypto';
 import type { Driver } from '../drivers/driver';
 import { asHostwallError, RejectedError } from '../errors';
 import type { RequestFacts } from '../events/instance-facts';
-import {
-  definitionOf, INTENT_NAMESPACE, type Intent, instanceOf, isIntentKind, lockKeysOf, validateIntent,
-} from '../intents';
+import { definitionOf, type Intent, instanceOf, lockKeysOf } from '../intents';
 import { forIntent, type Logger, redact } from '../log';
 import type { IssuerPolicy } from '../policy/issuer-policy';
 import type { Serializer } from '../serializer/serializer';
 import type { IntentStore } from '../store/intent-store';
 import { isReplay } from '../store/replay-marks';
 import type { InboundMessage, Settlement } from '../transport/transport';
+import { type Admitted, admit } from './admission';
 import { type ApplyDeps, applyIntent, keep } from './apply';
 import type { ExecDeps } from './execute';
 import type { InstanceBook } from './instance-book';
 import type { OutcomeLedger } from './ledger';
+import { NovaFactsDirectory } from './nova-facts';
 import { type ErrorInfo, errorInfo, type FinalOutcome } from './outcome';
 import { countDelivery, type DeliveryCount } from './poison';
 import type { EventSink, Wire, WireRequest } from './ports';
@@ -52,6 +57,14 @@ export interface DispatcherDeps {
 /** 'leave': not started because the worker is draining; stays unacked and comes back when the channel closes. */
 type Disposition = Settlement | 'leave';
 
+/** One intent of a message, final: run now (fresh) or answered from the record (duplicate). */
+interface Settled {
+  outcome: FinalOutcome;
+  request: RequestFacts;
+  fresh?: { published: Promise<unknown>; durable: boolean };
+  duplicate?: { published: boolean };
+}
+
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 export function requestFacts(intentId: string, context: Record<string, unknown>, issuer?: string): RequestFacts {
@@ -69,7 +82,12 @@ export class Dispatcher {
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private draining = false;
-  constructor(private readonly deps: DispatcherDeps) {}
+  /** What Nova's messages leave out and the worker has been told (nova-facts.ts). */
+  readonly novaFacts: NovaFactsDirectory;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    this.novaFacts = new NovaFactsDirectory(deps.book);
+  }
 
   get driver(): Driver {
     return this.deps.exec.driver;
@@ -112,73 +130,107 @@ export class Dispatcher {
   private async process(msg: InboundMessage): Promise<Disposition> {
     const receivedAt = Date.now();
     let req: WireRequest | undefined;
-    let intent: Intent;
-    let issuer: string | undefined;
+    let admitted: Admitted;
     try {
       req = this.deps.wire.decode(msg);
-      ({ intent, issuer } = this.admit(msg, req));
+      admitted = admit(msg, req, { policy: this.deps.policy, novaFacts: this.novaFacts });
     } catch (err) {
       return this.refuse(msg, req, err);
     }
-    const intentId = intent.args.intent_id ?? req.uniqueId ?? randomUUID().replace(/-/g, '');
-    const request = requestFacts(intentId, req.context, issuer);
-    const again = isReplay(msg.headers) ? { replayed: true } : { redelivered: true };
-    const prior = this.deps.ledger.lookup(intentId);
-    if (prior?.kind === 'running') {
-      const o = await prior.outcome;
-      return o ? this.answer(o, request, req.call, again, true) : 'leave';
-    }
-    if (prior?.kind === 'finished') return this.answer(prior.outcome, request, req.call, again, prior.published);
-    let count: DeliveryCount | undefined;
+    const log = forIntent(this.deps.log, { intent_id: req.uniqueId ?? '', request_id: str(req.context.request_id), kind: req.method });
+    if (admitted.ignored.length > 0) log.info('Nova inputs hostwall does not carry out', { method: req.method, ignored: admitted.ignored });
+    const heartbeat = this.startHeartbeat(req.call, log);
     try {
-      count = countDelivery(msg, this.deps.store);
-      if (count && count.deliveries > this.deps.poisonDeliveries) {
-        throw new RejectedError('POISON', `delivered ${count.deliveries} times without finishing (limit ${this.deps.poisonDeliveries}): dead-lettered instead of tried again`, { deliveries: count.deliveries });
-      }
-    } catch (err) {
-      return this.refuse(msg, req, err, intent.kind);
+      return await this.settle(msg, req, admitted, receivedAt);
+    } finally {
+      if (heartbeat) clearInterval(heartbeat);
     }
-    const durable = definitionOf(intent.kind).scheduling !== 'read';
-    const run = this.run(intent, request, req.call, { recovering: prior?.kind === 'retry', durable, receivedAt });
-    this.deps.ledger.track(intentId, run.then((r) => r?.outcome));
-    const done = await run;
-    if (!done) return 'leave';
-    // Events, notifications and the reply must be confirmed before the ack.
-    await done.published;
-    await this.deps.ledger.published(done.outcome, durable);
-    if (req.call) await this.deps.wire.reply(req.call, this.replyBody(done.outcome));
+  }
+
+  /**
+   * Run (or answer from the record) every intent of an admitted message,
+   * then reply and ack. The intents join their lanes synchronously, in
+   * order; the message is acked only when every one is final and everything
+   * they caused is confirmed. If the worker begins draining before one could
+   * start, the message is left (it comes back; the intents that finished are
+   * then answered from the record).
+   */
+  private async settle(msg: InboundMessage, req: WireRequest, admitted: Admitted, receivedAt: number): Promise<Disposition> {
+    const again = isReplay(msg.headers) ? { replayed: true } : { redelivered: true };
+    const plans = admitted.intents.map(({ intent, issuer }) => {
+      const intentId = intent.args.intent_id ?? req.uniqueId ?? randomUUID().replace(/-/g, '');
+      return { intent, request: requestFacts(intentId, req.context, issuer), prior: this.deps.ledger.lookup(intentId) };
+    });
+    let count: DeliveryCount | undefined;
+    if (plans.some((p) => p.prior === undefined || p.prior.kind === 'retry')) {
+      try {
+        count = countDelivery(msg, this.deps.store);
+        if (count && count.deliveries > this.deps.poisonDeliveries) {
+          throw new RejectedError('POISON', `delivered ${count.deliveries} times without finishing (limit ${this.deps.poisonDeliveries}): dead-lettered instead of tried again`, { deliveries: count.deliveries });
+        }
+      } catch (err) {
+        return this.refuse(msg, req, err, plans[0]?.intent.kind);
+      }
+    }
+    const settled: Promise<Settled | undefined>[] = plans.map(({ intent, request, prior }) => {
+      if (prior?.kind === 'running') return prior.outcome.then((o) => o && { outcome: o, request, duplicate: { published: true } });
+      if (prior?.kind === 'finished') return Promise.resolve({ outcome: prior.outcome, request, duplicate: { published: prior.published } });
+      const durable = definitionOf(intent.kind).scheduling !== 'read';
+      const run = this.run(intent, request, { recovering: prior?.kind === 'retry', durable, receivedAt });
+      this.deps.ledger.track(request.intent_id, run.then((r) => r?.outcome));
+      return run.then((r) => r && { outcome: r.outcome, request, fresh: { published: r.published, durable } });
+    });
+    const done = await Promise.all(settled);
+    const outcomes: FinalOutcome[] = [];
+    for (const d of done) {
+      if (!d) return 'leave';
+      outcomes.push(d.outcome);
+    }
+    for (const d of done) {
+      if (!d) continue;
+      if (d.fresh) {
+        // Events, notifications and the reply must be confirmed before the ack.
+        await d.fresh.published;
+        await this.deps.ledger.published(d.outcome, d.fresh.durable);
+      } else if (d.duplicate) {
+        await this.republish(d.outcome, d.request, again, d.duplicate.published);
+      }
+    }
+    if (req.call) await this.deps.wire.reply(req.call, this.replyFor(admitted, outcomes));
     if (count) await this.deps.store.forgetDelivery(count.fingerprint);
     return 'ack';
   }
 
-  /** Namespace, issuer policy (before the schema: a refused issuer learns nothing about it), then the schema. */
-  private admit(msg: InboundMessage, req: WireRequest): { intent: Intent; issuer: string | undefined } {
-    if (req.namespace !== INTENT_NAMESPACE) {
-      // oslo's dispatcher answers an unknown namespace with UnsupportedVersion.
-      throw new RejectedError('UNSUPPORTED_VERSION', `Endpoint does not support RPC version ${req.version ?? '1.0'}. Attempted method: ${req.method} (namespace ${JSON.stringify(req.namespace ?? null)} is not served; intents use namespace "${INTENT_NAMESPACE}")`, { method: req.method, namespace: req.namespace ?? null });
-    }
-    let issuer: string | undefined;
-    if (isIntentKind(req.method)) {
-      const claimed = str(req.context.issuer);
-      issuer = this.deps.policy.admit(req.method, { body: msg.body, headers: msg.headers, userId: msg.userId, claimed }).issuer;
-    }
-    return { intent: validateIntent(req.method, req.version, req.args), issuer };
+  /**
+   * Publish a recorded outcome again, flagged. Flagged even if its first
+   * publication was never confirmed: that one may still have reached the
+   * broker, and a consumer must be able to rely on at most one unflagged
+   * outcome per intent.
+   */
+  private async republish(o: FinalOutcome, request: RequestFacts, flags: { redelivered?: boolean; replayed?: boolean }, published: boolean): Promise<void> {
+    this.deps.log.info('duplicate intent: recorded outcome published again, not applied', { intent_id: o.intentId, request_id: request.request_id, kind: o.kind, status: o.status, ...flags });
+    await this.deps.events.outcome(o, { ...request, intent_id: o.intentId }, flags);
+    if (!published) await this.deps.ledger.published(o, true);
   }
 
   /**
-   * Publish a recorded outcome again, flagged, and answer a call with it.
-   * Flagged even if its first publication was never confirmed: that one may
-   * still have reached the broker, and a consumer must be able to rely on at
-   * most one unflagged outcome per intent.
+   * A native call's reply is its intent's outcome. A Nova call's is what the
+   * Nova method returns, made from the results (null where it returns None),
+   * or the first failure, in oslo's failure form.
    */
-  private async answer(o: FinalOutcome, request: RequestFacts, call: WireRequest['call'], flags: { redelivered?: boolean; replayed?: boolean }, published: boolean): Promise<Disposition> {
-    this.deps.log.info('duplicate intent: recorded outcome published again, not applied', { intent_id: o.intentId, request_id: request.request_id, kind: o.kind, status: o.status, ...flags });
-    await Promise.all([
-      this.deps.events.outcome(o, { ...request, intent_id: o.intentId }, flags),
-      call ? this.deps.wire.reply(call, this.replyBody(o)) : undefined,
-    ]);
-    if (!published) await this.deps.ledger.published(o, true);
-    return 'ack';
+  private replyFor(admitted: Admitted, outcomes: FinalOutcome[]): { result: unknown } | { error: ErrorInfo } {
+    const failed = outcomes.find((o) => o.status === 'failed');
+    if (failed?.status === 'failed') return { error: failed.error };
+    if (admitted.source === 'hostwall') {
+      const [only] = outcomes;
+      return only ? this.replyBody(only) : { result: null };
+    }
+    if (!admitted.reply) return { result: null };
+    try {
+      return { result: admitted.reply(outcomes.map((o) => (o.status === 'succeeded' ? o.result : undefined))) };
+    } catch (err) {
+      return { error: errorInfo(asHostwallError(err)) };
+    }
   }
 
   private async refuse(msg: InboundMessage, req: WireRequest | undefined, thrown: unknown, kind?: string): Promise<Disposition> {
@@ -204,41 +256,35 @@ export class Dispatcher {
    * when draining began before it could start.
    */
   private async run(
-    intent: Intent, request: RequestFacts, call: WireRequest['call'], o: { recovering: boolean; durable: boolean; receivedAt: number },
+    intent: Intent, request: RequestFacts, o: { recovering: boolean; durable: boolean; receivedAt: number },
   ): Promise<{ outcome: FinalOutcome; published: Promise<unknown> } | undefined> {
     const def = definitionOf(intent.kind);
     const log = forIntent(this.deps.log, { intent_id: request.intent_id, request_id: request.request_id, kind: intent.kind });
     const pubs: Promise<unknown>[] = [];
     keep(pubs, this.deps.events.accepted(intent.kind, request, instanceOf(intent)));
-    const heartbeat = this.startHeartbeat(call, log);
-    const deps: ApplyDeps = { book: this.deps.book, events: this.deps.events, exec: this.deps.exec };
-    try {
-      const outcome = await this.deps.serializer.run(
-        { id: request.intent_id, keys: lockKeysOf(intent), capped: def.scheduling === 'mutate' },
-        async () => {
-          if (this.draining) return undefined;
-          if (o.durable) {
-            // On disk before the host is touched: a crash from here on is found and reconciled at restart.
-            await this.deps.ledger.begin({
-              intentId: request.intent_id, kind: intent.kind, instanceUuid: instanceOf(intent),
-              args: JSON.stringify(redact(intent.args)), request: JSON.stringify(request), receivedAt: o.receivedAt,
-            });
-          }
-          const out = await applyIntent(intent, request, pubs, log, deps, { recovering: o.recovering });
-          await this.deps.ledger.finish(out, o.durable);
-          return out;
-        },
-      );
-      if (!outcome) {
-        return undefined;
-      }
-      keep(pubs, this.deps.events.outcome(outcome, request, {}));
-      return { outcome, published: Promise.all(pubs) };
-    } finally {
-      if (heartbeat) clearInterval(heartbeat);
-    }
+    const deps: ApplyDeps = { book: this.deps.book, events: this.deps.events, exec: this.deps.exec, intents: this.deps.store };
+    const outcome = await this.deps.serializer.run(
+      { id: request.intent_id, keys: lockKeysOf(intent), capped: def.scheduling === 'mutate' },
+      async () => {
+        if (this.draining) return undefined;
+        if (o.durable) {
+          // On disk before the host is touched: a crash from here on is found and reconciled at restart.
+          await this.deps.ledger.begin({
+            intentId: request.intent_id, kind: intent.kind, instanceUuid: instanceOf(intent),
+            args: JSON.stringify(redact(intent.args)), request: JSON.stringify(request), receivedAt: o.receivedAt,
+          });
+        }
+        const out = await applyIntent(intent, request, pubs, log, deps, { recovering: o.recovering });
+        await this.deps.ledger.finish(out, o.durable);
+        return out;
+      },
+    );
+    if (!outcome) return undefined;
+    keep(pubs, this.deps.events.outcome(outcome, request, {}));
+    return { outcome, published: Promise.all(pubs) };
   }
 
+  /** oslo's call-monitor heartbeats for the whole of a call, from admission to the reply. */
   private startHeartbeat(call: WireRequest['call'], log: Logger): NodeJS.Timeout | undefined {
     const every = call ? this.deps.wire.heartbeatEveryMs(call) : undefined;
     if (!call || every === undefined) return undefined;

@@ -7,7 +7,10 @@ import type { Driver, GuestState } from '../drivers/driver';
 import { IntentFailure } from '../errors';
 import type { HostConnector, HostInventory, Intent, IntentOf } from '../intents';
 import type { Logger } from '../log';
+import type { InstanceBook } from './instance-book';
+import { type IntentRecords, queryIntents } from './intent-records';
 import type { PortReadiness } from './port-readiness';
+import { attachVolume, extendVolume, reserveDevice } from './volume-devices';
 
 export interface ExecDeps {
   driver: Driver;
@@ -16,6 +19,12 @@ export interface ExecDeps {
   vifPluggingTimeoutS: number;
   vifPluggingIsFatal: boolean;
   log: Logger;
+}
+
+/** What the worker itself keeps that some intents read or change (device reservations, the intent store). */
+export interface HostRecords {
+  book: InstanceBook;
+  intents: IntentRecords;
 }
 
 /** What the host did. `guest` is the driver's settled view after the change. */
@@ -30,7 +39,11 @@ export interface ExecResult {
   value?: unknown;
 }
 
-export async function execute(intent: Intent, deps: ExecDeps): Promise<ExecResult> {
+function notSupported(driver: Driver, what: string): never {
+  throw new IntentFailure('NOT_SUPPORTED', `driver ${driver.name} cannot ${what}`);
+}
+
+export async function execute(intent: Intent, deps: ExecDeps, records: HostRecords): Promise<ExecResult> {
   const { driver } = deps;
   switch (intent.kind) {
     case 'instance.spawn':
@@ -57,13 +70,27 @@ export async function execute(intent: Intent, deps: ExecDeps): Promise<ExecResul
       return { guest: await driver.resume(intent.args.instance_uuid) };
     case 'instance.get_state':
       return { guest: await driver.getState(intent.args.instance_uuid) };
+    case 'instance.console_output': {
+      if (!driver.consoleOutput) return notSupported(driver, 'read a guest\'s console output');
+      return { value: { output: await driver.consoleOutput(intent.args.instance_uuid, intent.args.tail_length) } };
+    }
     case 'volume.attach': {
-      const a = intent.args;
-      const d = await driver.attachVolume(a.instance_uuid, { volume_id: a.volume_id, connection_info: a.connection_info, device_name: a.device_name });
-      return { ...d, guest: await driver.getState(a.instance_uuid) };
+      const d = await attachVolume(intent.args, { driver, book: records.book });
+      return { ...d, guest: await driver.getState(intent.args.instance_uuid) };
     }
     case 'volume.detach': {
-      const d = await driver.detachVolume(intent.args.instance_uuid, intent.args.volume_id);
+      const { instance_uuid, volume_id } = intent.args;
+      records.book.release(instance_uuid, volume_id);
+      const d = await driver.detachVolume(instance_uuid, volume_id);
+      return { ...d, guest: await driver.getState(instance_uuid) };
+    }
+    case 'volume.reserve_device': {
+      const { instance_uuid, volume_id } = intent.args;
+      const { device } = await reserveDevice(intent.args, { driver, book: records.book });
+      return { value: { instance_uuid, volume_id, device_name: `/dev/${device}` }, guest: await driver.getState(instance_uuid) };
+    }
+    case 'volume.extend': {
+      const d = await extendVolume(intent.args, driver);
       return { ...d, guest: await driver.getState(intent.args.instance_uuid) };
     }
     case 'port.plug': {
@@ -84,6 +111,12 @@ export async function execute(intent: Intent, deps: ExecDeps): Promise<ExecResul
       const inv: HostInventory = await driver.inventory();
       return { value: inv };
     }
+    case 'host.uptime': {
+      if (!driver.hostUptime) return notSupported(driver, 'tell the host\'s uptime');
+      return { value: { uptime: await driver.hostUptime() } };
+    }
+    case 'host.intents':
+      return { value: queryIntents(intent.args, records.intents) };
   }
 }
 

@@ -51,9 +51,43 @@ export function taskStateFor(intent: Intent): TaskState {
   }
 }
 
+/**
+ * A device name held for a volume between volume.reserve_device and the
+ * volume.attach that uses it (Nova's reserved block device mapping).
+ */
+export interface Reservation {
+  volume_id: string;
+  /** Guest target, without /dev/ (vdb). */
+  device: string;
+  /** When it was made (ms); it lapses after the book's reservation time-to-live. */
+  at: number;
+}
+
+export interface InstanceBookOptions {
+  /**
+   * How long a reservation no attach has used is held. Nova's API attaches
+   * within seconds of reserving (reserve, Cinder attachment_create, cast);
+   * one it never attaches (the API failed in between) must not hold the
+   * name forever. Ten minutes by default.
+   */
+  reservationTtlMs?: number;
+  now?: () => number;
+}
+
 export class InstanceBook {
   private readonly byUuid = new Map<string, InstanceFacts>();
-  constructor(private readonly host: string) {}
+  /** instance uuid → volume id → reservation. Kept beside the facts: reservations are never published. */
+  private readonly reserved = new Map<string, Map<string, Reservation>>();
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly host: string,
+    opts: InstanceBookOptions = {},
+  ) {
+    this.ttlMs = opts.reservationTtlMs ?? 10 * 60_000;
+    this.now = opts.now ?? Date.now;
+  }
 
   get(uuid: string): InstanceFacts | undefined {
     return this.byUuid.get(uuid);
@@ -124,6 +158,7 @@ export class InstanceBook {
     const f = this.ensure(uuid);
     Object.assign(f, { power_state: 'shutdown', vm_state: 'deleted', task_state: null, terminated_at: now });
     this.byUuid.delete(uuid);
+    this.reserved.delete(uuid);
     return f;
   }
 
@@ -143,5 +178,38 @@ export class InstanceBook {
 
   uuids(): string[] {
     return [...this.byUuid.keys()];
+  }
+
+  /** Hold `device` for the volume (replacing an earlier reservation of that volume). */
+  reserve(uuid: string, volumeId: string, device: string): Reservation {
+    const r: Reservation = { volume_id: volumeId, device, at: this.now() };
+    let held = this.reserved.get(uuid);
+    if (!held) {
+      held = new Map();
+      this.reserved.set(uuid, held);
+    }
+    held.set(volumeId, r);
+    return r;
+  }
+
+  /** The live reservations of an instance (lapsed ones are dropped here). */
+  reservations(uuid: string): Reservation[] {
+    const held = this.reserved.get(uuid);
+    if (!held) return [];
+    const cutoff = this.now() - this.ttlMs;
+    for (const [id, r] of held) if (r.at < cutoff) held.delete(id);
+    if (held.size === 0) this.reserved.delete(uuid);
+    return [...held.values()];
+  }
+
+  reservationOf(uuid: string, volumeId: string): Reservation | undefined {
+    return this.reservations(uuid).find((r) => r.volume_id === volumeId);
+  }
+
+  /** The attach (or detach) of the volume ended its reservation. */
+  release(uuid: string, volumeId: string): void {
+    const held = this.reserved.get(uuid);
+    held?.delete(volumeId);
+    if (held?.size === 0) this.reserved.delete(uuid);
   }
 }

@@ -1,6 +1,13 @@
 /**
- * Intent payloads (the oslo `args`), version 1.0 of every kind of DESIGN §3.
- * Strict: an unknown key is an error, so a typo never silently does nothing.
+ * Intent payloads (the oslo `args`) of every kind, per version. Strict: an
+ * unknown key is an error, so a typo never silently does nothing.
+ *
+ * Versions: a kind's first schema is 1.0; a later minor only adds optional
+ * fields (DESIGN §3: add freely, rename none), so a message of an older minor
+ * parses, under that minor's own schema, to a value the newest one also
+ * describes: "upgrading" it in code is the identity. INTENT_SCHEMAS holds each
+ * kind's newest schema (what the layers above the wire are typed by, and what
+ * `hostwall send` validates against); INTENT_VERSIONS every published one.
  */
 import { z } from 'zod';
 import {
@@ -37,7 +44,15 @@ export const RebootV1 = z.strictObject({
   type: z.enum(['soft', 'hard']).default('soft'),
 });
 
-export const VolumeAttachV1 = z.strictObject({
+/** Nova's DiskBus values (nova/objects/fields.py); which ones a driver can give is the driver's business. */
+export const DiskBus = z.enum(['virtio', 'scsi', 'ide', 'sata', 'usb', 'xen', 'fdc', 'uml', 'lxc']);
+/** Nova's BlockDeviceType values. */
+export const DeviceType = z.enum(['disk', 'cdrom', 'floppy', 'fs', 'lun']);
+/** A device tag as Nova's API accepts it (at most 60 characters, no "," or "/"). */
+export const DeviceTag = z.string().min(1).max(60).regex(/^[^,/]*$/, 'must not contain "," or "/"');
+const AttachmentId = ResourceId.describe("Cinder's attachment id (Nova's block device mapping attachment_id)");
+
+export const VolumeAttachV1_0 = z.strictObject({
   ...base,
   instance_uuid: InstanceUuid,
   volume_id: ResourceId,
@@ -45,7 +60,42 @@ export const VolumeAttachV1 = z.strictObject({
   device_name: DeviceName.optional(),
 });
 
-export const VolumeDetachV1 = z.strictObject({ ...base, instance_uuid: InstanceUuid, volume_id: ResourceId });
+/** 1.1: what Nova's attach_volume carries besides the connection (the block device mapping's fields). */
+export const VolumeAttachV1_1 = VolumeAttachV1_0.extend({
+  attachment_id: AttachmentId.optional(),
+  disk_bus: DiskBus.optional().describe('the guest bus; absent: the one the device name implies (vd: virtio)'),
+  device_type: DeviceType.optional().describe('default disk'),
+  tag: DeviceTag.optional().describe("Nova's device tag (served to the guest by Nova's metadata); no host effect"),
+});
+
+export const VolumeDetachV1_0 = z.strictObject({ ...base, instance_uuid: InstanceUuid, volume_id: ResourceId });
+
+/** 1.1: Nova's detach_volume names the Cinder attachment it ends. */
+export const VolumeDetachV1_1 = VolumeDetachV1_0.extend({ attachment_id: AttachmentId.optional() });
+
+/**
+ * Pick (or confirm) the guest device name a volume will get and hold it until
+ * the volume.attach of that volume uses it (Nova's reserve_block_device_name):
+ * two reservations on one instance never get the same name.
+ */
+export const VolumeReserveDeviceV1 = z.strictObject({
+  ...base,
+  instance_uuid: InstanceUuid,
+  volume_id: ResourceId,
+  device_name: DeviceName.optional().describe('the name asked for; taken if free, else the next free one'),
+  disk_bus: DiskBus.optional(),
+  device_type: DeviceType.optional(),
+  tag: DeviceTag.optional(),
+  multiattach: z.boolean().optional(),
+});
+
+/** An attached volume grew (Cinder extended it): tell the guest. */
+export const VolumeExtendV1 = z.strictObject({
+  ...base,
+  instance_uuid: InstanceUuid,
+  volume_id: ResourceId,
+  new_size_bytes: z.int().positive().optional().describe('absent: the driver reads the size from the host device'),
+});
 
 export const PortPlugV1 = z.strictObject({ ...base, instance_uuid: InstanceUuid, port: Port });
 
@@ -57,9 +107,27 @@ export const PortReadyV1 = z.strictObject({
   status: z.enum(['completed', 'failed']).default('completed'),
 });
 
+export const ConsoleOutputV1 = z.strictObject({
+  ...base,
+  instance_uuid: InstanceUuid,
+  tail_length: z.int().min(0).max(100_000).optional().describe('the last N lines; absent: the whole log (its last 100 KiB)'),
+});
+
 export const HostQueryV1 = z.strictObject({ ...base });
 
-/** Every kind's current schema; the registry adds lock keys, issuers and versions. */
+/** The states of an intent in the worker's intent store. */
+export const RecordedState = z.enum(['started', 'succeeded', 'failed', 'retry']);
+
+/** What the worker's intent store holds, newest first (an operator's question). */
+export const HostIntentsV1 = z.strictObject({
+  ...base,
+  instance_uuid: InstanceUuid.optional(),
+  since: z.iso.datetime({ offset: true }).optional().describe('received at or after this time (ISO 8601); absent: everything kept'),
+  state: RecordedState.optional(),
+  limit: z.int().min(1).max(1000).default(100),
+});
+
+/** Every kind's newest schema; the registry adds lock keys, issuers and versions. */
 export const INTENT_SCHEMAS = {
   'instance.spawn': SpawnV1,
   'instance.destroy': DestroyV1,
@@ -71,13 +139,18 @@ export const INTENT_SCHEMAS = {
   'instance.suspend': instanceOnly,
   'instance.resume': instanceOnly,
   'instance.get_state': instanceOnly,
-  'volume.attach': VolumeAttachV1,
-  'volume.detach': VolumeDetachV1,
+  'instance.console_output': ConsoleOutputV1,
+  'volume.attach': VolumeAttachV1_1,
+  'volume.detach': VolumeDetachV1_1,
+  'volume.reserve_device': VolumeReserveDeviceV1,
+  'volume.extend': VolumeExtendV1,
   'port.plug': PortPlugV1,
   'port.unplug': PortUnplugV1,
   'port.ready': PortReadyV1,
   'host.connector': HostQueryV1,
   'host.inventory': HostQueryV1,
+  'host.uptime': HostQueryV1,
+  'host.intents': HostIntentsV1,
 } as const;
 
 export type IntentKind = keyof typeof INTENT_SCHEMAS;
@@ -93,4 +166,32 @@ export const INTENT_KINDS = Object.keys(INTENT_SCHEMAS) as IntentKind[];
 
 export function isIntentKind(s: string): s is IntentKind {
   return Object.hasOwn(INTENT_SCHEMAS, s);
+}
+
+export interface PublishedVersion {
+  readonly major: number;
+  readonly minor: number;
+  readonly schema: z.ZodType;
+}
+
+/**
+ * Minors published before the newest, per kind (oldest first). Each stays
+ * exported (schemas/<kind>/<version>.json) and validates the messages that
+ * name it; the newest is INTENT_SCHEMAS[kind].
+ */
+const EARLIER: Partial<Record<IntentKind, readonly PublishedVersion[]>> = {
+  'volume.attach': [{ major: 1, minor: 0, schema: VolumeAttachV1_0 }],
+  'volume.detach': [{ major: 1, minor: 0, schema: VolumeDetachV1_0 }],
+};
+
+/** The newest version of each kind that is not 1.0. */
+const NEWEST: Partial<Record<IntentKind, { major: number; minor: number }>> = {
+  'volume.attach': { major: 1, minor: 1 },
+  'volume.detach': { major: 1, minor: 1 },
+};
+
+/** Every published version of `kind`, oldest first; the last one is INTENT_SCHEMAS[kind]. */
+export function publishedVersions(kind: IntentKind): readonly PublishedVersion[] {
+  const newest = NEWEST[kind] ?? { major: 1, minor: 0 };
+  return [...(EARLIER[kind] ?? []), { ...newest, schema: INTENT_SCHEMAS[kind] }];
 }

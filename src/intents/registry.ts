@@ -2,8 +2,7 @@
  * What the worker knows about each intent kind: its lock keys, who may send
  * it, how it is scheduled, and which versions it accepts (DESIGN §3, §4).
  */
-import type { z } from 'zod';
-import { INTENT_SCHEMAS, type Intent, type IntentKind } from './kinds';
+import { type Intent, type IntentKind, type PublishedVersion, publishedVersions } from './kinds';
 
 export type Issuer = 'nova' | 'cinder' | 'neutron' | 'operator';
 export const ISSUERS: readonly Issuer[] = ['nova', 'cinder', 'neutron', 'operator'];
@@ -19,17 +18,20 @@ export type LockKey = `instance:${string}` | `volume:${string}` | `port:${string
  */
 export type Scheduling = 'mutate' | 'signal' | 'read';
 
-export interface KindVersion {
-  readonly major: number;
-  /** Highest minor understood for this major; lower minors are accepted. */
-  readonly minor: number;
-  readonly schema: z.ZodType;
-}
+/** One published version of a kind and the schema that validates messages naming it. */
+export type KindVersion = PublishedVersion;
 
 export interface KindDefinition {
   readonly kind: IntentKind;
   readonly issuers: readonly Issuer[];
   readonly scheduling: Scheduling;
+  /**
+   * Every published version, oldest first, each with its own schema. Per
+   * major the highest minor is what the worker serves; a message naming a
+   * lower minor is accepted and validated by the schema of that minor (the
+   * highest published one not above it), so an older sender's message means
+   * exactly what it meant when that minor was current.
+   */
   readonly versions: readonly KindVersion[];
 }
 
@@ -47,20 +49,23 @@ const TABLE: Record<IntentKind, { issuers: readonly Issuer[]; scheduling: Schedu
   'instance.suspend': { issuers: NOVA_OPS, scheduling: 'mutate' },
   'instance.resume': { issuers: NOVA_OPS, scheduling: 'mutate' },
   'instance.get_state': { issuers: ALL, scheduling: 'read' },
+  'instance.console_output': { issuers: NOVA_OPS, scheduling: 'read' },
   'volume.attach': { issuers: ['cinder', 'nova'], scheduling: 'mutate' },
   'volume.detach': { issuers: ['cinder', 'nova', 'operator'], scheduling: 'mutate' },
+  'volume.reserve_device': { issuers: ['nova', 'cinder'], scheduling: 'mutate' },
+  'volume.extend': { issuers: ['nova', 'cinder'], scheduling: 'mutate' },
   'port.plug': { issuers: ['neutron', 'nova'], scheduling: 'mutate' },
   'port.unplug': { issuers: ['neutron', 'nova', 'operator'], scheduling: 'mutate' },
-  'port.ready': { issuers: ['neutron'], scheduling: 'signal' },
+  // Nova relays Neutron's network-vif-plugged (external_instance_event), so Nova may send it too.
+  'port.ready': { issuers: ['neutron', 'nova'], scheduling: 'signal' },
   'host.connector': { issuers: ['cinder', 'nova', 'operator'], scheduling: 'read' },
   'host.inventory': { issuers: NOVA_OPS, scheduling: 'read' },
+  'host.uptime': { issuers: NOVA_OPS, scheduling: 'read' },
+  'host.intents': { issuers: ['operator', 'nova'], scheduling: 'read' },
 };
 
 export const REGISTRY: ReadonlyMap<IntentKind, KindDefinition> = new Map(
-  (Object.keys(TABLE) as IntentKind[]).map((kind) => [
-    kind,
-    { kind, ...TABLE[kind], versions: [{ major: 1, minor: 0, schema: INTENT_SCHEMAS[kind] }] },
-  ]),
+  (Object.keys(TABLE) as IntentKind[]).map((kind) => [kind, { kind, ...TABLE[kind], versions: publishedVersions(kind) }]),
 );
 
 export function definitionOf(kind: IntentKind): KindDefinition {
@@ -74,6 +79,8 @@ export function lockKeysOf(intent: Intent): LockKey[] {
   switch (intent.kind) {
     case 'volume.attach':
     case 'volume.detach':
+    case 'volume.reserve_device':
+    case 'volume.extend':
       return [`instance:${intent.args.instance_uuid}`, `volume:${intent.args.volume_id}`];
     case 'port.plug':
       return [`instance:${intent.args.instance_uuid}`, `port:${intent.args.port.port_id}`];
@@ -83,7 +90,10 @@ export function lockKeysOf(intent: Intent): LockKey[] {
       return [`port:${intent.args.port_id}`];
     case 'host.connector':
     case 'host.inventory':
+    case 'host.uptime':
+    case 'host.intents':
     case 'instance.get_state':
+    case 'instance.console_output':
       return [];
     default:
       // Every remaining kind is an instance intent. A spawn does not lock its
@@ -92,7 +102,8 @@ export function lockKeysOf(intent: Intent): LockKey[] {
   }
 }
 
-/** The instance an intent is about, if any (for events and logs). */
+/** The instance an intent is about, if any (for events and logs); host.intents' instance is a filter, not a subject. */
 export function instanceOf(intent: Intent): string | undefined {
+  if (intent.kind === 'host.intents') return undefined;
   return 'instance_uuid' in intent.args ? intent.args.instance_uuid : undefined;
 }

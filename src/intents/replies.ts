@@ -3,7 +3,8 @@
  * Failures travel as oslo's failure form instead, never in these shapes.
  */
 import { z } from 'zod';
-import type { IntentKind } from './kinds';
+import { DeviceName } from './fields';
+import { type IntentKind, RecordedState } from './kinds';
 import { InstanceState } from './states';
 
 export const HostInventory = z.strictObject({
@@ -52,6 +53,41 @@ export const PortReadyResult = z.strictObject({
   waiter: z.boolean(),
 });
 
+/** volume.reserve_device: the name held for the volume until its volume.attach. */
+export const ReservedDevice = z.strictObject({
+  intent_id: z.string(),
+  kind: z.literal('volume.reserve_device'),
+  outcome: z.literal('succeeded'),
+  instance_uuid: z.string(),
+  volume_id: z.string(),
+  /** As Nova stores it: /dev/vdb. */
+  device_name: DeviceName,
+});
+
+/** instance.console_output: the guest's console log as Nova's get_console_output returns it. */
+export const ConsoleOutput = z.strictObject({ output: z.string() });
+
+/** host.uptime: the host's `uptime` line, as Nova's get_host_uptime returns it. */
+export const HostUptime = z.strictObject({ uptime: z.string() });
+
+const isoOrNull = z.string().nullable();
+
+/** host.intents: one intent as the worker's intent store has it (times in ISO 8601). */
+export const RecordedIntent = z.strictObject({
+  intent_id: z.string(),
+  kind: z.string(),
+  instance_uuid: z.string().nullable(),
+  state: RecordedState,
+  received_at: z.string(),
+  started_at: isoOrNull,
+  finished_at: isoOrNull,
+  /** finished_at - started_at; null while it runs. */
+  duration_ms: z.int().nullable(),
+  /** The failure of a failed intent; null otherwise. */
+  error: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
+});
+export const RecordedIntents = z.array(RecordedIntent);
+
 export const REPLY_SCHEMAS: Record<IntentKind, z.ZodType> = {
   'instance.spawn': ActionResult,
   'instance.destroy': ActionResult,
@@ -63,16 +99,25 @@ export const REPLY_SCHEMAS: Record<IntentKind, z.ZodType> = {
   'instance.suspend': ActionResult,
   'instance.resume': ActionResult,
   'instance.get_state': InstanceState,
+  'instance.console_output': ConsoleOutput,
   'volume.attach': ActionResult,
   'volume.detach': ActionResult,
+  'volume.reserve_device': ReservedDevice,
+  'volume.extend': ActionResult,
   'port.plug': ActionResult,
   'port.unplug': ActionResult,
   'port.ready': PortReadyResult,
   'host.connector': HostConnector,
   'host.inventory': HostInventory,
+  'host.uptime': HostUptime,
+  'host.intents': RecordedIntents,
 };
 
 export type HostInventory = z.infer<typeof HostInventory>;
 export type HostConnector = z.infer<typeof HostConnector>;
 export type ActionResult = z.infer<typeof ActionResult>;
 export type PortReadyResult = z.infer<typeof PortReadyResult>;
+export type ReservedDevice = z.infer<typeof ReservedDevice>;
+export type ConsoleOutput = z.infer<typeof ConsoleOutput>;
+export type HostUptime = z.infer<typeof HostUptime>;
+export type RecordedIntent = z.infer<typeof RecordedIntent>;

@@ -6,9 +6,9 @@
  * expectation, so a new capture cannot slip through unasserted.
  */
 import { expect } from 'chai';
-import { type NovaAdapted, type NovaFacts, adaptNovaRequest, isProposedIntent, type NovaIntent } from '../../src/adapters/nova';
+import { type NovaAdapted, type NovaFacts, adaptNovaRequest } from '../../src/adapters/nova';
 import { HostwallError, RejectedError } from '../../src/errors';
-import { type Intent, lockKeysOf } from '../../src/intents';
+import { type Intent, lockKeysOf, REGISTRY } from '../../src/intents';
 import { parseRpcRequest } from '../../src/oslo/rpc-request';
 import { loadNovaFixtures, type NovaFixture } from '../compat/nova-capture-fixtures';
 
@@ -20,6 +20,7 @@ const PORT2 = '6f1d2b3c-4d5e-4f60-9b7c-8d9e0f1a2b3c';
 const NEW_PORT = '7a2e3c4d-5e6f-4071-8c8d-9e0f1a2b3c4d';
 const VOLUME = '9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
 const UNIQUE = '0123456789abcdef0123456789abcdef';
+const ATTACHMENT = '2d3e4f50-6172-4839-8a4b-5c6d7e8f9a0b';
 
 const port = (port_id: string, mac: string) => ({ port_id, mac_address: mac, vif_type: 'ovs' as const, network: { bridge: 'br-int', mtu: 1442 }, vnic_type: 'normal' as const });
 const RBD = { driver_volume_type: 'rbd', data: { name: `volumes/volume-${VOLUME}`, hosts: ['192.0.2.7'], ports: ['6789'] } };
@@ -45,15 +46,16 @@ function refusal(fn: () => unknown): RejectedError {
   throw new Error('expected a RejectedError');
 }
 
-function only(a: NovaAdapted): NovaIntent {
+function only(a: NovaAdapted): Intent {
   expect(a.intents, JSON.stringify(a.intents)).to.have.length(1);
   const [first] = a.intents;
   if (!first) throw new Error('no intent');
   return first;
 }
 
-function native(i: NovaIntent): Intent {
-  if (isProposedIntent(i)) throw new Error(`${i.kind} is a proposed kind`);
+/** Every intent the adapter emits is a registered kind (no kind outside the registry reaches the dispatcher). */
+function native(i: Intent): Intent {
+  expect(REGISTRY.has(i.kind), i.kind).to.equal(true);
   return i;
 }
 
@@ -64,6 +66,9 @@ const instanceIntent = (kind: string) => (a: NovaAdapted) => {
 };
 
 type Expectation = (a: NovaAdapted, f: NovaFixture) => void;
+
+/** What the worker answers a volume.reserve_device call with. */
+const reserved = (device_name: string) => ({ intent_id: 'i', kind: 'volume.reserve_device', outcome: 'succeeded', instance_uuid: INSTANCE, volume_id: VOLUME, device_name });
 const refused = (code: string, pattern: RegExp) => ({ refused: { code, pattern } });
 
 /** Keyed by `<method>[.<variant>]`; applies to every pin (the 5.x forms carry the same arguments). */
@@ -104,9 +109,10 @@ const EXPECTED: Record<string, Expectation | ReturnType<typeof refused>> = {
   'reboot_instance.hard': (a) => expect(only(a)).to.deep.equal({ kind: 'instance.reboot', args: { instance_uuid: INSTANCE, type: 'hard' } }),
   attach_volume: (a) => {
     const i = native(only(a));
-    expect(i).to.deep.equal({ kind: 'volume.attach', args: { instance_uuid: INSTANCE, volume_id: VOLUME, connection_info: RBD, device_name: '/dev/vdb' } });
+    // volume.attach 1.1 carries the Cinder attachment id (Zed's BDM sets no disk_bus, device_type or tag here).
+    expect(i).to.deep.equal({ kind: 'volume.attach', args: { instance_uuid: INSTANCE, volume_id: VOLUME, connection_info: RBD, device_name: '/dev/vdb', attachment_id: ATTACHMENT } });
     expect(lockKeysOf(i)).to.deep.equal([`instance:${INSTANCE}`, `volume:${VOLUME}`]);
-    expect(a.ignored).to.deep.equal(['attachment_id']);
+    expect(a.ignored).to.deep.equal([]);
   },
   'attach_volume.connection_info': (a) => {
     const i = native(only(a));
@@ -115,12 +121,12 @@ const EXPECTED: Record<string, Expectation | ReturnType<typeof refused>> = {
     expect(i.kind === 'volume.attach' && Object.keys(i.args.connection_info)).to.deep.equal(['driver_volume_type', 'data']);
   },
   detach_volume: (a) => {
-    expect(only(a)).to.deep.equal({ kind: 'volume.detach', args: { instance_uuid: INSTANCE, volume_id: VOLUME } });
-    expect(a.ignored).to.deep.equal(['attachment_id']);
+    expect(only(a)).to.deep.equal({ kind: 'volume.detach', args: { instance_uuid: INSTANCE, volume_id: VOLUME, attachment_id: ATTACHMENT } });
+    expect(a.ignored).to.deep.equal([]);
   },
   reserve_block_device_name: (a) => {
     expect(only(a)).to.deep.equal({ kind: 'volume.reserve_device', args: { instance_uuid: INSTANCE, volume_id: VOLUME, multiattach: false } });
-    const bdm = a.reply?.([{ device_name: 'vdc' }]) as Record<string, Record<string, unknown>>;
+    const bdm = a.reply?.([reserved('/dev/vdc')]) as Record<string, Record<string, unknown>>;
     expect(bdm['nova_object.data']).to.deep.include({ device_name: '/dev/vdc', volume_id: VOLUME, instance_uuid: INSTANCE, source_type: 'volume' });
   },
   'reserve_block_device_name.device': (a) =>
@@ -154,14 +160,20 @@ const EXPECTED: Record<string, Expectation | ReturnType<typeof refused>> = {
     expect(a.ignored).to.have.length(1).and.to.match(/network-vif-unplugged/);
   },
   'external_instance_event.deleted': (a) => expect(only(a)).to.deep.equal({ kind: 'port.unplug', args: { instance_uuid: INSTANCE, port_id: PORT } }),
-  'external_instance_event.volume_extended': (a) => expect(only(a)).to.deep.equal({ kind: 'volume.extend', args: { instance_uuid: INSTANCE, volume_id: VOLUME } }),
+  'external_instance_event.volume_extended': (a) => {
+    const i = native(only(a));
+    expect(i).to.deep.equal({ kind: 'volume.extend', args: { instance_uuid: INSTANCE, volume_id: VOLUME } });
+    expect(lockKeysOf(i)).to.deep.equal([`instance:${INSTANCE}`, `volume:${VOLUME}`]);
+  },
   'external_instance_event.power_update': refused('UNKNOWN_KIND', /^Nova external instance event power-update is not supported by hostwall yet$/),
   get_console_output: (a) => {
-    expect(only(a)).to.deep.equal({ kind: 'instance.console_output', args: { instance_uuid: INSTANCE, tail_length: 50 } });
+    const i = native(only(a));
+    expect(i).to.deep.equal({ kind: 'instance.console_output', args: { instance_uuid: INSTANCE, tail_length: 50 } });
+    expect(lockKeysOf(i), 'a read takes no lock').to.deep.equal([]);
     expect(a.reply?.([{ output: 'login: ' }])).to.equal('login: ');
   },
   get_host_uptime: (a) => {
-    expect(only(a)).to.deep.equal({ kind: 'host.uptime', args: {} });
+    expect(native(only(a))).to.deep.equal({ kind: 'host.uptime', args: {} });
     expect(a.reply?.([{ uptime: ' 12:00:01 up 3 days' }])).to.equal(' 12:00:01 up 3 days');
   },
   rescue_instance: refused('UNKNOWN_KIND', /^Nova compute RPC method rescue_instance is not supported by hostwall yet$/),

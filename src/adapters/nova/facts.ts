@@ -8,8 +8,9 @@
  * Cinder are clients of the wall, not servers it calls), so those facts must
  * reach it some other way: a port.plug or volume intent from Neutron/Cinder
  * the worker remembers, an operator's relay, or the instance's own network
- * info cache. The worker passes what it knows as NovaFacts; with none, a Nova
- * request that needs them is refused naming the missing fact.
+ * info cache. The worker passes what it knows as NovaFacts
+ * (dispatch/nova-facts.ts); with none, a Nova request that needs them is
+ * refused naming the missing fact.
  */
 import { type ConnectionInfo, Port } from '../../intents';
 import type { Instance, VifModel } from './objects';

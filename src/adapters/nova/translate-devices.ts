@@ -6,8 +6,7 @@ import {
   AttachInterfaceArgs, AttachVolumeArgs, DetachInterfaceArgs, DetachVolumeArgs, ReserveBlockDeviceNameArgs,
 } from './method-args';
 import { decodeNova } from './objects';
-import { proposeIntent, ReserveDeviceResult } from './proposed-intents';
-import { ActionResult } from '../../intents';
+import { ActionResult, ReservedDevice } from '../../intents';
 import { reservedBdmPrimitive, resultOf, vifModel } from './replies';
 import { intentConnectionInfo } from './translate-spawn';
 import { adapted, intent, type NovaAdapted, refuse, type Translation } from './translation';
@@ -17,10 +16,11 @@ function setFields(fields: Record<string, unknown>): string[] {
 }
 
 /**
- * attach_volume → volume.attach, device_name from the BDM (the one
- * reserve_block_device_name chose). In Zed the BDM carries only the Cinder
- * attachment_id; connection_info comes from the BDM when an older flow left it
- * there, else from the worker's facts, else the message is refused (facts.ts).
+ * attach_volume → volume.attach 1.1, device_name from the BDM (the one
+ * reserve_block_device_name chose), with its attachment_id, disk_bus,
+ * device_type and tag. In Zed the BDM carries only the Cinder attachment_id;
+ * connection_info comes from the BDM when an older flow left it there, else
+ * from the worker's facts, else the message is refused (facts.ts).
  */
 export function translateAttachVolume(t: Translation, raw: Record<string, unknown>): NovaAdapted {
   const args = decodeNova(AttachVolumeArgs, raw, t.method);
@@ -34,15 +34,23 @@ export function translateAttachVolume(t: Translation, raw: Record<string, unknow
     volume_id,
     connection_info: info.value,
     ...(bdm.device_name ? { device_name: bdm.device_name } : {}),
+    ...(bdm.attachment_id ? { attachment_id: bdm.attachment_id } : {}),
+    ...(bdm.disk_bus ? { disk_bus: bdm.disk_bus } : {}),
+    ...(bdm.device_type ? { device_type: bdm.device_type } : {}),
+    ...(bdm.tag ? { tag: bdm.tag } : {}),
   });
-  return adapted([attach], setFields({ attachment_id: bdm.attachment_id, disk_bus: bdm.disk_bus, device_type: bdm.device_type, tag: bdm.tag }));
+  return adapted([attach]);
 }
 
-/** detach_volume → volume.detach. Nova then deletes the Cinder attachment; hostwall only detaches and disconnects. */
+/** detach_volume → volume.detach 1.1. Nova then deletes the Cinder attachment; hostwall only detaches and disconnects. */
 export function translateDetachVolume(t: Translation, raw: Record<string, unknown>): NovaAdapted {
   const args = decodeNova(DetachVolumeArgs, raw, t.method);
-  const detach = intent('volume.detach', { instance_uuid: args.instance.data.uuid, volume_id: args.volume_id });
-  return adapted([detach], setFields({ attachment_id: args.attachment_id }));
+  const detach = intent('volume.detach', {
+    instance_uuid: args.instance.data.uuid,
+    volume_id: args.volume_id,
+    ...(args.attachment_id ? { attachment_id: args.attachment_id } : {}),
+  });
+  return adapted([detach]);
 }
 
 /**
@@ -51,7 +59,7 @@ export function translateDetachVolume(t: Translation, raw: Record<string, unknow
  */
 export function translateReserveBlockDeviceName(t: Translation, raw: Record<string, unknown>): NovaAdapted {
   const args = decodeNova(ReserveBlockDeviceNameArgs, raw, t.method);
-  const reserve = proposeIntent('volume.reserve_device', {
+  const reserve = intent('volume.reserve_device', {
     instance_uuid: args.instance.data.uuid,
     volume_id: args.volume_id,
     ...(args.device ? { device_name: args.device } : {}),
@@ -61,7 +69,7 @@ export function translateReserveBlockDeviceName(t: Translation, raw: Record<stri
     ...(typeof args.multiattach === 'boolean' ? { multiattach: args.multiattach } : {}),
   });
   return adapted([reserve], [], (results) => {
-    const { device_name } = resultOf(ReserveDeviceResult, results, 0, t.method);
+    const { device_name } = resultOf(ReservedDevice, results, 0, t.method);
     return reservedBdmPrimitive({
       instance_uuid: reserve.args.instance_uuid,
       volume_id: reserve.args.volume_id,

@@ -5,7 +5,7 @@
  * - network-vif-plugged (Neutron: port went ACTIVE = completed, ERROR = failed)
  *   wakes the spawn waiting on that port → port.ready {port_id: tag, status}.
  * - network-vif-deleted: Nova detaches the interface from the guest → port.unplug.
- * - volume-extended (Cinder): Nova grows the attached disk → volume.extend (proposed).
+ * - volume-extended (Cinder): Nova grows the attached disk → volume.extend.
  * - network-changed: Nova only refreshes its network info cache from Neutron,
  *   network-vif-unplugged only wakes a waiter (live migration) or is logged as
  *   unexpected: nothing on the host changes, so no intent (noted as ignored).
@@ -18,12 +18,12 @@
  *   port.ready behind an Ironic event in practice.)
  */
 import { RejectedError } from '../../errors';
+import type { Intent } from '../../intents';
 import { ExternalInstanceEventArgs } from './method-args';
 import { decodeNova, type InstanceExternalEvent } from './objects';
-import { type NovaIntent, proposeIntent } from './proposed-intents';
 import { adapted, intent, type NovaAdapted, nthIntentId, refuse, type Translation } from './translation';
 
-type Draft = (id: { intent_id?: string }) => NovaIntent;
+type Draft = (id: { intent_id?: string }) => Intent;
 
 const NO_HOST_EFFECT: Record<string, string> = {
   'network-changed': 'Nova refreshes its network info cache from Neutron',
@@ -40,7 +40,7 @@ function draftFor(t: Translation, event: InstanceExternalEvent): Draft | string 
     case 'network-vif-deleted':
       return (id) => intent('port.unplug', { ...id, instance_uuid, port_id: tag });
     case 'volume-extended':
-      return (id) => proposeIntent('volume.extend', { ...id, instance_uuid, volume_id: tag });
+      return (id) => intent('volume.extend', { ...id, instance_uuid, volume_id: tag });
     default: {
       const why = NO_HOST_EFFECT[name];
       if (why) return `event ${name} (${tag}): no host effect, ${why}`;

@@ -1,13 +1,13 @@
 /**
  * Instance lifecycle methods → instance intents, and the two read-only calls
- * (console output, host uptime) → proposed query intents.
+ * (console output, host uptime) → the query intents instance.console_output
+ * and host.uptime.
  */
-import type { IntentKind } from '../../intents';
+import { ConsoleOutput, HostUptime, type IntentKind } from '../../intents';
 import {
   GetConsoleOutputArgs, GetHostUptimeArgs, InstanceOnlyArgs, RebootInstanceArgs, StopInstanceArgs, TerminateInstanceArgs,
 } from './method-args';
 import { decodeNova } from './objects';
-import { ConsoleOutputResult, HostUptimeResult, proposeIntent } from './proposed-intents';
 import { resultOf } from './replies';
 import { adapted, intent, type NovaAdapted, type Translation } from './translation';
 
@@ -79,15 +79,15 @@ export function translateReboot(t: Translation, raw: Record<string, unknown>): N
 export function translateConsoleOutput(t: Translation, raw: Record<string, unknown>): NovaAdapted {
   const args = decodeNova(GetConsoleOutputArgs, raw, t.method);
   const tail = args.tail_length;
-  const query = proposeIntent('instance.console_output', {
+  const query = intent('instance.console_output', {
     instance_uuid: args.instance.data.uuid,
     ...(typeof tail === 'number' ? { tail_length: tail } : {}),
   });
-  return adapted([query], [], (results) => resultOf(ConsoleOutputResult, results, 0, t.method).output);
+  return adapted([query], [], (results) => resultOf(ConsoleOutput, results, 0, t.method).output);
 }
 
 /** get_host_uptime (call) → host.uptime; Nova returns the `uptime` command's line. */
 export function translateHostUptime(t: Translation, raw: Record<string, unknown>): NovaAdapted {
   decodeNova(GetHostUptimeArgs, raw, t.method);
-  return adapted([proposeIntent('host.uptime', {})], [], (results) => resultOf(HostUptimeResult, results, 0, t.method).uptime);
+  return adapted([intent('host.uptime', {})], [], (results) => resultOf(HostUptime, results, 0, t.method).uptime);
 }

@@ -4,9 +4,8 @@
  * native one would be (same schemas, hence the same lock keys).
  */
 import { RejectedError } from '../../errors';
-import { type IntentArgs, type IntentKind, type IntentOf, validateIntent } from '../../intents';
+import { currentVersion, type Intent, type IntentArgs, type IntentKind, type IntentOf, validateIntent } from '../../intents';
 import type { NovaFacts } from './facts';
-import type { NovaIntent } from './proposed-intents';
 
 /** A parsed oslo RPC request addressed to Nova's compute API (no namespace). */
 export interface NovaRequest {
@@ -27,7 +26,7 @@ export interface NovaAdapted {
    * Validated intents, to run in order. Empty means "accepted, nothing for the
    * host to do" (an event Nova itself would only log, or answer from its cache).
    */
-  intents: NovaIntent[];
+  intents: Intent[];
   /**
    * For a call: the value Nova's caller expects in the reply's `result`, made
    * from the intents' results (same order). Absent: the Nova method returns
@@ -44,10 +43,13 @@ export interface Translation {
   uniqueId: string | undefined;
 }
 
-/** Validate intent args exactly as a native intent of version 1.0 is validated. */
+/**
+ * Validate intent args exactly as a native intent of the kind's newest
+ * version is validated (the adapter may use every field that version has).
+ */
 export function intent<K extends IntentKind>(kind: K, args: IntentArgs<K> | Record<string, unknown>): IntentOf<K> {
   // validateIntent parses with `kind`'s own schema, so the union member is that kind's.
-  return validateIntent(kind, '1.0', args) as IntentOf<K>;
+  return validateIntent(kind, currentVersion(kind), args) as IntentOf<K>;
 }
 
 /** Refuse a message that hostwall understands but cannot carry out as asked. */
@@ -64,6 +66,6 @@ export function nthIntentId(t: Translation, n: number, total: number): { intent_
   return total > 1 && t.uniqueId !== undefined ? { intent_id: `${t.uniqueId}:${n}` } : {};
 }
 
-export function adapted(intents: NovaIntent[], ignored: string[] = [], reply?: (results: unknown[]) => unknown): NovaAdapted {
+export function adapted(intents: Intent[], ignored: string[] = [], reply?: (results: unknown[]) => unknown): NovaAdapted {
   return reply ? { intents, ignored, reply } : { intents, ignored };
 }
