@@ -127,6 +127,32 @@ describe('hostwall replay', function () {
     expect(await fixed.stop()).to.equal(0);
   });
 
+  it('inspect shows the host\'s recent intents with outcome and error, and its dead letters with reasons', async () => {
+    const host = uniqueHost('inspect');
+    const w = await startWorkerProcess(host, { ...stateDir(), HOSTWALL_MAX_MESSAGE_BYTES: '2048' });
+    workers.push(w);
+    const id = uuid();
+    await client.call(host, 'instance.spawn', { instance_uuid: id, name: 'insp-1', flavor: FLAVOR });
+    const missing = uuid();
+    await client.call(host, 'instance.pause', { instance_uuid: missing }).catch(() => undefined);
+    await client.cast(host, 'instance.spawn', { instance_uuid: uuid(), name: 'too-big', flavor: FLAVOR, metadata: { note: 'x'.repeat(3000) } });
+    for (let i = 0; i < 100 && (await queueDepth(`hostwall.dead.${host}`)) < 1; i++) await new Promise((res) => setTimeout(res, 50));
+    const r = await runCli(['inspect', '--host', host, '--since', '-10m']);
+    expect(r.code, r.stderr).to.equal(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const intents = lines.filter((l) => l.type === 'intent');
+    expect(intents.find((l) => l.kind === 'instance.spawn' && l.instance_uuid === id)).to.deep.include({ state: 'succeeded', error: null });
+    const failed = intents.find((l) => l.kind === 'instance.pause');
+    expect(failed).to.deep.include({ state: 'failed', instance_uuid: missing });
+    expect(failed?.error).to.deep.include({ code: 'INSTANCE_NOT_FOUND' });
+    expect(typeof failed?.duration_ms).to.equal('number');
+    const dead = lines.filter((l) => l.type === 'dead-letter');
+    expect(dead).to.have.length(1);
+    expect(String(dead[0]?.reason)).to.match(/^OVERSIZE/);
+    expect(await queueDepth(`hostwall.dead.${host}`), 'inspect leaves dead letters in place').to.equal(1);
+    expect(await w.stop()).to.equal(0);
+  });
+
   it('runs the demo to the end (exit 0)', async () => {
     const r = await runCli(['demo']);
     expect(r.code, `${r.stdout}\n${r.stderr}`).to.equal(0);
