@@ -10,7 +10,8 @@ import { definitionOf, type Intent, instanceOf } from '../intents';
 import type { Logger } from '../log';
 import { type ExecDeps, type ExecResult, execute, type HostRecords } from './execute';
 import type { IntentRecords } from './intent-records';
-import { type InstanceBook, taskStateFor } from './instance-book';
+import { taskStateFor } from '../intents';
+import type { InstanceBook } from './instance-book';
 import { errorInfo, type FinalOutcome } from './outcome';
 import type { EventSink } from './ports';
 

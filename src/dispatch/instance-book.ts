@@ -5,7 +5,7 @@
  * refreshes power_state from the driver's answer.
  */
 import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
-import type { Intent, PowerState, SpawnArgs, TaskState, VmState } from '../intents';
+import type { PowerState, SpawnArgs, TaskState, VmState } from '../intents';
 
 /** Nova's vm_state for a settled power state (what _sync_power_states would conclude). */
 export function vmStateFor(power: PowerState): VmState {
@@ -22,32 +22,6 @@ export function vmStateFor(power: PowerState): VmState {
       return 'error';
     case 'pending':
       return 'building';
-  }
-}
-
-/** The task_state Nova's API sets while an action runs (CATALOGUE §3.2). */
-export function taskStateFor(intent: Intent): TaskState {
-  switch (intent.kind) {
-    case 'instance.spawn':
-      return 'spawning';
-    case 'instance.destroy':
-      return 'deleting';
-    case 'instance.power_off':
-      return 'powering-off';
-    case 'instance.power_on':
-      return 'powering-on';
-    case 'instance.reboot':
-      return intent.args.type === 'hard' ? 'rebooting_hard' : 'rebooting';
-    case 'instance.pause':
-      return 'pausing';
-    case 'instance.unpause':
-      return 'unpausing';
-    case 'instance.suspend':
-      return 'suspending';
-    case 'instance.resume':
-      return 'resuming';
-    default:
-      return null;
   }
 }
 

@@ -21,7 +21,7 @@
  *   interfaces, `compute.instance.volume.attach|detach` once, at the end.
  */
 import { z } from 'zod';
-import type { Intent, IntentKind } from '../intents';
+import { type Intent, type IntentKind, taskStateFor } from '../intents';
 import type { InstanceFacts, RequestFacts } from './instance-facts';
 import { type LegacyExtra, LegacyInstancePayload, legacyInstancePayload } from './nova-legacy';
 import {
@@ -122,29 +122,15 @@ export function novaEventType(kind: IntentKind, phase: NovaPhase): string | unde
   return a ? `instance.${a.action}.${phase}` : undefined;
 }
 
-/** The task_state the compute manager shows in `.start` (it set it, or the API did). */
+/**
+ * The task_state the compute manager shows in `.start`: the API's (taskStateFor),
+ * except that create.start comes before the manager sets any task, and a
+ * reboot's manager has moved it on to reboot_pending(_hard).
+ */
 export function startTaskState(intent: Intent): NovaTaskState | null {
-  switch (intent.kind) {
-    case 'instance.destroy':
-      return 'deleting';
-    case 'instance.power_off':
-      return 'powering-off';
-    case 'instance.power_on':
-      return 'powering-on';
-    case 'instance.reboot':
-      return intent.args.type === 'hard' ? 'reboot_pending_hard' : 'reboot_pending';
-    case 'instance.pause':
-      return 'pausing';
-    case 'instance.unpause':
-      return 'unpausing';
-    case 'instance.suspend':
-      return 'suspending';
-    case 'instance.resume':
-      return 'resuming';
-    default:
-      // create.start comes before the manager sets any task; device actions have none.
-      return null;
-  }
+  if (intent.kind === 'instance.spawn') return null;
+  if (intent.kind === 'instance.reboot') return intent.args.type === 'hard' ? 'reboot_pending_hard' : 'reboot_pending';
+  return taskStateFor(intent);
 }
 
 export interface NovaPhaseInput {
