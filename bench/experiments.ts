@@ -1,0 +1,73 @@
+/**
+ * Opt-in experiments for the profile findings, applied inside a bench child
+ * before it connects (never in src/): each one changes a dependency's
+ * behaviour the way a proposed fix would, so its gain can be measured in the
+ * same harness. Enabled by environment variables, so `npm run bench` with
+ * HWBENCH_CORK=1 applies it to the baseline and the worker alike.
+ *
+ * - HWBENCH_CORK=1: amqplib's Mux writes every frame with its own
+ *   socket.write() (one syscall per publish and per ack); this corks the
+ *   socket for one pass of the Mux, so a pass becomes one writev().
+ * - HWBENCH_TRACE_STORE=1 (measurement only, no change in behaviour): times
+ *   every group commit of the intent store (src/store/write-batch.ts
+ *   WriteBatch.flush), which runs synchronously on the event loop.
+ */
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import type { Writable } from 'node:stream';
+
+interface MuxLike {
+  out: Writable;
+  _readIncoming(): void;
+}
+
+export function applyExperiments(): string[] {
+  const on: string[] = [];
+  if (process.env.HWBENCH_CORK === '1') {
+    const req = createRequire(__filename);
+    // amqplib's "exports" hides lib/; the absolute path is the same module its connection.js loaded.
+    const dir = path.dirname(req.resolve('amqplib'));
+    const { Mux } = req(path.join(dir, 'lib', 'mux.js')) as { Mux: { prototype: MuxLike } };
+    const original = Mux.prototype._readIncoming;
+    Mux.prototype._readIncoming = function (this: MuxLike) {
+      this.out.cork();
+      try {
+        original.call(this);
+      } finally {
+        this.out.uncork();
+      }
+    };
+    on.push('cork');
+  }
+  if (process.env.HWBENCH_TRACE_STORE === '1') {
+    const req = createRequire(__filename);
+    try {
+      const { WriteBatch } = req('../src/store/write-batch') as { WriteBatch: { prototype: { flush(): void; ops?: unknown[] } } };
+      const original = WriteBatch.prototype.flush;
+      WriteBatch.prototype.flush = function (this: { ops?: unknown[] }) {
+        const ops = this.ops?.length ?? 0;
+        const t0 = performance.now();
+        original.call(this);
+        if (ops > 0) storeFlushes.push([performance.now() - t0, ops]);
+      };
+      on.push('trace-store');
+    } catch {
+      // no intent store in this build
+    }
+  }
+  return on;
+}
+
+/** [duration ms, writes] of each intent-store group commit (HWBENCH_TRACE_STORE=1). */
+export const storeFlushes: [number, number][] = [];
+
+export function storeFlushStats(): Record<string, number> | undefined {
+  if (storeFlushes.length === 0) return undefined;
+  const d = storeFlushes.map((f) => f[0]).sort((a, b) => a - b);
+  const w = storeFlushes.reduce((a, f) => a + f[1], 0);
+  const at = (p: number) => Math.round((d[Math.min(d.length - 1, Math.ceil((p / 100) * d.length) - 1)] ?? 0) * 100) / 100;
+  return {
+    commits: d.length, writes: w, writes_per_commit: Math.round((10 * w) / d.length) / 10, total_ms: Math.round(d.reduce((a, b) => a + b, 0)),
+    p50_ms: at(50), p99_ms: at(99), max_ms: at(100), us_per_write: Math.round((1000 * d.reduce((a, b) => a + b, 0)) / w),
+  };
+}

@@ -1,0 +1,355 @@
+/**
+ * `npm run bench`: hostwall against the bare amqplib path, one run, one
+ * broker (AMQP_URL, default 127.0.0.1:5672), figures as ratios against the
+ * baseline measured in the same run (issue #8).
+ *
+ *  1. baseline (bench/baseline-child.ts, a child process): N oslo casts
+ *     preloaded into a queue of its own, then consumed; per message: parse
+ *     the envelope, publish one confirmed event, ack. Then the latency run.
+ *  2. hostwall (bench/worker-child.ts, a child process): the real Worker on
+ *     libvirt's test driver. 200 instances spawned through the worker first;
+ *     then the same N intents (power_off / power_on / reboot over the 200
+ *     instances) preloaded while the worker holds its deliveries, released at
+ *     once; done when every intent's intent.succeeded arrived on
+ *     hostwall.events. The worker's RSS is sampled during that drain (20,000
+ *     intents waiting by default). Then the latency run.
+ *  3. latency (both): an open-loop publisher at a fixed rate (1,000/s) for
+ *     a fixed time; publish → intent.succeeded event received, p50/p99.
+ *
+ * Broker objects: everything is named after the run id and deleted at the
+ * end. Nova notifications go to a capped queue of the run (x-max-length), not
+ * to the shared versioned_notifications.* queues: this run uses a control
+ * exchange of its own and detaches those queues from it.
+ *
+ * Flags: --n 20000 --rate 1000 --latency-s 10 --instances 200 --quick
+ *        --profile (node --cpu-prof on the worker child; summary printed)
+ *        --set name=value (worker setting, e.g. --set logLevel=warn --set prefetch=50)
+ *        --json (JSON on stdout, text on stderr) --out bench/results.json --keep-log --keep-state
+ *        (the worker's log and intent store stay in the OS temp directory)
+ * Environment: HWBENCH_CORK=1, HWBENCH_TRACE_STORE=1 (bench/experiments.ts), UV_THREADPOOL_SIZE.
+ */
+import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as amqp from 'amqplib';
+import { Child } from './child';
+import {
+  AMQP_URL, brokerPid, CpuMeter, type CpuUse, deleteQueues, EventCollector, type Encoded, latencyStats, type LatencyStats, mb, paced, parseArgs, powerIntent, preload,
+  procMemory, queueExists, rabbitStatus, runId, spawnIntent,
+} from './common';
+import { formatSummary, type ProfileSummary, summarise } from './profile-summary';
+import type { WorkerChildSpec } from './worker-child';
+
+const REPO = path.resolve(__dirname, '..', '..');
+/** oslo's shared names the worker declares (and hostwall's journal stream): never deleted unless this run created them. */
+const SHARED_QUEUES = ['compute', 'versioned_notifications.info', 'versioned_notifications.error', 'notifications.info', 'notifications.error'];
+const JOURNAL = 'hostwall.journal';
+
+interface Throughput {
+  intents: number;
+  succeeded: number;
+  failed: number;
+  missing: number;
+  seconds: number;
+  per_s: number;
+  first_errors: string[];
+}
+
+interface Results {
+  run_id: string;
+  at: string;
+  machine: { cpus: number; cpu_model: string; node: string; broker: string; load_avg_before: number[] };
+  params: { n: number; rate: number; latency_s: number; instances: number; prefetch: number; worker_settings: Record<string, string>; uv_threadpool: string };
+  baseline: { throughput: Throughput; latency: LatencyStats & { offered_per_s: number; achieved_per_s: number } };
+  hostwall: {
+    spawn: { instances: number; seconds: number; failed: number };
+    throughput: Throughput;
+    latency: LatencyStats & { offered_per_s: number; achieved_per_s: number; failed: number; missing: number };
+    memory: {
+      rss_before_mb: number; peak_rss_mb: number; rss_after_mb: number; heap_used_mb: number; heap_total_mb: number; external_mb: number; vm_hwm_mb: number; samples: number; waiting: number;
+    };
+    event_loop_delay_during_drain: { p50_ms: number; p99_ms: number; max_ms: number };
+    /** With HWBENCH_TRACE_STORE=1: the intent store's group commits during the drain. */
+    store_commits_during_drain?: Record<string, number>;
+    log: { bytes: number; bytes_per_intent: number; level: string };
+    intent_store: { bytes: number; bytes_per_intent: number };
+    config: Record<string, unknown>;
+  };
+  ratio: { throughput: number; p99_vs_baseline: number };
+  /** Cores busy per phase: the machine, the bench's processes plus the broker, and everything else (foreign load spoils a run). */
+  cpu: Record<string, CpuUse>;
+  warnings: string[];
+  targets: { name: string; value: number; limit: string; pass: boolean }[];
+  profile?: ProfileSummary;
+  cleanup: { queues_deleted: number; exchange_deleted: boolean };
+}
+
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function main(): Promise<void> {
+  const { opts, sets } = parseArgs(process.argv.slice(2));
+  const quick = opts.has('quick');
+  const n = Number(opts.get('n') ?? (quick ? 5_000 : 20_000));
+  const rate = Number(opts.get('rate') ?? 1_000);
+  const latencyS = Number(opts.get('latency-s') ?? (quick ? 5 : 10));
+  const instances = Number(opts.get('instances') ?? 200);
+  const jsonOut = opts.has('json');
+  const profile = opts.has('profile');
+  const outFile = path.resolve(opts.get('out') ?? path.join(REPO, 'bench', 'results.json'));
+  const prefetch = Number(sets.prefetch ?? 200);
+  const say = (s: string) => (jsonOut ? process.stderr.write(`${s}\n`) : console.log(s));
+
+  const id = runId();
+  const exchange = `hwbench.${id}`;
+  const host = `hwbench-${id}`;
+  const bhost = `hwbench-${id}-base`;
+  const baseQueue = `hwbench.${id}.baseline`;
+  const eventsQueue = `hwbench.${id}.events`;
+  const sinkQueue = `hwbench.${id}.sink`;
+  const instancesPath = path.join(os.tmpdir(), `hwbench-${id}-instances`);
+  const logPath = path.join(os.tmpdir(), `hwbench-${id}-worker.log`);
+  const statePath = path.join(os.tmpdir(), `hwbench-${id}-state`);
+  const profDir = path.join(REPO, 'bench', 'profiles');
+  const toDelete = new Set<string>([baseQueue, eventsQueue, sinkQueue]);
+  const started = Date.now();
+
+  const status = await rabbitStatus().catch(() => undefined);
+  const broker = await brokerPid();
+  const cpu: Record<string, CpuUse> = {};
+  let meterPids: number[] = [];
+  const meter = new CpuMeter(() => [process.pid, ...meterPids, ...(broker ? [broker] : [])]);
+  say(`hostwall bench ${id}: n=${n}, latency ${rate}/s for ${latencyS} s, ${instances} instances, broker ${status?.version ?? '?'} at ${AMQP_URL.replace(/\/\/[^@]*@/, '//')}`);
+
+  const pubConn = await amqp.connect(AMQP_URL, { clientProperties: { connection_name: `hwbench-publisher:${id}` } });
+  const evConn = await amqp.connect(AMQP_URL, { clientProperties: { connection_name: `hwbench-events:${id}` } });
+  const sharedBefore = new Map<string, boolean>();
+  for (const q of [...SHARED_QUEUES, JOURNAL]) sharedBefore.set(q, await queueExists(pubConn, q));
+
+  let baseChild: Child | undefined;
+  let wChild: Child | undefined;
+  let logFd: number | undefined;
+  const cleanup = { queues_deleted: 0, exchange_deleted: false };
+  try {
+    const admin = await evConn.createChannel();
+    // The control exchange as the worker declares it in the default (transient) queue mode.
+    await admin.assertExchange(exchange, 'topic', { durable: false, autoDelete: false });
+    await admin.assertExchange('hostwall.events', 'topic', { durable: true, autoDelete: false });
+    await admin.assertQueue(eventsQueue, { exclusive: true, durable: false });
+    for (const h of [host, bhost]) for (const e of ['intent.succeeded', 'intent.failed', 'intent.rejected']) await admin.bindQueue(eventsQueue, 'hostwall.events', `${h}.${e}`);
+    // Everything else the worker publishes is routed somewhere, as in a deployment with listeners, but capped.
+    await admin.assertQueue(sinkQueue, { exclusive: true, durable: false, arguments: { 'x-max-length': 1000 } });
+    for (const e of ['intent.accepted', 'instance.state']) await admin.bindQueue(sinkQueue, 'hostwall.events', `${host}.${e}`);
+    for (const q of SHARED_QUEUES.slice(1)) await admin.bindQueue(sinkQueue, exchange, q);
+    await admin.assertQueue(baseQueue, { durable: false, autoDelete: false });
+    await admin.bindQueue(baseQueue, exchange, `compute.${bhost}`);
+    const collector = new EventCollector();
+    await admin.consume(eventsQueue, collector.onMessage, { noAck: true });
+    const pub = await pubConn.createConfirmChannel();
+
+    const uuids = Array.from({ length: instances }, () => randomUUID());
+    const latencyCount = Math.round(rate * latencyS);
+    const drainTimeout = Number(opts.get('timeout-s') ?? 150) * 1000;
+
+    // ---- baseline -------------------------------------------------------------------------------------
+    say('baseline: bare amqplib consumer (parse envelope, publish one confirmed event, ack)');
+    baseChild = new Child(path.join(__dirname, 'baseline-child.js'), { amqpUrl: AMQP_URL, host: bhost, queue: baseQueue, prefetch });
+    await baseChild.next('ready');
+    const baseMsgs = Array.from({ length: n }, (_, i) => powerIntent(exchange, bhost, uuids, i));
+    await preload(pub, baseMsgs);
+    meterPids = [baseChild.pid];
+    meter.start();
+    const bt0 = performance.now();
+    baseChild.send({ cmd: 'go' });
+    await collector.waitFor(baseMsgs.map((m) => m.id), drainTimeout);
+    cpu.baseline_throughput = meter.stop();
+    const baseThroughput = throughputOf(collector, baseMsgs, bt0);
+    say(`  throughput: ${baseThroughput.succeeded}/${n} in ${baseThroughput.seconds} s = ${baseThroughput.per_s}/s`);
+    const baseLatMsgs = Array.from({ length: latencyCount }, (_, i) => powerIntent(exchange, bhost, uuids, n + i));
+    meter.start();
+    const baseLatency = await latencyRun(collector, pub, baseLatMsgs, rate);
+    cpu.baseline_latency = meter.stop();
+    say(`  latency at ${rate}/s: p50 ${baseLatency.p50_ms} ms, p99 ${baseLatency.p99_ms} ms, max ${baseLatency.max_ms} ms`);
+    await baseChild.stop({ cmd: 'stop' });
+
+    // ---- hostwall ---------------------------------------------------------------------------------------
+    say('hostwall: real Worker, libvirt test driver, in a child process');
+    mkdirSync(profDir, { recursive: true });
+    logFd = openSync(logPath, 'w');
+    const spec: WorkerChildSpec = { amqpUrl: AMQP_URL, host, controlExchange: exchange, instancesPath, statePath, settings: sets };
+    const execArgv = profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=worker-${id}.cpuprofile`] : [];
+    wChild = new Child(path.join(__dirname, 'worker-child.js'), spec, { execArgv, stderrFd: logFd });
+    const ready = await wChild.next('ready', 60_000);
+    for (const q of ready.consume as string[]) if (!SHARED_QUEUES.includes(q)) toDelete.add(q);
+    toDelete.add(String(ready.deadLetterQueue));
+    // The worker bound the shared notification queues to this run's exchange: detach them (the sink gets those keys).
+    for (const q of SHARED_QUEUES.slice(1)) {
+      const ch = await evConn.createChannel();
+      ch.on('error', () => undefined);
+      await ch.unbindQueue(q, exchange, q).catch(() => undefined);
+      await ch.close().catch(() => undefined);
+    }
+
+    const spawns = uuids.map((u, i) => spawnIntent(exchange, host, u, i));
+    const st0 = performance.now();
+    await preload(pub, spawns);
+    await collector.waitFor(spawns.map((m) => m.id), 120_000);
+    const spawnTally = collector.tally(spawns.map((m) => m.id));
+    const spawnS = round((collector.lastArrival(spawns.map((m) => m.id)) - st0) / 1000, 2);
+    say(`  spawned ${spawnTally.succeeded}/${instances} instances in ${spawnS} s`);
+    if (spawnTally.succeeded !== instances) throw new Error(`spawns failed: ${JSON.stringify(spawnTally)}`);
+
+    wChild.send({ cmd: 'gate', open: false });
+    await wChild.next('gate');
+    const hwMsgs = Array.from({ length: n }, (_, i) => powerIntent(exchange, host, uuids, i));
+    await preload(pub, hwMsgs);
+    const before = procMemory(wChild.pid);
+    wChild.send({ cmd: 'rss', on: true });
+    meterPids = [wChild.pid];
+    meter.start();
+    const ht0 = performance.now();
+    wChild.send({ cmd: 'gate', open: true });
+    await collector.waitFor(hwMsgs.map((m) => m.id), drainTimeout);
+    cpu.hostwall_throughput = meter.stop();
+    const hwThroughput = throughputOf(collector, hwMsgs, ht0);
+    wChild.send({ cmd: 'rss', on: false });
+    const rss = await wChild.next('rss');
+    say(`  throughput: ${hwThroughput.succeeded}/${n} in ${hwThroughput.seconds} s = ${hwThroughput.per_s}/s${hwThroughput.failed ? ` (${hwThroughput.failed} failed: ${hwThroughput.first_errors.join('; ')})` : ''}`);
+    say(`  RSS with ${n} waiting: ${before?.rss_mb ?? '?'} MB before, peak ${mb(Number(rss.peak))} MB (at the end: JS heap ${mb(Number(rss.heapUsed))} MB used of ${mb(Number(rss.heapTotal))} MB, external ${mb(Number(rss.external))} MB)`);
+
+    const hwLatMsgs = Array.from({ length: latencyCount }, (_, i) => powerIntent(exchange, host, uuids, n + i));
+    meter.start();
+    const hwLatency = await latencyRun(collector, pub, hwLatMsgs, rate);
+    cpu.hostwall_latency = meter.stop();
+    say(`  latency at ${rate}/s: p50 ${hwLatency.p50_ms} ms, p99 ${hwLatency.p99_ms} ms, max ${hwLatency.max_ms} ms (achieved ${hwLatency.achieved_per_s}/s)`);
+    const after = procMemory(wChild.pid);
+    await wChild.stop({ cmd: 'stop' });
+    closeSync(logFd);
+    logFd = undefined;
+    const logBytes = existsSync(logPath) ? statSync(logPath).size : 0;
+    const storeBytes = dirBytes(statePath);
+    const totalIntents = instances + n + latencyCount;
+
+    let profileSummary: ProfileSummary | undefined;
+    if (profile) {
+      const f = readdirSync(profDir).find((x) => x === `worker-${id}.cpuprofile`);
+      if (f) {
+        profileSummary = summarise(path.join(profDir, f), 25);
+        say(formatSummary(profileSummary));
+      } else say('  (no profile written)');
+    }
+
+    const ratio = round(hwThroughput.per_s / baseThroughput.per_s, 3);
+    const peakMb = mb(Number(rss.peak));
+    const targets = [
+      { name: 'throughput >= 0.7 x baseline', value: ratio, limit: '>= 0.7', pass: ratio >= 0.7 },
+      { name: `p99 publish -> intent.succeeded at ${rate}/s <= 10 ms`, value: hwLatency.p99_ms, limit: '<= 10 ms', pass: hwLatency.p99_ms <= 10 && hwLatency.missing === 0 },
+      { name: `peak RSS with ${n} intents waiting <= 200 MB`, value: peakMb, limit: '<= 200 MB', pass: peakMb <= 200 },
+    ];
+    const results: Results = {
+      run_id: id,
+      at: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? '?', node: process.version, broker: `RabbitMQ ${status?.version ?? '?'}`, load_avg_before: os.loadavg().map((x) => round(x, 2)) },
+      params: { n, rate, latency_s: latencyS, instances, prefetch, worker_settings: sets, uv_threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)' },
+      baseline: { throughput: baseThroughput, latency: baseLatency },
+      hostwall: {
+        spawn: { instances, seconds: spawnS, failed: spawnTally.failed },
+        throughput: hwThroughput,
+        latency: hwLatency,
+        memory: {
+          rss_before_mb: before?.rss_mb ?? Number.NaN, peak_rss_mb: peakMb, rss_after_mb: after?.rss_mb ?? Number.NaN, heap_used_mb: mb(Number(rss.heapUsed)),
+          heap_total_mb: mb(Number(rss.heapTotal)), external_mb: mb(Number(rss.external)), vm_hwm_mb: after?.hwm_mb ?? Number.NaN, samples: Number(rss.samples), waiting: n,
+        },
+        event_loop_delay_during_drain: rss.loop as { p50_ms: number; p99_ms: number; max_ms: number },
+        ...(rss.store ? { store_commits_during_drain: rss.store as Record<string, number> } : {}),
+        log: { bytes: logBytes, bytes_per_intent: Math.round(logBytes / totalIntents), level: String((ready.config as { logLevel?: string }).logLevel) },
+        intent_store: { bytes: storeBytes, bytes_per_intent: Math.round(storeBytes / totalIntents) },
+        config: ready.config as Record<string, unknown>,
+      },
+      ratio: { throughput: ratio, p99_vs_baseline: round(hwLatency.p99_ms / baseLatency.p99_ms, 2) },
+      cpu,
+      warnings: Object.entries(cpu)
+        .filter(([, c]) => c.foreign_cores + c.steal_cores > 0.2)
+        .map(([phase, c]) => `${phase}: other processes used ${c.foreign_cores} cores (steal ${c.steal_cores}) of ${os.cpus().length}; figures of this run are not comparable`),
+      targets,
+      ...(profileSummary ? { profile: profileSummary } : {}),
+      cleanup,
+    };
+
+    say('');
+    say(`                         baseline      hostwall     ratio`);
+    say(`  throughput (/s)     ${String(baseThroughput.per_s).padStart(10)}    ${String(hwThroughput.per_s).padStart(10)}    ${ratio}`);
+    say(`  p50 at ${rate}/s (ms) ${String(baseLatency.p50_ms).padStart(9)}    ${String(hwLatency.p50_ms).padStart(10)}`);
+    say(`  p99 at ${rate}/s (ms) ${String(baseLatency.p99_ms).padStart(9)}    ${String(hwLatency.p99_ms).padStart(10)}    ${results.ratio.p99_vs_baseline}`);
+    say(`  worker peak RSS, ${n} waiting: ${peakMb} MB (VmHWM over the whole run ${after?.hwm_mb ?? '?'} MB); event-loop delay during the drain p99 ${round(Number((rss.loop as { p99_ms: number }).p99_ms), 2)} ms, max ${round(Number((rss.loop as { max_ms: number }).max_ms), 1)} ms`);
+    say(`  worker log: ${logBytes} bytes, ${results.hostwall.log.bytes_per_intent} bytes/intent at level ${results.hostwall.log.level}; intent store on disk: ${storeBytes} bytes, ${results.hostwall.intent_store.bytes_per_intent} bytes/intent`);
+    say(`  CPU (cores) per phase, bench+broker / interrupts / other processes / steal: ${Object.entries(cpu).map(([k, c]) => `${k} ${c.bench_and_broker_cores}/${c.irq_cores}/${c.foreign_cores}/${c.steal_cores}`).join(', ')}`);
+    for (const w of results.warnings) say(`  WARNING ${w}`);
+    if (rss.store) say(`  intent store group commits during the drain (HWBENCH_TRACE_STORE): ${JSON.stringify(rss.store)}`);
+    for (const t of targets) say(`  [${t.pass ? 'PASS' : 'FAIL'}] ${t.name}: ${t.value}`);
+
+    await cleanupBroker();
+    say(`  cleanup: ${cleanup.queues_deleted} queues deleted, exchange ${exchange} deleted: ${cleanup.exchange_deleted}; ${round((Date.now() - started) / 1000)} s in all`);
+    writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+    say(`  results: ${path.relative(process.cwd(), outFile)}`);
+    if (jsonOut) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  } finally {
+    await baseChild?.stop({ cmd: 'stop' }, 5_000);
+    await wChild?.stop({ cmd: 'stop' }, 15_000);
+    if (logFd !== undefined) closeSync(logFd);
+    if (!cleanup.exchange_deleted) await cleanupBroker().catch((err: unknown) => console.error(`cleanup failed: ${String(err)}`));
+    rmSync(instancesPath, { recursive: true, force: true });
+    if (!opts.has('keep-state')) rmSync(statePath, { recursive: true, force: true });
+    if (!opts.has('keep-log')) rmSync(logPath, { force: true });
+    await pubConn.close().catch(() => undefined);
+    await evConn.close().catch(() => undefined);
+  }
+
+  async function cleanupBroker(): Promise<void> {
+    cleanup.queues_deleted = await deleteQueues(pubConn, toDelete);
+    // Shared oslo names this run created (none existed before): only if nobody uses them and they are empty.
+    cleanup.queues_deleted += await deleteQueues(pubConn, SHARED_QUEUES.filter((q) => sharedBefore.get(q) === false), true);
+    // A stream is never empty once written: deleted only if this run created it and nobody consumes it.
+    if (sharedBefore.get(JOURNAL) === false) cleanup.queues_deleted += await deleteQueues(pubConn, [JOURNAL], 'unused');
+    const ch = await pubConn.createChannel();
+    ch.on('error', () => undefined);
+    await ch.deleteExchange(exchange).then(() => {
+      cleanup.exchange_deleted = true;
+    }, () => undefined);
+    await ch.close().catch(() => undefined);
+  }
+}
+
+function dirBytes(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir).reduce((sum, f) => sum + statSync(path.join(dir, f)).size, 0);
+}
+
+function throughputOf(c: EventCollector, msgs: Encoded[], t0: number): Throughput {
+  const ids = msgs.map((m) => m.id);
+  const t = c.tally(ids);
+  const last = c.lastArrival(ids);
+  const seconds = round((last - t0) / 1000, 3);
+  return { intents: msgs.length, succeeded: t.succeeded, failed: t.failed, missing: t.missing, seconds, per_s: Math.round((t.succeeded + t.failed) / seconds), first_errors: t.firstErrors };
+}
+
+async function latencyRun(c: EventCollector, ch: amqp.ConfirmChannel, msgs: Encoded[], rate: number) {
+  const t0 = performance.now();
+  const sentAt = await paced(ch, msgs, rate);
+  const ids = msgs.map((m) => m.id);
+  await c.waitFor(ids, 60_000);
+  const lat: number[] = [];
+  for (const m of msgs) {
+    const at = c.seen.get(m.id)?.at;
+    const s = sentAt.get(m.id);
+    if (at !== undefined && s !== undefined) lat.push(at - s);
+  }
+  const t = c.tally(ids);
+  const elapsed = (c.lastArrival(ids) - t0) / 1000;
+  return { ...latencyStats(lat), offered_per_s: rate, achieved_per_s: Math.round((t.succeeded + t.failed) / elapsed), failed: t.failed, missing: t.missing };
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exit(1);
+});

@@ -1,0 +1,157 @@
+/**
+ * The real hostwall worker in a process of its own (so its RSS and CPU
+ * profile are its own): the libvirt test driver, the AMQP 0-9-1 transport,
+ * `new Worker({config, log, transport, driver})` with the configuration
+ * loadConfig builds (defaults unless the bench passes --set overrides), and
+ * winston logging at the configured level to stderr, which the parent points
+ * at a file.
+ *
+ * The only addition is a gate in front of the dispatcher: while it is closed,
+ * deliveries (at most `prefetch` per queue, the broker holds the rest) wait
+ * here instead of being dispatched, so the parent can preload the queue of a
+ * running worker. Opening the gate hands them over in arrival order; open,
+ * it costs one branch per message.
+ *
+ * Commands from the parent (IPC): gate {open}, rss {on}, stop.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { type Config, loadConfig } from '../src/config';
+import { openLibvirtDriver } from '../src/drivers/libvirt/driver';
+import { createLogger } from '../src/log';
+import { createAmqp091Transport } from '../src/transport/amqp091';
+import type { ConsumeOptions, InboundMessage, MessageHandler, OutboundMessage, PublishResult, Topology, Transport } from '../src/transport/transport';
+import { Worker } from '../src/worker/worker';
+import { applyExperiments, storeFlushStats, storeFlushes } from './experiments';
+
+export interface WorkerChildSpec {
+  amqpUrl: string;
+  host: string;
+  controlExchange: string;
+  instancesPath: string;
+  /** Where the intent store (SQLite) goes: a directory of the run, deleted after. */
+  statePath: string;
+  /** Settings overrides (--set name=value), as loadConfig flags. */
+  settings: Record<string, string>;
+}
+
+class GatedTransport implements Transport {
+  open = true;
+  private held: [MessageHandler, InboundMessage][] = [];
+
+  constructor(private readonly inner: Transport) {}
+
+  get heldCount(): number {
+    return this.held.length;
+  }
+
+  setGate(open: boolean): void {
+    this.open = open;
+    if (open) for (const [h, m] of this.held.splice(0)) h(m);
+  }
+
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+  declare(topology: Topology): Promise<void> {
+    return this.inner.declare(topology);
+  }
+  consume(queues: string[], opts: ConsumeOptions, handler: MessageHandler): Promise<void> {
+    return this.inner.consume(queues, opts, (m) => {
+      if (this.open) handler(m);
+      else this.held.push([handler, m]);
+    });
+  }
+  cancelConsumers(): Promise<void> {
+    return this.inner.cancelConsumers();
+  }
+  publish(msg: OutboundMessage): Promise<PublishResult> {
+    return this.inner.publish(msg);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+const send = (m: unknown) => process.send?.(m);
+
+/** The settings that shape the hot path (those this build has). */
+function pick(config: Config, names: string[]): Record<string, unknown> {
+  const c = config as unknown as Record<string, unknown>;
+  return Object.fromEntries(names.filter((n) => n in c).map((n) => [n, c[n]]));
+}
+
+async function main(): Promise<void> {
+  const experiments = applyExperiments();
+  const spec = JSON.parse(process.argv[2] ?? '{}') as WorkerChildSpec;
+  const config: Config = loadConfig({
+    env: {},
+    flags: { ...spec.settings, amqpUrl: spec.amqpUrl, host: spec.host, controlExchange: spec.controlExchange, instancesPath: spec.instancesPath, statePath: spec.statePath, logFormat: 'json' },
+  });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath });
+  const inner = createAmqp091Transport({
+    url: config.amqpUrl,
+    connectionName: `hwbench-worker:${config.host}:${process.pid}`,
+    log: (level, message, meta) => log.log(level, message, meta ?? {}),
+  });
+  const transport = new GatedTransport(inner);
+  const worker = new Worker({ config, log, transport, driver });
+  await worker.start();
+
+  let sampler: NodeJS.Timeout | undefined;
+  let peak = 0;
+  let samples = 0;
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+
+  process.on('message', (msg: { cmd: string; open?: boolean; on?: boolean }) => {
+    switch (msg.cmd) {
+      case 'gate': {
+        transport.setGate(msg.open === true);
+        const reply = () => send({ type: 'gate', open: transport.open, pending: worker.dispatcher.pending, held: transport.heldCount });
+        if (msg.open) reply();
+        else void worker.dispatcher.idle().then(reply);
+        break;
+      }
+      case 'rss': {
+        if (msg.on) {
+          peak = process.memoryUsage.rss();
+          samples = 0;
+          storeFlushes.length = 0;
+          loop.reset();
+          loop.enable();
+          sampler = setInterval(() => {
+            const r = process.memoryUsage.rss();
+            samples++;
+            if (r > peak) peak = r;
+          }, 20);
+        } else {
+          if (sampler) clearInterval(sampler);
+          loop.disable();
+          const mu = process.memoryUsage();
+          send({
+            type: 'rss', peak, samples, rss: mu.rss, heapUsed: mu.heapUsed, heapTotal: mu.heapTotal, external: mu.external,
+            loop: { p50_ms: loop.percentile(50) / 1e6, p99_ms: loop.percentile(99) / 1e6, max_ms: loop.max / 1e6 },
+            store: storeFlushStats(),
+          });
+        }
+        break;
+      }
+      case 'stop':
+        void worker.stop(10_000).then((clean) => {
+          send({ type: 'stopped', clean });
+          process.exit(0);
+        });
+        break;
+      default:
+    }
+  });
+  send({
+    type: 'ready', pid: process.pid, consume: worker.topology.consume, deadLetterQueue: worker.topology.deadLetterQueue,
+    config: { ...pick(config, ['prefetch', 'concurrency', 'libvirtConnections', 'logLevel', 'notificationFormat', 'queues', 'journal']), uvThreadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)', experiments },
+  });
+}
+
+main().catch((err: unknown) => {
+  send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  process.exit(1);
+});
