@@ -3,7 +3,8 @@
  * consumer with the worker's prefetch, and per message only what any
  * consumer must do: parse the oslo envelope (both JSON layers), publish one
  * confirmed event on `hostwall.events`, and ack once the broker confirmed it.
- * No validation, no scheduling, no driver, no logging.
+ * No validation, no scheduling, no driver, no logging. TCP_NODELAY as
+ * hostwall's transport sets it (src/transport/amqp091/options.ts).
  *
  * Runs as a child of bench/run.ts: connects, says `ready`, and consumes only
  * when told `go` (so its queue can be preloaded first).
@@ -23,7 +24,7 @@ const send = (m: unknown) => process.send?.(m);
 async function main(): Promise<void> {
   applyExperiments();
   const spec = JSON.parse(process.argv[2] ?? '{}') as Spec;
-  const conn = await amqp.connect(spec.amqpUrl, { clientProperties: { connection_name: `hwbench-baseline:${spec.host}` } });
+  const conn = await amqp.connect(spec.amqpUrl, { noDelay: true, clientProperties: { connection_name: `hwbench-baseline:${spec.host}` } });
   const pub = await conn.createConfirmChannel();
   const ch = await conn.createChannel();
   await ch.prefetch(spec.prefetch, false);

@@ -417,3 +417,24 @@ export async function brokerPid(): Promise<number | undefined> {
     return undefined;
   }
 }
+
+/**
+ * The worker binds the shared `hostwall.journal` stream to the control
+ * exchange (`<topic>.#`), so every intent is appended to it. A run replaces
+ * that binding on its own exchange by one to a stream of its own: the broker
+ * does the same work (one stream append per intent), and the run can delete
+ * its stream afterwards instead of leaving ~30,000 bench intents in the
+ * shared journal. Returns the stream's name.
+ */
+export async function divertJournal(conn: { createChannel(): Promise<Channel> }, exchange: string, stream: string, topic = 'compute'): Promise<string> {
+  const ch = await conn.createChannel();
+  ch.on('error', () => undefined);
+  try {
+    await ch.assertQueue(stream, { durable: true, arguments: { 'x-queue-type': 'stream', 'x-max-length-bytes': 1_000_000_000 } });
+    await ch.bindQueue(stream, exchange, `${topic}.#`);
+    await ch.unbindQueue('hostwall.journal', exchange, `${topic}.#`);
+  } finally {
+    await ch.close().catch(() => undefined);
+  }
+  return stream;
+}

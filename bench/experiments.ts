@@ -11,6 +11,9 @@
  * - HWBENCH_TRACE_STORE=1 (measurement only, no change in behaviour): times
  *   every group commit of the intent store (src/store/write-batch.ts
  *   WriteBatch.flush), which runs synchronously on the event loop.
+ * - HWBENCH_TRACE_LIBVIRT=1 (measurement only): counts libvirt calls by
+ *   function (src/drivers/libvirt/connection.ts Connection.call: one libuv
+ *   pool round trip each).
  */
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -55,8 +58,25 @@ export function applyExperiments(): string[] {
       // no intent store in this build
     }
   }
+  if (process.env.HWBENCH_TRACE_LIBVIRT === '1') {
+    const req = createRequire(__filename);
+    try {
+      const { Connection } = req('../src/drivers/libvirt/connection') as { Connection: { prototype: Record<string, unknown> } };
+      const original = Connection.prototype.call as (this: unknown, name: string, ...rest: unknown[]) => unknown;
+      Connection.prototype.call = function (this: unknown, name: string, ...rest: unknown[]) {
+        libvirtCalls.set(name, (libvirtCalls.get(name) ?? 0) + 1);
+        return original.call(this, name, ...rest);
+      };
+      on.push('trace-libvirt');
+    } catch {
+      // another driver layout
+    }
+  }
   return on;
 }
+
+/** libvirt calls by function name (HWBENCH_TRACE_LIBVIRT=1). */
+export const libvirtCalls = new Map<string, number>();
 
 /** [duration ms, writes] of each intent-store group commit (HWBENCH_TRACE_STORE=1). */
 export const storeFlushes: [number, number][] = [];

@@ -19,7 +19,9 @@
  * Broker objects: everything is named after the run id and deleted at the
  * end. Nova notifications go to a capped queue of the run (x-max-length), not
  * to the shared versioned_notifications.* queues: this run uses a control
- * exchange of its own and detaches those queues from it.
+ * exchange of its own and detaches those queues from it; likewise the
+ * journal's appends go to a stream of the run (divertJournal), not to the
+ * shared hostwall.journal.
  *
  * Flags: --n 20000 --rate 1000 --latency-s 10 --instances 200 --quick
  *        --profile (node --cpu-prof on the worker child; summary printed)
@@ -35,7 +37,7 @@ import * as path from 'node:path';
 import * as amqp from 'amqplib';
 import { Child } from './child';
 import {
-  AMQP_URL, brokerPid, CpuMeter, type CpuUse, deleteQueues, EventCollector, type Encoded, latencyStats, type LatencyStats, mb, paced, parseArgs, powerIntent, preload,
+  AMQP_URL, brokerPid, CpuMeter, type CpuUse, deleteQueues, divertJournal, EventCollector, type Encoded, latencyStats, type LatencyStats, mb, paced, parseArgs, powerIntent, preload,
   procMemory, queueExists, rabbitStatus, runId, spawnIntent,
 } from './common';
 import { formatSummary, type ProfileSummary, summarise } from './profile-summary';
@@ -72,6 +74,8 @@ interface Results {
     event_loop_delay_during_drain: { p50_ms: number; p99_ms: number; max_ms: number };
     /** With HWBENCH_TRACE_STORE=1: the intent store's group commits during the drain. */
     store_commits_during_drain?: Record<string, number>;
+    /** With HWBENCH_TRACE_LIBVIRT=1: libvirt calls (libuv pool round trips) during the drain, by function. */
+    libvirt_calls_during_drain?: Record<string, number>;
     log: { bytes: number; bytes_per_intent: number; level: string };
     intent_store: { bytes: number; bytes_per_intent: number };
     config: Record<string, unknown>;
@@ -121,8 +125,8 @@ async function main(): Promise<void> {
   const meter = new CpuMeter(() => [process.pid, ...meterPids, ...(broker ? [broker] : [])]);
   say(`hostwall bench ${id}: n=${n}, latency ${rate}/s for ${latencyS} s, ${instances} instances, broker ${status?.version ?? '?'} at ${AMQP_URL.replace(/\/\/[^@]*@/, '//')}`);
 
-  const pubConn = await amqp.connect(AMQP_URL, { clientProperties: { connection_name: `hwbench-publisher:${id}` } });
-  const evConn = await amqp.connect(AMQP_URL, { clientProperties: { connection_name: `hwbench-events:${id}` } });
+  const pubConn = await amqp.connect(AMQP_URL, { noDelay: true, clientProperties: { connection_name: `hwbench-publisher:${id}` } });
+  const evConn = await amqp.connect(AMQP_URL, { noDelay: true, clientProperties: { connection_name: `hwbench-events:${id}` } });
   const sharedBefore = new Map<string, boolean>();
   for (const q of [...SHARED_QUEUES, JOURNAL]) sharedBefore.set(q, await queueExists(pubConn, q));
 
@@ -189,6 +193,9 @@ async function main(): Promise<void> {
       await ch.unbindQueue(q, exchange, q).catch(() => undefined);
       await ch.close().catch(() => undefined);
     }
+
+    // The journal: same broker work, on a stream of this run's (deleted at the end) instead of the shared one.
+    if ((ready.config as { journal?: boolean }).journal === true) toDelete.add(await divertJournal(evConn, exchange, `hwbench.${id}.journal`));
 
     const spawns = uuids.map((u, i) => spawnIntent(exchange, host, u, i));
     const st0 = performance.now();
@@ -262,6 +269,7 @@ async function main(): Promise<void> {
         },
         event_loop_delay_during_drain: rss.loop as { p50_ms: number; p99_ms: number; max_ms: number },
         ...(rss.store ? { store_commits_during_drain: rss.store as Record<string, number> } : {}),
+        ...(rss.libvirt ? { libvirt_calls_during_drain: rss.libvirt as Record<string, number> } : {}),
         log: { bytes: logBytes, bytes_per_intent: Math.round(logBytes / totalIntents), level: String((ready.config as { logLevel?: string }).logLevel) },
         intent_store: { bytes: storeBytes, bytes_per_intent: Math.round(storeBytes / totalIntents) },
         config: ready.config as Record<string, unknown>,
@@ -285,6 +293,11 @@ async function main(): Promise<void> {
     say(`  worker log: ${logBytes} bytes, ${results.hostwall.log.bytes_per_intent} bytes/intent at level ${results.hostwall.log.level}; intent store on disk: ${storeBytes} bytes, ${results.hostwall.intent_store.bytes_per_intent} bytes/intent`);
     say(`  CPU (cores) per phase, bench+broker / interrupts / other processes / steal: ${Object.entries(cpu).map(([k, c]) => `${k} ${c.bench_and_broker_cores}/${c.irq_cores}/${c.foreign_cores}/${c.steal_cores}`).join(', ')}`);
     for (const w of results.warnings) say(`  WARNING ${w}`);
+    if (rss.libvirt) {
+      const calls = rss.libvirt as Record<string, number>;
+      const total = Object.values(calls).reduce((a, b) => a + b, 0);
+      say(`  libvirt calls during the drain (HWBENCH_TRACE_LIBVIRT): ${total} = ${round(total / n, 2)} per intent: ${JSON.stringify(calls)}`);
+    }
     if (rss.store) say(`  intent store group commits during the drain (HWBENCH_TRACE_STORE): ${JSON.stringify(rss.store)}`);
     for (const t of targets) say(`  [${t.pass ? 'PASS' : 'FAIL'}] ${t.name}: ${t.value}`);
 

@@ -5,7 +5,8 @@
  * what a process can share:
  *
  * - one libvirt test driver (test:///default is one in-process hypervisor
- *   per process anyway); its close() is left to the process;
+ *   per process anyway); its close() is left to the process, and its
+ *   watch() is hidden (see shared());
  * - a few AMQP connections: host i uses connection i mod C. Each Worker
  *   still opens its own consumer channel (one consume() call) and
  *   declares its own topology; publishes go through the connection's one
@@ -60,11 +61,18 @@ class SharedTransport implements Transport {
   }
 }
 
-/** The process's one driver, handed to every Worker; closing it is the process's job. */
+/**
+ * The process's one driver, handed to every Worker; closing it is the
+ * process's job. Without `watch`: the process has one test hypervisor, so
+ * every simulated host's watch would get every guest's lifecycle events (250
+ * watches, 250 connections, 250 reads per event), a load no real host has;
+ * the Workers fall back to a listing at start (HypervisorSync).
+ */
 function shared(driver: Driver): Driver {
   return new Proxy(driver, {
     get(target, prop) {
       if (prop === 'close') return () => Promise.resolve();
+      if (prop === 'watch') return undefined;
       const v: unknown = Reflect.get(target, prop, target);
       return typeof v === 'function' ? v.bind(target) : v;
     },

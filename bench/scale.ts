@@ -26,8 +26,8 @@ import * as path from 'node:path';
 import * as amqp from 'amqplib';
 import { Child } from './child';
 import {
-  AMQP_URL, deleteQueues, EventCollector, type Encoded, encodeCast, latencyStats, paced, parseArgs, POWER_MIX, preload, procMemory,
-  queueExists, rabbitList, rabbitStatus, runId, spawnIntent,
+  AMQP_URL, brokerPid, CpuMeter, deleteQueues, divertJournal, EventCollector, type Encoded, encodeCast, latencyStats, paced, parseArgs, POWER_MIX, preload, procMemory,
+  queueExists, rabbitList, rabbitStatus, runId, sleep, spawnIntent,
 } from './common';
 import type { ScaleChildSpec } from './scale-child';
 
@@ -98,8 +98,8 @@ async function main(): Promise<void> {
   const toDelete = new Set<string>([eventsQueue, sinkQueue]);
   say(`hostwall scale ${id}: ${hosts} hosts in ${procs} processes x ${connsPerProc} connections, fan-out ${rate}/s for ${duration} s, burst ${burst}`);
 
-  const pubConn = await amqp.connect(AMQP_URL, { clientProperties: { connection_name: `hwscale-publisher:${id}` } });
-  const evConn = await amqp.connect(AMQP_URL, { clientProperties: { connection_name: `hwscale-events:${id}` } });
+  const pubConn = await amqp.connect(AMQP_URL, { noDelay: true, clientProperties: { connection_name: `hwscale-publisher:${id}` } });
+  const evConn = await amqp.connect(AMQP_URL, { noDelay: true, clientProperties: { connection_name: `hwscale-events:${id}` } });
   const sharedBefore = new Map<string, boolean>();
   for (const q of SHARED_QUEUES) sharedBefore.set(q, await queueExists(pubConn, q));
   const children: Child[] = [];
@@ -107,14 +107,42 @@ async function main(): Promise<void> {
   const result: Record<string, unknown> = { run_id: id, at: new Date().toISOString(), params: { hosts, procs, conns_per_proc: connsPerProc, rate, duration, burst, settings: sets } };
 
   try {
+    // ---- what a queue costs, per type (single node here: one replica each) ----------------------------
+    // First, while the broker is quiet: its memory figures are snapshots, and closing connections frees memory late.
+    if (queueProbe > 0) {
+      const ch = await pubConn.createChannel();
+      const perType: Record<string, unknown> = {};
+      for (const [type, args] of [['classic', {}], ['quorum', { 'x-queue-type': 'quorum' }]] as const) {
+        await sleep(1000);
+        const q0 = await rabbitStatus();
+        const names = Array.from({ length: queueProbe }, (_, i) => `hwscale.${id}.probe-${type}-${i}`);
+        const t0 = performance.now();
+        for (const n of names) await ch.assertQueue(n, { durable: type === 'quorum', arguments: args });
+        const declareMs = (performance.now() - t0) / queueProbe;
+        await sleep(1000);
+        const q1 = await rabbitStatus();
+        const delta = (keys: string[]) => keys.reduce((a, k) => a + ((q1.memory[k] ?? 0) - (q0.memory[k] ?? 0)), 0) / queueProbe / 1024;
+        perType[type] = {
+          declared: queueProbe, declare_ms_each: round(declareMs, 2),
+          kb_each_queue_processes: Math.round(delta(['queue_procs', 'quorum_queue_procs'])),
+          kb_each_incl_ets_and_metrics: Math.round(delta(['queue_procs', 'quorum_queue_procs', 'quorum_ets', 'metrics', 'other_ets', 'mnesia'])),
+        };
+        await deleteQueues(pubConn, names);
+      }
+      await ch.close().catch(() => undefined);
+      result.queue_probe = perType;
+      say(`queue probe (idle queues, one replica each on this single node): ${JSON.stringify(perType)}`);
+    }
+
     // ---- what a connection costs, and how many fit -------------------------------------------------
+    await sleep(1000);
     const before = await rabbitStatus();
     const probeN = Math.max(0, Math.min(probeWanted, before.sockets_limit - before.sockets_used - 200));
     if (probeN > 0) {
       const t0 = performance.now();
       const conns: amqp.ChannelModel[] = [];
       for (let i = 0; i < probeN; i++) {
-        const c = await amqp.connect(AMQP_URL, { clientProperties: { connection_name: `hwscale-probe:${id}:${i}` } });
+        const c = await amqp.connect(AMQP_URL, { noDelay: true, clientProperties: { connection_name: `hwscale-probe:${id}:${i}` } });
         await c.createChannel();
         await c.createConfirmChannel();
         conns.push(c);
@@ -132,30 +160,6 @@ async function main(): Promise<void> {
       say(`connection probe: ${probeN} connections (2 channels each) opened at ${round(openMs, 2)} ms each; broker RSS ${before.memory_mb} -> ${during.memory_mb} MB, connection processes ${before.connection_memory_kb} -> ${during.connection_memory_kb} KB (~${Math.round(perConnKb)} KB per connection with 2 channels); socket limit ${before.sockets_limit} (${before.sockets_used} in use): at most ~${before.sockets_limit - before.sockets_used} more connections on this broker`);
     }
 
-    // ---- what a queue costs, per type (single node here: one replica each) ----------------------------
-    if (queueProbe > 0) {
-      const ch = await pubConn.createChannel();
-      const perType: Record<string, unknown> = {};
-      for (const [type, args] of [['classic', {}], ['quorum', { 'x-queue-type': 'quorum' }]] as const) {
-        const q0 = await rabbitStatus();
-        const names = Array.from({ length: queueProbe }, (_, i) => `hwscale.${id}.probe-${type}-${i}`);
-        const t0 = performance.now();
-        for (const n of names) await ch.assertQueue(n, { durable: type === 'quorum', arguments: args });
-        const declareMs = (performance.now() - t0) / queueProbe;
-        const q1 = await rabbitStatus();
-        const delta = (keys: string[]) => keys.reduce((a, k) => a + ((q1.memory[k] ?? 0) - (q0.memory[k] ?? 0)), 0) / queueProbe / 1024;
-        perType[type] = {
-          declared: queueProbe, declare_ms_each: round(declareMs, 2),
-          kb_each_queue_processes: Math.round(delta(['queue_procs', 'quorum_queue_procs'])),
-          kb_each_incl_ets_and_metrics: Math.round(delta(['queue_procs', 'quorum_queue_procs', 'quorum_ets', 'metrics', 'other_ets', 'mnesia'])),
-        };
-        await deleteQueues(pubConn, names);
-      }
-      await ch.close().catch(() => undefined);
-      result.queue_probe = perType;
-      say(`queue probe (idle queues, one replica each on this single node): ${JSON.stringify(perType)}`);
-    }
-
     // ---- the run's own objects --------------------------------------------------------------------
     const admin = await evConn.createChannel();
     await admin.assertExchange(exchange, 'topic', { durable: false, autoDelete: false });
@@ -168,6 +172,10 @@ async function main(): Promise<void> {
     const collector = new EventCollector((h) => h.startsWith(prefix));
     await admin.consume(eventsQueue, collector.onMessage, { noAck: true });
     const pub = await pubConn.createConfirmChannel();
+    const broker = await brokerPid();
+    const meter = new CpuMeter(() => [process.pid, ...children.map((c) => c.pid), ...(broker ? [broker] : [])]);
+    const cpu: Record<string, unknown> = {};
+    result.cpu = cpu;
 
     // ---- workers ----------------------------------------------------------------------------------
     logFd = openSync(logPath, 'w');
@@ -194,6 +202,8 @@ async function main(): Promise<void> {
       await ch.unbindQueue(q, exchange, q).catch(() => undefined);
       await ch.close().catch(() => undefined);
     }
+    // Journal appends go to a stream of this run's, not the shared hostwall.journal (see divertJournal).
+    if (!['false', '0', 'no'].includes(sets.journal ?? '')) toDelete.add(await divertJournal(evConn, exchange, `hwscale.${id}.journal`));
     const counts = await brokerCounts(id, toDelete);
     result.broker_while_running = counts;
     say(`broker while running: ${counts.queues_total} queues (${counts.queues_of_run} of this run), ${counts.connections_total} connections (${counts.connections_of_run} of this run), ${counts.channels_total} channels, ${counts.consumers_total} consumers (${counts.consumers_of_run} on this run's queues, plus one per host on the shared "compute" topic queue), ${counts.sockets_used}/${counts.sockets_limit} sockets, ${counts.memory_mb} MB`);
@@ -215,9 +225,11 @@ async function main(): Promise<void> {
       return encodeCast(exchange, h, kind, { instance_uuid: uuidOf.get(h) }, seq++);
     };
     const open = Array.from({ length: Math.round(rate * duration) }, randomIntent);
+    meter.start();
     const ot0 = performance.now();
     const sentAt = await paced(pub, open, rate);
     await collector.waitFor(open.map((m) => m.id), 120_000);
+    cpu.open_loop = meter.stop();
     const lat: number[] = [];
     for (const m of open) {
       const at = collector.seen.get(m.id)?.at;
@@ -230,14 +242,17 @@ async function main(): Promise<void> {
     say(`fan-out at ${rate}/s to random hosts for ${duration} s: p50 ${openStats.p50_ms} ms, p99 ${openStats.p99_ms} ms, max ${openStats.max_ms} ms, achieved ${openStats.achieved_per_s}/s, ${ot.failed} failed, ${ot.missing} missing`);
 
     const burstMsgs = Array.from({ length: burst }, randomIntent);
+    meter.start();
     const bt0 = performance.now();
     await preload(pub, burstMsgs);
     await collector.waitFor(burstMsgs.map((m) => m.id), 180_000);
+    cpu.burst = meter.stop();
     const bt = collector.tally(burstMsgs.map((m) => m.id));
     const burstS = (collector.lastArrival(burstMsgs.map((m) => m.id)) - bt0) / 1000;
     const burstStats = { intents: burst, succeeded: bt.succeeded, failed: bt.failed, missing: bt.missing, seconds: round(burstS, 2), per_s: Math.round((bt.succeeded + bt.failed) / burstS), first_errors: bt.firstErrors };
     result.fanout_burst = burstStats;
     say(`fan-out burst of ${burst} to random hosts: ${burstStats.per_s}/s end to end (${burstStats.seconds} s), ${bt.failed} failed, ${bt.missing} missing`);
+    say(`CPU (cores of ${os.cpus().length}) bench+workers+broker / interrupts / other processes / steal: ${Object.entries(cpu).map(([k, c]) => { const u = c as { bench_and_broker_cores: number; irq_cores: number; foreign_cores: number; steal_cores: number }; return `${k} ${u.bench_and_broker_cores}/${u.irq_cores}/${u.foreign_cores}/${u.steal_cores}`; }).join(', ')}`);
 
     const rss = await Promise.all(children.map(async (c) => {
       const m = procMemory(c.pid);

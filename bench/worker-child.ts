@@ -21,7 +21,7 @@ import { createLogger } from '../src/log';
 import { createAmqp091Transport } from '../src/transport/amqp091';
 import type { ConsumeOptions, InboundMessage, MessageHandler, OutboundMessage, PublishResult, Topology, Transport } from '../src/transport/transport';
 import { Worker } from '../src/worker/worker';
-import { applyExperiments, storeFlushStats, storeFlushes } from './experiments';
+import { applyExperiments, libvirtCalls, storeFlushStats, storeFlushes } from './experiments';
 
 export interface WorkerChildSpec {
   amqpUrl: string;
@@ -117,6 +117,7 @@ async function main(): Promise<void> {
           peak = process.memoryUsage.rss();
           samples = 0;
           storeFlushes.length = 0;
+          libvirtCalls.clear();
           loop.reset();
           loop.enable();
           sampler = setInterval(() => {
@@ -132,6 +133,7 @@ async function main(): Promise<void> {
             type: 'rss', peak, samples, rss: mu.rss, heapUsed: mu.heapUsed, heapTotal: mu.heapTotal, external: mu.external,
             loop: { p50_ms: loop.percentile(50) / 1e6, p99_ms: loop.percentile(99) / 1e6, max_ms: loop.max / 1e6 },
             store: storeFlushStats(),
+            libvirt: libvirtCalls.size > 0 ? Object.fromEntries(libvirtCalls) : undefined,
           });
         }
         break;
