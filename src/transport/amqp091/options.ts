@@ -7,11 +7,9 @@ import { basename } from 'node:path';
 import type { SocketOptions } from 'amqplib';
 import { z } from 'zod';
 import { ConfigError } from '../../errors';
+import { commonTransportFields, type TransportLog } from '../common-options';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type TransportLog = (level: LogLevel, msg: string, meta?: Record<string, unknown>) => void;
-
-const pem = z.union([z.string(), z.instanceof(Buffer)]);
+export type { LogLevel, TransportLog } from '../common-options';
 
 export const Amqp091OptionsSchema = z.object({
   url: z.string().regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL'),
@@ -22,21 +20,7 @@ export const Amqp091OptionsSchema = z.object({
    * `heartbeat` query parameter of the URL is used, else 60.
    */
   heartbeatS: z.number().int().min(0).max(3600).optional(),
-  /** Shown in the management UI and `rabbitmqctl list_connections`; default `<argv0>:<pid>:<uuid4>` as oslo does. */
-  connectionName: z.string().min(1).optional(),
-  log: z.custom<TransportLog>((v) => typeof v === 'function').optional(),
-  tls: z.object({ ca: pem.optional(), cert: pem.optional(), key: pem.optional() }).optional(),
-  /** Deadline of a single broker operation (declare, open channel, consume, cancel). */
-  operationTimeoutMs: z.number().int().positive().default(10_000),
-  /** How long a publish may wait for a channel, buffer space and the broker's confirm. Past it the outcome is unknown. */
-  confirmTimeoutMs: z.number().int().positive().default(30_000),
-  /** TCP connect + AMQP handshake deadline of one attempt. */
-  connectTimeoutMs: z.number().int().positive().default(10_000),
-  /** start() gives up after this long without a first connection. */
-  startTimeoutMs: z.number().int().positive().default(60_000),
-  /** Reconnect backoff: first ceiling and cap (equal jitter below each ceiling). */
-  reconnectMinMs: z.number().int().positive().default(500),
-  reconnectMaxMs: z.number().int().positive().default(30_000),
+  ...commonTransportFields,
 });
 export type Amqp091Options = z.input<typeof Amqp091OptionsSchema>;
 

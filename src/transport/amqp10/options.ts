@@ -13,10 +13,8 @@ import { basename } from 'node:path';
 import type { ConnectionOptions } from 'rhea';
 import { z } from 'zod';
 import { ConfigError } from '../../errors';
-import type { TransportLog } from '../amqp091/options';
+import { commonTransportFields, type TransportLog } from '../common-options';
 import { type AddressBook, addressBook, type AddressFamily, AddressTemplatesSchema } from './addresses';
-
-const pem = z.union([z.string(), z.instanceof(Buffer)]);
 
 export const AMQP10_URL = /^amqps?(10)?:\/\//;
 
@@ -45,21 +43,7 @@ export const Amqp10OptionsSchema = z.object({
    * then goes unnoticed until the kernel gives up). 60 like oslo's threshold.
    */
   heartbeatS: z.number().int().min(0).max(3600).default(60),
-  /** AMQP container id (shown by `rabbitmqctl list_connections container_id` on 4.x); default `<argv0>:<pid>:<uuid4>`. */
-  connectionName: z.string().min(1).optional(),
-  log: z.custom<TransportLog>((v) => typeof v === 'function').optional(),
-  tls: z.object({ ca: pem.optional(), cert: pem.optional(), key: pem.optional() }).optional(),
-  /** Deadline of a single broker operation (attach, declare, drain, detach). */
-  operationTimeoutMs: z.number().int().positive().default(10_000),
-  /** How long a publish may wait for a link, credit and the broker's disposition. Past it the outcome is unknown. */
-  confirmTimeoutMs: z.number().int().positive().default(30_000),
-  /** TCP connect + SASL + open deadline of one attempt. */
-  connectTimeoutMs: z.number().int().positive().default(10_000),
-  /** start() gives up after this long without a first connection. */
-  startTimeoutMs: z.number().int().positive().default(60_000),
-  /** Reconnect backoff: first ceiling and cap (equal jitter below each ceiling). */
-  reconnectMinMs: z.number().int().positive().default(500),
-  reconnectMaxMs: z.number().int().positive().default(30_000),
+  ...commonTransportFields,
   /** Sender links kept open at once (one per target address); the least recently used idle one is detached beyond it. */
   maxSenderLinks: z.number().int().min(1).max(10_000).default(64),
   /**

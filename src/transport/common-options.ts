@@ -1,0 +1,29 @@
+/**
+ * Options every transport takes, whatever its protocol, so the two are
+ * configured alike: identity, logging, TLS material, and the deadlines and
+ * reconnect backoff of its broker operations (milliseconds).
+ */
+import { z } from 'zod';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type TransportLog = (level: LogLevel, msg: string, meta?: Record<string, unknown>) => void;
+
+const pem = z.union([z.string(), z.instanceof(Buffer)]);
+
+export const commonTransportFields = {
+  /** Shown by the broker (`rabbitmqctl list_connections`); default `<argv0>:<pid>:<uuid4>` as oslo does. */
+  connectionName: z.string().min(1).optional(),
+  log: z.custom<TransportLog>((v) => typeof v === 'function').optional(),
+  tls: z.object({ ca: pem.optional(), cert: pem.optional(), key: pem.optional() }).optional(),
+  /** Deadline of a single broker operation (declare, open a channel or link, consume, cancel). */
+  operationTimeoutMs: z.number().int().positive().default(10_000),
+  /** How long a publish may wait for a channel or link, buffer space or credit, and the broker's confirm. Past it the outcome is unknown. */
+  confirmTimeoutMs: z.number().int().positive().default(30_000),
+  /** Connect + handshake deadline of one attempt. */
+  connectTimeoutMs: z.number().int().positive().default(10_000),
+  /** start() gives up after this long without a first connection. */
+  startTimeoutMs: z.number().int().positive().default(60_000),
+  /** Reconnect backoff: first ceiling and cap (equal jitter below each ceiling). */
+  reconnectMinMs: z.number().int().positive().default(500),
+  reconnectMaxMs: z.number().int().positive().default(30_000),
+};
