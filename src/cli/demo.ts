@@ -31,7 +31,7 @@ export function registerDemo(program: Command): void {
     .option('--amqp-url <url>', 'broker URL (default AMQP_URL)')
     .action(async (flags: { amqpUrl?: string }) => {
       const host = `demo-${randomBytes(3).toString('hex')}`;
-      const config = loadConfig({ flags: { host, ...(flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {}), logLevel: 'warn', instancesPath: join(tmpdir(), 'hostwall-demo'), vifPluggingTimeoutS: 60 } });
+      const config = loadConfig({ flags: { host, ...(flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {}), logLevel: 'warn', instancesPath: join(tmpdir(), 'hostwall-demo'), statePath: join(tmpdir(), 'hostwall-demo'), vifPluggingTimeoutS: 60 } });
       const log = createLogger({ level: config.logLevel, format: config.logFormat });
       const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath, watchReconcileMs: config.watchReconcileS * 1000, watchStopDelayMs: config.watchStopDelayS * 1000 });
       const worker = new Worker({ config, log, transport: openTransport(config, { connectionName: `hostwall-demo-worker:${host}` }), driver });

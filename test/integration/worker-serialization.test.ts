@@ -54,7 +54,7 @@ describe('worker: the serialized driver layer through the broker', function () {
 
   before(async () => {
     host = uniqueHost('serial');
-    const config = loadConfig({ env: {}, flags: { amqpUrl: AMQP_URL, host, logLevel: 'error', logFormat: 'json', instancesPath: '/tmp/hostwall-test-instances' } });
+    const config = loadConfig({ env: {}, flags: { amqpUrl: AMQP_URL, host, logLevel: 'error', logFormat: 'json', instancesPath: '/tmp/hostwall-test-instances', statePath: '/tmp/hostwall-test-state' } });
     const driver = recording(await openLibvirtDriver({ uri: config.libvirtUri, connections: 4 }), spans, 40);
     const transport = openTransport(config, { connectionName: `test-serial-${host}` });
     worker = new Worker({ config, log: createLogger({ level: 'error', format: 'json' }), transport, driver });
