@@ -175,7 +175,11 @@ const UNKNOWN_FAULT: FaultInput = { code: 'INTERNAL', message: 'unknown error' }
 
 /** The notifications for one phase of an intent, in the configured format(s); [] for kinds Nova does not notify. */
 export function novaNotifications(input: NovaPhaseInput, settingsInput: NotificationSettingsInput = {}): NovaNotificationOut[] {
-  const settings = NotificationSettings.parse(settingsInput);
+  return novaNotificationsWith(input, NotificationSettings.parse(settingsInput));
+}
+
+/** novaNotifications with settings parsed once by the caller (the event sink, per worker), not per notification. */
+export function novaNotificationsWith(input: NovaPhaseInput, settings: NotificationSettings): NovaNotificationOut[] {
   const { intent, facts, request } = input;
   const spec = NOVA_ACTIONS[intent.kind];
   if (!spec) return [];

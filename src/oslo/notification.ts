@@ -86,7 +86,11 @@ export type NotificationInput = z.input<typeof NotificationInputSchema>;
 
 /** The inner message, in the notifier's key order; a fresh `_unique_id` on every call. */
 export function buildNotification(input: NotificationInput): OsloMessage {
-  const n = NotificationInputSchema.parse(input);
+  return messageOf(NotificationInputSchema.parse(input));
+}
+
+/** The inner message from an already-validated input (one parse per notify call, not per topic). */
+function messageOf(n: z.output<typeof NotificationInputSchema>): OsloMessage {
   const message: OsloMessage = {
     message_id: n.messageId ?? uuid4(),
     publisher_id: n.publisherId,
@@ -115,7 +119,7 @@ export function notificationMessages(
     osloOutbound({
       exchange: opts.exchange,
       routingKey: notificationRoutingKey(topic, n.priority),
-      message: buildNotification({ ...n, messageId, at }),
+      message: messageOf({ ...n, messageId, at }),
       format: opts.format ?? 'v2',
     }),
   );

@@ -10,7 +10,7 @@ import type { EventSink, NovaPhase } from '../dispatch/ports';
 import type { RejectedError } from '../errors';
 import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
 import { instanceState, intentAccepted, intentOutcome, intentRejected, routingKeyOf } from '../events/native';
-import { type NotificationSettings, NotificationSettings as Settings, novaNotifications } from '../events/nova-notification';
+import { type NotificationSettings, NotificationSettings as Settings, novaNotificationsWith } from '../events/nova-notification';
 import { EVENTS_EXCHANGE, type HostwallEvent } from '../events/schemas';
 import type { Intent, IntentKind } from '../intents';
 import type { Logger } from '../log';
@@ -35,7 +35,7 @@ export class BusEventSink implements EventSink {
   }
 
   async novaPhase(intent: Intent, phase: NovaPhase, facts: InstanceFacts, req: RequestFacts, error?: ErrorInfo): Promise<void> {
-    const outs = novaNotifications({ intent, phase, facts, request: req, ...(error ? { fault: error } : {}) }, this.settings);
+    const outs = novaNotificationsWith({ intent, phase, facts, request: req, ...(error ? { fault: error } : {}) }, this.settings);
     const context = { request_id: req.request_id, global_request_id: req.global_request_id, user_id: req.user_id, project_id: req.project_id };
     await Promise.all(
       outs.flatMap((o) =>
