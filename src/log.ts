@@ -3,6 +3,7 @@
  * an intent carry intent_id and request_id (use `forIntent`). Secrets never
  * reach a transport: the redaction format runs before any output format.
  */
+import { Writable } from 'node:stream';
 import winston from 'winston';
 
 export type Logger = winston.Logger;
@@ -26,9 +27,54 @@ const redactFormat = winston.format((info) => {
   return info;
 });
 
+/**
+ * Lines bound for a stream, handed to it once per turn of the event loop.
+ *
+ * Why: Node writes stderr synchronously when it is a file or a pipe (what
+ * systemd and the bench give a worker), one syscall per line; at a line per
+ * intent that was ~3 % of the worker's CPU in `npm run bench`. A line waits
+ * at most one turn, and whatever is pending at exit is written then (an exit
+ * handler may only do synchronous work, and these writes are synchronous).
+ */
+export class TurnBatchedStream extends Writable {
+  private pending: string[] = [];
+  private scheduled = false;
+  private readonly flushNow = (): void => {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    this.target.write(text);
+  };
+
+  constructor(private readonly target: NodeJS.WritableStream) {
+    super({ decodeStrings: false });
+    process.once('exit', this.flushNow);
+  }
+
+  override _write(chunk: unknown, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.pending.push(typeof chunk === 'string' ? chunk : String(chunk));
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushNow);
+    }
+    done();
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    this.flushNow();
+    process.removeListener('exit', this.flushNow);
+    done();
+  }
+}
+
+let stderrLines: TurnBatchedStream | undefined;
+
 export function createLogger(opts: { level: string; format: 'json' | 'pretty' | 'auto'; stream?: NodeJS.WritableStream }): Logger {
-  const stream = opts.stream ?? process.stderr;
-  const tty = 'isTTY' in stream && stream.isTTY === true;
+  const target = opts.stream ?? process.stderr;
+  const tty = 'isTTY' in target && target.isTTY === true;
+  // One batcher for stderr however many loggers a process makes (tests and the scale bench make many).
+  const stream = opts.stream ?? (stderrLines ??= new TurnBatchedStream(process.stderr));
   const pretty = opts.format === 'pretty' || (opts.format === 'auto' && tty);
   const output = pretty
     ? winston.format.combine(

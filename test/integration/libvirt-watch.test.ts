@@ -205,7 +205,11 @@ describe('libvirt watch on test:///default', function () {
       // The define event's look may already find it started.
       expect((await changes.next(uuid, 'running')).change.reason).to.be.oneOf(['started:booted', 'defined:added']);
       await t.behind.destroy(uuid, { keepDisks: true });
-      expect((await changes.next(uuid, 'pending')).change).to.deep.include({ exists: false, reason: 'undefined:removed' });
+      // Inline test-driver calls can finish before the first event is handled: the look that event
+      // causes already finds the guest gone, and that is what is reported, with that event's reason.
+      const gone = (await changes.next(uuid, 'pending')).change;
+      expect(gone).to.deep.include({ exists: false });
+      expect(gone.reason).to.be.oneOf(['undefined:removed', 'stopped:destroyed', 'started:booted', 'defined:added']);
     } finally {
       await w.stop();
     }

@@ -14,6 +14,17 @@
  *
  * Every connection holds libvirt's event loop (event-loop.ts) from open to
  * close: a remote one needs it to answer the daemon's keepalives.
+ *
+ * In-process drivers (test:///...) are called inline, on the JS thread: the
+ * test driver works on memory and a call takes ~1.5 us there, while a trip
+ * through libuv's pool costs ~30 us of latency and ~20 us of JS-thread CPU
+ * (FACTS.md; the pool hop was 28 % of the worker's CPU in `npm run bench`).
+ * Inline is safe from the lock the koffi note in ffi.ts warns about:
+ * libvirt's event thread drops the event-state lock while a callback runs
+ * (object_event.c, virObjectEventStateDispatchFunc) and holds no domain or
+ * driver lock then, so a JS-thread call never waits on the parked event
+ * thread. Anything that talks to a daemon (qemu:///, test+unix:///) stays on
+ * the pool: its calls block on a socket.
  */
 import { IntentFailure, LibvirtError, type FailureCode } from '../../errors';
 import { retainEventLoop } from './event-loop';
@@ -61,8 +72,15 @@ export interface NodeInfo {
   memoryKiB: number;
 }
 
+/** A driver that runs inside this process without I/O: only libvirt's test driver on its own (test:///default, test:///file.xml). */
+export function isInProcessUri(uri: string): boolean {
+  return /^test:\/\/\//.test(uri);
+}
+
 export class Connection {
   private tail: Promise<unknown> = Promise.resolve();
+  /** Calls run on the JS thread (isInProcessUri), not on libuv's pool. */
+  private readonly inline: boolean;
   private closed = false;
   /** Calls queued or running: the pool's load measure. */
   pending = 0;
@@ -72,11 +90,18 @@ export class Connection {
     private readonly ptr: ConnectPtr,
     /** Lets go of the event loop once closed. */
     private readonly release: () => void = () => {},
-  ) {}
+  ) {
+    this.inline = isInProcessUri(uri);
+  }
 
   /** fn.async(args) after every earlier call here; on a `failed` result, libvirt's error for it. */
   private call<R>(name: string, fn: KoffiFunction, args: unknown[], failed: (r: R) => boolean): Promise<R> {
     if (this.closed) return Promise.reject(new IntentFailure('INTERNAL', `libvirt connection to ${this.uri} is closed`));
+    if (this.inline) {
+      // Nothing else can run between the call and the error read, so no queue is needed.
+      const r = fn(...args) as R;
+      return failed(r) ? Promise.reject(toLibvirtError(name, takeConnError(this.ptr))) : Promise.resolve(r);
+    }
     this.pending++;
     const run = async (): Promise<R> => {
       try {

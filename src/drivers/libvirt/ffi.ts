@@ -20,9 +20,9 @@
  *   thread (the pool thread waits), so a failure costs one hop.
  * - The default event loop is registered here, before any connection can
  *   open; event-loop.ts runs it and domain-events.ts receives its callbacks.
- *   Any libvirt call that takes a lock runs async (on the pool), never on the
- *   JS thread: a callback relayed from the event thread may hold that lock
- *   while it waits for the JS thread.
+ *   Calls that may block (a daemon's socket) run async, on the pool; the
+ *   in-process test driver is called inline (connection.ts says why that
+ *   cannot deadlock with a callback relayed from the event thread).
  */
 import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
 
