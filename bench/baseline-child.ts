@@ -6,24 +6,47 @@
  * No validation, no scheduling, no driver, no logging. TCP_NODELAY as
  * hostwall's transport sets it (src/transport/amqp091/options.ts).
  *
+ * With `extra` (the "same messages" baseline) it also publishes, per
+ * message, copies of the other messages hostwall publishes for one intent
+ * (captured from the worker by the parent: intent.accepted, Nova's .start
+ * and .end, instance.state), and its event is a copy of a real
+ * intent.succeeded with this message's ids: the broker does the work of
+ * hostwall's event contract, the consumer does nothing else. Its throughput
+ * is what any implementation of that contract can reach on this broker.
+ *
  * Runs as a child of bench/run.ts: connects, says `ready`, and consumes only
  * when told `go` (so its queue can be preloaded first).
  */
 import * as amqp from 'amqplib';
 import { applyExperiments } from './experiments';
 
-interface Spec {
+export interface CapturedMessage {
+  exchange: string;
+  routingKey: string;
+  /** base64 */
+  body: string;
+  contentType?: string | undefined;
+  contentEncoding?: string | undefined;
+}
+
+export interface BaselineSpec {
   amqpUrl: string;
   host: string;
   queue: string;
   prefetch: number;
+  /** Published as they are, each confirmed, for every message. */
+  extra?: CapturedMessage[];
+  /** A real intent.succeeded body (JSON) used as the event's template. */
+  succeeded?: string;
 }
 
 const send = (m: unknown) => process.send?.(m);
 
 async function main(): Promise<void> {
   applyExperiments();
-  const spec = JSON.parse(process.argv[2] ?? '{}') as Spec;
+  const spec = JSON.parse(process.argv[2] ?? '{}') as BaselineSpec;
+  const extra = (spec.extra ?? []).map((m) => ({ ...m, bytes: Buffer.from(m.body, 'base64') }));
+  const template = spec.succeeded ? (JSON.parse(spec.succeeded) as Record<string, unknown>) : undefined;
   const conn = await amqp.connect(spec.amqpUrl, { noDelay: true, clientProperties: { connection_name: `hwbench-baseline:${spec.host}` } });
   const pub = await conn.createConfirmChannel();
   const ch = await conn.createChannel();
@@ -35,18 +58,26 @@ async function main(): Promise<void> {
     if (!m) return;
     const outer = JSON.parse(m.content.toString('utf8')) as Record<string, unknown>;
     const inner = JSON.parse(String(outer['oslo.message'])) as { method: string; _unique_id: string; args: { instance_uuid?: string }; _context_request_id?: string };
-    const event = {
-      event: 'intent.succeeded', version: '1.0', intent_id: inner._unique_id, request_id: inner._context_request_id ?? null,
-      global_request_id: null, host: spec.host, at: new Date().toISOString(), kind: inner.method,
-      instance_uuid: inner.args.instance_uuid ?? null, power_state: 'running', vm_state: 'active', task_state: null,
-    };
-    pub.publish('hostwall.events', routingKey, Buffer.from(JSON.stringify(event)), { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 2 }, (err) => {
-      if (err) ch.nack(m, false, true);
+    const ids = { intent_id: inner._unique_id, request_id: inner._context_request_id ?? null, host: spec.host, at: new Date().toISOString(), kind: inner.method };
+    const event = template
+      ? { ...template, ...ids }
+      : {
+          event: 'intent.succeeded', version: '1.0', ...ids, global_request_id: null,
+          instance_uuid: inner.args.instance_uuid ?? null, power_state: 'running', vm_state: 'active', task_state: null,
+        };
+    let left = extra.length + 1;
+    let failed = false;
+    const confirmed = (err: unknown) => {
+      if (err) failed = true;
+      if (--left > 0) return;
+      if (failed) ch.nack(m, false, true);
       else {
         ch.ack(m);
         done++;
       }
-    });
+    };
+    for (const x of extra) pub.publish(x.exchange, x.routingKey, x.bytes, { contentType: x.contentType, contentEncoding: x.contentEncoding, deliveryMode: 2, priority: 0, headers: {} }, confirmed);
+    pub.publish('hostwall.events', routingKey, Buffer.from(JSON.stringify(event)), { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 2 }, confirmed);
   };
 
   process.on('message', (msg: { cmd: string }) => {

@@ -102,6 +102,8 @@ export interface EventRecord {
  */
 export class EventCollector {
   readonly seen = new Map<string, EventRecord>();
+  /** The first raw body of each event name per host (`<host> <event>`), for the same-messages baseline. */
+  readonly samples = new Map<string, Buffer>();
   private want = new Set<string>();
   private waiter: { resolve: () => void; left: number } | undefined;
   foreign = 0;
@@ -121,6 +123,8 @@ export class EventCollector {
       this.foreign++;
       return;
     }
+    const sampleKey = `${ev.host ?? ''} ${ev.event ?? ''}`;
+    if (!this.samples.has(sampleKey)) this.samples.set(sampleKey, m.content);
     const id = ev.intent_id;
     if (!id || this.seen.has(id)) return;
     this.seen.set(id, { event: ev.event ?? '?', at, ...(ev.error ? { error: `${ev.error.code}: ${ev.error.message}` } : {}) });

@@ -15,6 +15,13 @@
  *     intents waiting by default). Then the latency run.
  *  3. latency (both): an open-loop publisher at a fixed rate (1,000/s) for
  *     a fixed time; publish → intent.succeeded event received, p50/p99.
+ *  4. same messages (bench/baseline-child.ts with `extra`): the bare consumer
+ *     again, now publishing per message copies of every message hostwall
+ *     published for one intent (captured from the run's sink: accepted, Nova
+ *     .start/.end, instance.state) and a real-sized intent.succeeded, on a
+ *     queue the journal also records. The broker's share of hostwall's event
+ *     contract with no hostwall code: the ceiling for any implementation of
+ *     that contract here, and how much of the gap is hostwall's own.
  *
  * Broker objects: everything is named after the run id and deleted at the
  * end. Nova notifications go to a capped queue of the run (x-max-length), not
@@ -41,6 +48,7 @@ import {
   procMemory, queueExists, rabbitStatus, runId, spawnIntent,
 } from './common';
 import { formatSummary, type ProfileSummary, summarise } from './profile-summary';
+import type { BaselineSpec, CapturedMessage } from './baseline-child';
 import type { WorkerChildSpec } from './worker-child';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -64,6 +72,8 @@ interface Results {
   machine: { cpus: number; cpu_model: string; node: string; broker: string; load_avg_before: number[] };
   params: { n: number; rate: number; latency_s: number; instances: number; prefetch: number; worker_settings: Record<string, string>; uv_threadpool: string };
   baseline: { throughput: Throughput; latency: LatencyStats & { offered_per_s: number; achieved_per_s: number } };
+  /** The bare consumer publishing hostwall's messages per intent (phase 4). */
+  same_messages?: { messages_per_intent: number; captured: string[]; throughput: Throughput; latency: LatencyStats & { offered_per_s: number; achieved_per_s: number } };
   hostwall: {
     spawn: { instances: number; seconds: number; failed: number };
     throughput: Throughput;
@@ -80,7 +90,7 @@ interface Results {
     intent_store: { bytes: number; bytes_per_intent: number };
     config: Record<string, unknown>;
   };
-  ratio: { throughput: number; p99_vs_baseline: number };
+  ratio: { throughput: number; p99_vs_baseline: number; throughput_vs_same_messages?: number; same_messages_vs_baseline?: number };
   /** Cores busy per phase: the machine, the bench's processes plus the broker, and everything else (foreign load spoils a run). */
   cpu: Record<string, CpuUse>;
   warnings: string[];
@@ -108,14 +118,16 @@ async function main(): Promise<void> {
   const exchange = `hwbench.${id}`;
   const host = `hwbench-${id}`;
   const bhost = `hwbench-${id}-base`;
+  const shost = `hwbench-${id}-same`;
   const baseQueue = `hwbench.${id}.baseline`;
+  const sameQueue = `hwbench.${id}.same`;
   const eventsQueue = `hwbench.${id}.events`;
   const sinkQueue = `hwbench.${id}.sink`;
   const instancesPath = path.join(os.tmpdir(), `hwbench-${id}-instances`);
   const logPath = path.join(os.tmpdir(), `hwbench-${id}-worker.log`);
   const statePath = path.join(os.tmpdir(), `hwbench-${id}-state`);
   const profDir = path.join(REPO, 'bench', 'profiles');
-  const toDelete = new Set<string>([baseQueue, eventsQueue, sinkQueue]);
+  const toDelete = new Set<string>([baseQueue, sameQueue, eventsQueue, sinkQueue]);
   const started = Date.now();
 
   const status = await rabbitStatus().catch(() => undefined);
@@ -131,6 +143,7 @@ async function main(): Promise<void> {
   for (const q of [...SHARED_QUEUES, JOURNAL]) sharedBefore.set(q, await queueExists(pubConn, q));
 
   let baseChild: Child | undefined;
+  let sameChild: Child | undefined;
   let wChild: Child | undefined;
   let logFd: number | undefined;
   const cleanup = { queues_deleted: 0, exchange_deleted: false };
@@ -140,13 +153,15 @@ async function main(): Promise<void> {
     await admin.assertExchange(exchange, 'topic', { durable: false, autoDelete: false });
     await admin.assertExchange('hostwall.events', 'topic', { durable: true, autoDelete: false });
     await admin.assertQueue(eventsQueue, { exclusive: true, durable: false });
-    for (const h of [host, bhost]) for (const e of ['intent.succeeded', 'intent.failed', 'intent.rejected']) await admin.bindQueue(eventsQueue, 'hostwall.events', `${h}.${e}`);
+    for (const h of [host, bhost, shost]) for (const e of ['intent.succeeded', 'intent.failed', 'intent.rejected']) await admin.bindQueue(eventsQueue, 'hostwall.events', `${h}.${e}`);
     // Everything else the worker publishes is routed somewhere, as in a deployment with listeners, but capped.
     await admin.assertQueue(sinkQueue, { exclusive: true, durable: false, arguments: { 'x-max-length': 1000 } });
     for (const e of ['intent.accepted', 'instance.state']) await admin.bindQueue(sinkQueue, 'hostwall.events', `${host}.${e}`);
     for (const q of SHARED_QUEUES.slice(1)) await admin.bindQueue(sinkQueue, exchange, q);
     await admin.assertQueue(baseQueue, { durable: false, autoDelete: false });
     await admin.bindQueue(baseQueue, exchange, `compute.${bhost}`);
+    await admin.assertQueue(sameQueue, { durable: false, autoDelete: false });
+    await admin.bindQueue(sameQueue, exchange, `compute.${shost}`);
     const collector = new EventCollector();
     await admin.consume(eventsQueue, collector.onMessage, { noAck: true });
     const pub = await pubConn.createConfirmChannel();
@@ -157,7 +172,8 @@ async function main(): Promise<void> {
 
     // ---- baseline -------------------------------------------------------------------------------------
     say('baseline: bare amqplib consumer (parse envelope, publish one confirmed event, ack)');
-    baseChild = new Child(path.join(__dirname, 'baseline-child.js'), { amqpUrl: AMQP_URL, host: bhost, queue: baseQueue, prefetch });
+    const baseSpec: BaselineSpec = { amqpUrl: AMQP_URL, host: bhost, queue: baseQueue, prefetch };
+    baseChild = new Child(path.join(__dirname, 'baseline-child.js'), baseSpec);
     await baseChild.next('ready');
     const baseMsgs = Array.from({ length: n }, (_, i) => powerIntent(exchange, bhost, uuids, i));
     await preload(pub, baseMsgs);
@@ -233,6 +249,33 @@ async function main(): Promise<void> {
     await wChild.stop({ cmd: 'stop' });
     closeSync(logFd);
     logFd = undefined;
+
+    // ---- same messages ------------------------------------------------------------------------------------
+    const captured = await captureMessages(admin, sinkQueue, host);
+    const succeededSample = collector.samples.get(`${host} intent.succeeded`);
+    say(`same messages: bare consumer publishing hostwall's ${captured.length + 1} messages per intent (${captured.map((c) => c.label).join(', ')}, intent.succeeded)`);
+    const sameSpec: BaselineSpec = {
+      amqpUrl: AMQP_URL, host: shost, queue: sameQueue, prefetch, extra: captured.map((c) => c.message),
+      ...(succeededSample ? { succeeded: succeededSample.toString('utf8') } : {}),
+    };
+    sameChild = new Child(path.join(__dirname, 'baseline-child.js'), sameSpec);
+    await sameChild.next('ready');
+    const sameMsgs = Array.from({ length: n }, (_, i) => powerIntent(exchange, shost, uuids, i));
+    await preload(pub, sameMsgs);
+    meterPids = [sameChild.pid];
+    meter.start();
+    const smt0 = performance.now();
+    sameChild.send({ cmd: 'go' });
+    await collector.waitFor(sameMsgs.map((m) => m.id), drainTimeout);
+    cpu.same_messages_throughput = meter.stop();
+    const sameThroughput = throughputOf(collector, sameMsgs, smt0);
+    say(`  throughput: ${sameThroughput.succeeded}/${n} in ${sameThroughput.seconds} s = ${sameThroughput.per_s}/s`);
+    const sameLatMsgs = Array.from({ length: latencyCount }, (_, i) => powerIntent(exchange, shost, uuids, n + i));
+    meter.start();
+    const sameLatency = await latencyRun(collector, pub, sameLatMsgs, rate);
+    cpu.same_messages_latency = meter.stop();
+    say(`  latency at ${rate}/s: p50 ${sameLatency.p50_ms} ms, p99 ${sameLatency.p99_ms} ms, max ${sameLatency.max_ms} ms`);
+    await sameChild.stop({ cmd: 'stop' });
     const logBytes = existsSync(logPath) ? statSync(logPath).size : 0;
     const storeBytes = dirBytes(statePath);
     const totalIntents = instances + n + latencyCount;
@@ -259,6 +302,7 @@ async function main(): Promise<void> {
       machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? '?', node: process.version, broker: `RabbitMQ ${status?.version ?? '?'}`, load_avg_before: os.loadavg().map((x) => round(x, 2)) },
       params: { n, rate, latency_s: latencyS, instances, prefetch, worker_settings: sets, uv_threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)' },
       baseline: { throughput: baseThroughput, latency: baseLatency },
+      same_messages: { messages_per_intent: captured.length + 1, captured: captured.map((c) => c.label), throughput: sameThroughput, latency: sameLatency },
       hostwall: {
         spawn: { instances, seconds: spawnS, failed: spawnTally.failed },
         throughput: hwThroughput,
@@ -274,7 +318,10 @@ async function main(): Promise<void> {
         intent_store: { bytes: storeBytes, bytes_per_intent: Math.round(storeBytes / totalIntents) },
         config: ready.config as Record<string, unknown>,
       },
-      ratio: { throughput: ratio, p99_vs_baseline: round(hwLatency.p99_ms / baseLatency.p99_ms, 2) },
+      ratio: {
+        throughput: ratio, p99_vs_baseline: round(hwLatency.p99_ms / baseLatency.p99_ms, 2),
+        throughput_vs_same_messages: round(hwThroughput.per_s / sameThroughput.per_s, 3), same_messages_vs_baseline: round(sameThroughput.per_s / baseThroughput.per_s, 3),
+      },
       cpu,
       warnings: Object.entries(cpu)
         .filter(([, c]) => c.foreign_cores + c.steal_cores > 0.2)
@@ -285,10 +332,11 @@ async function main(): Promise<void> {
     };
 
     say('');
-    say(`                         baseline      hostwall     ratio`);
-    say(`  throughput (/s)     ${String(baseThroughput.per_s).padStart(10)}    ${String(hwThroughput.per_s).padStart(10)}    ${ratio}`);
-    say(`  p50 at ${rate}/s (ms) ${String(baseLatency.p50_ms).padStart(9)}    ${String(hwLatency.p50_ms).padStart(10)}`);
-    say(`  p99 at ${rate}/s (ms) ${String(baseLatency.p99_ms).padStart(9)}    ${String(hwLatency.p99_ms).padStart(10)}    ${results.ratio.p99_vs_baseline}`);
+    say(`                         baseline      hostwall     ratio    same messages   hostwall/same`);
+    say(`  throughput (/s)     ${String(baseThroughput.per_s).padStart(10)}    ${String(hwThroughput.per_s).padStart(10)}    ${String(ratio).padEnd(5)}    ${String(sameThroughput.per_s).padStart(13)}   ${results.ratio.throughput_vs_same_messages}`);
+    say(`  p50 at ${rate}/s (ms) ${String(baseLatency.p50_ms).padStart(9)}    ${String(hwLatency.p50_ms).padStart(10)}             ${String(sameLatency.p50_ms).padStart(13)}`);
+    say(`  p99 at ${rate}/s (ms) ${String(baseLatency.p99_ms).padStart(9)}    ${String(hwLatency.p99_ms).padStart(10)}    ${String(results.ratio.p99_vs_baseline).padEnd(5)}    ${String(sameLatency.p99_ms).padStart(13)}`);
+    say(`  the same messages alone reach ${results.ratio.same_messages_vs_baseline} x baseline: the ceiling of hostwall's event contract (${captured.length + 1} confirmed publishes per intent) on this broker`);
     say(`  worker peak RSS, ${n} waiting: ${peakMb} MB (VmHWM over the whole run ${after?.hwm_mb ?? '?'} MB); event-loop delay during the drain p99 ${round(Number((rss.loop as { p99_ms: number }).p99_ms), 2)} ms, max ${round(Number((rss.loop as { max_ms: number }).max_ms), 1)} ms`);
     say(`  worker log: ${logBytes} bytes, ${results.hostwall.log.bytes_per_intent} bytes/intent at level ${results.hostwall.log.level}; intent store on disk: ${storeBytes} bytes, ${results.hostwall.intent_store.bytes_per_intent} bytes/intent`);
     say(`  CPU (cores) per phase, bench+broker / interrupts / other processes / steal: ${Object.entries(cpu).map(([k, c]) => `${k} ${c.bench_and_broker_cores}/${c.irq_cores}/${c.foreign_cores}/${c.steal_cores}`).join(', ')}`);
@@ -308,6 +356,7 @@ async function main(): Promise<void> {
     if (jsonOut) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   } finally {
     await baseChild?.stop({ cmd: 'stop' }, 5_000);
+    await sameChild?.stop({ cmd: 'stop' }, 5_000);
     await wChild?.stop({ cmd: 'stop' }, 15_000);
     if (logFd !== undefined) closeSync(logFd);
     if (!cleanup.exchange_deleted) await cleanupBroker().catch((err: unknown) => console.error(`cleanup failed: ${String(err)}`));
@@ -331,6 +380,37 @@ async function main(): Promise<void> {
     }, () => undefined);
     await ch.close().catch(() => undefined);
   }
+}
+
+/**
+ * One of each kind of message hostwall published for an intent besides its
+ * outcome, from the run's capped sink: intent.accepted, instance.state, and
+ * each Nova notification topic's .start and .end. Sampled after the latency
+ * phase, so they are power intents' messages at their real sizes.
+ */
+async function captureMessages(ch: amqp.Channel, sinkQueue: string, host: string): Promise<{ label: string; message: CapturedMessage }[]> {
+  const found = new Map<string, CapturedMessage>();
+  for (let i = 0; i < 1000; i++) {
+    const m = await ch.get(sinkQueue, { noAck: true });
+    if (!m) break;
+    const rk = m.fields.routingKey;
+    let label: string | undefined;
+    if (rk === `${host}.intent.accepted` || rk === `${host}.instance.state`) label = rk.slice(host.length + 1);
+    else if (/notifications\.(info|error)$/.test(rk)) {
+      try {
+        const outer = JSON.parse(m.content.toString('utf8')) as { 'oslo.message'?: string };
+        const type = String((JSON.parse(outer['oslo.message'] ?? '{}') as { event_type?: string }).event_type ?? '');
+        const phase = /\.(start|end)$/.exec(type)?.[1];
+        if (phase) label = `${rk} .${phase}`;
+      } catch {
+        // not an oslo notification: not one of hostwall's
+      }
+    }
+    if (label && !found.has(label)) {
+      found.set(label, { exchange: m.fields.exchange, routingKey: rk, body: m.content.toString('base64'), contentType: m.properties.contentType, contentEncoding: m.properties.contentEncoding });
+    }
+  }
+  return [...found].sort(([a], [b]) => a.localeCompare(b)).map(([label, message]) => ({ label, message }));
 }
 
 function dirBytes(dir: string): number {
