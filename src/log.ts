@@ -74,7 +74,8 @@ export function createLogger(opts: { level: string; format: 'json' | 'pretty' | 
   const target = opts.stream ?? process.stderr;
   const tty = 'isTTY' in target && target.isTTY === true;
   // One batcher for stderr however many loggers a process makes (tests and the scale bench make many).
-  const stream = opts.stream ?? (stderrLines ??= new TurnBatchedStream(process.stderr));
+  if (!opts.stream && !stderrLines) stderrLines = new TurnBatchedStream(process.stderr);
+  const stream = opts.stream ?? stderrLines ?? process.stderr;
   const pretty = opts.format === 'pretty' || (opts.format === 'auto' && tty);
   const output = pretty
     ? winston.format.combine(

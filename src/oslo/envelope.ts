@@ -120,6 +120,19 @@ function describe(v: unknown): string {
   return `a ${typeof v}`;
 }
 
+const NON_ASCII = /[\u0080-\uffff]/g;
+const escapeUnit = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * `text` with every non-ASCII UTF-16 unit escaped as \uXXXX, as Python's
+ * json.dumps (ensure_ascii) writes it. Nearly every message is ASCII already:
+ * a string whose UTF-8 length equals its length is all ASCII, and Node counts
+ * that with a vectorised scan about 20 times faster than the regex walks it.
+ */
+function asciiJson(text: string): string {
+  return Buffer.byteLength(text, 'utf8') === text.length ? text : text.replace(NON_ASCII, escapeUnit);
+}
+
 /**
  * JSON as Python's json.dumps writes it by default: every non-ASCII UTF-16 unit
  * escaped as \uXXXX. Peers parse either form; keeping the body ASCII makes our
@@ -128,12 +141,20 @@ function describe(v: unknown): string {
 export function pythonJson(value: unknown): string {
   const text = JSON.stringify(value);
   if (text === undefined) throw new TypeError('value is not JSON-serializable');
-  return text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return asciiJson(text);
 }
+
+/**
+ * JSON.stringify of {"oslo.version": "2.0", "oslo.message": <inner>} up to the
+ * inner string: written out so each message does not build and walk the outer
+ * object. The inner JSON is ASCII by then, and JSON-encoding an ASCII string
+ * only adds ASCII escapes, so the whole envelope needs no second escaping pass.
+ */
+const ENVELOPE_HEAD = `{${JSON.stringify(OSLO_VERSION_KEY)}:${JSON.stringify(OSLO_ENVELOPE_VERSION)},${JSON.stringify(OSLO_MESSAGE_KEY)}:`;
 
 /** The 2.0 envelope as a string (the inner message double-encoded). */
 export function envelopeJson(inner: OsloMessage): string {
-  return pythonJson({ [OSLO_VERSION_KEY]: OSLO_ENVELOPE_VERSION, [OSLO_MESSAGE_KEY]: pythonJson(inner) });
+  return `${ENVELOPE_HEAD}${JSON.stringify(pythonJson(inner))}}`;
 }
 
 /** The AMQP body of an oslo message: the 2.0 envelope, or the bare object for the v1 notifier format. */

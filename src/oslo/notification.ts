@@ -89,18 +89,32 @@ export function buildNotification(input: NotificationInput): OsloMessage {
   return messageOf(NotificationInputSchema.parse(input));
 }
 
-/** The inner message from an already-validated input (one parse per notify call, not per topic). */
+/** The inner message from an already-validated input. */
 function messageOf(n: z.output<typeof NotificationInputSchema>): OsloMessage {
+  return notificationMessage(n, n.messageId ?? uuid4(), osloTimestamp(n.at ?? new Date()), contextFields(n.context));
+}
+
+/** The sanitized context as the notifier flattens it into the message: `_context_<key>`. */
+function contextFields(context: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(sanitizeNotificationContext(context)).map(([k, v]) => [`${CONTEXT_PREFIX}${k}`, v]);
+}
+
+function notificationMessage(
+  n: z.output<typeof NotificationInputSchema>,
+  messageId: string,
+  timestamp: string,
+  context: readonly [string, unknown][],
+): OsloMessage {
   const message: OsloMessage = {
-    message_id: n.messageId ?? uuid4(),
+    message_id: messageId,
     publisher_id: n.publisherId,
     event_type: n.eventType,
     priority: priorityField(n.priority),
     payload: n.payload ?? null,
-    timestamp: osloTimestamp(n.at ?? new Date()),
+    timestamp,
     _unique_id: uuid4Hex(),
   };
-  for (const [k, v] of Object.entries(sanitizeNotificationContext(n.context))) message[`${CONTEXT_PREFIX}${k}`] = v;
+  for (const [k, v] of context) message[k] = v;
   return message;
 }
 
@@ -113,14 +127,17 @@ export function notificationMessages(
   input: NotificationInput,
 ): OutboundMessage[] {
   const n = NotificationInputSchema.parse(input);
+  // What the topics share is worked out once per notify call, not once per topic.
   const messageId = n.messageId ?? uuid4();
-  const at = n.at ?? new Date();
+  const timestamp = osloTimestamp(n.at ?? new Date());
+  const context = contextFields(n.context);
+  const format = opts.format ?? 'v2';
   return opts.topics.map((topic) =>
     osloOutbound({
       exchange: opts.exchange,
       routingKey: notificationRoutingKey(topic, n.priority),
-      message: messageOf({ ...n, messageId, at }),
-      format: opts.format ?? 'v2',
+      message: notificationMessage(n, messageId, timestamp, context),
+      format,
     }),
   );
 }

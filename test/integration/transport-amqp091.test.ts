@@ -2,6 +2,7 @@
  * The AMQP 0-9-1 transport against a real RabbitMQ (AMQP_URL, default the
  * local broker). Every test uses fresh names and deletes what it declared.
  */
+import { Socket } from 'node:net';
 import { expect } from 'chai';
 import { TransportError } from '../../src/errors';
 import { type Amqp091Transport, createAmqp091Transport } from '../../src/transport/amqp091';
@@ -173,6 +174,44 @@ describe('amqp091 transport (real broker)', function () {
     const m = await inbox.next();
     expect(JSON.parse(m.body.toString())).to.deep.equal({ after: 'resume' });
     await m.settle('ack');
+  });
+
+  it("sends a tick's burst of publishes and acks in one socket write, not one per frame", async () => {
+    const { q } = names();
+    await t.declare(queueTopology(q));
+    const inbox = new Inbox();
+    await t.consume([q], { prefetch: 100 }, inbox.push);
+    expect(await t.publish(json('', q, { warm: true }))).to.equal('confirmed'); // the confirm channel is open
+    await (await inbox.next()).settle('ack');
+    // Every socket's writes, counted at the stream's write-out (the admin connection stays idle meanwhile).
+    const proto = Socket.prototype;
+    const { _write, _writev } = proto;
+    let writes = 0;
+    proto._write = function (this: Socket, ...args: Parameters<typeof _write>) {
+      writes++;
+      return _write.apply(this, args);
+    };
+    if (_writev) {
+      proto._writev = function (this: Socket, ...args: Parameters<NonNullable<typeof _writev>>) {
+        writes++;
+        return _writev.apply(this, args);
+      };
+    }
+    try {
+      const n = 40;
+      const published = await Promise.all(Array.from({ length: n }, (_, i) => t.publish(json('', q, { i }))));
+      expect(published.every((r) => r === 'confirmed')).to.equal(true);
+      expect(writes, 'socket writes for 40 publishes').to.be.at.most(4);
+      const got = await Promise.all(Array.from({ length: n }, () => inbox.next()));
+      writes = 0;
+      await Promise.all(got.map((m) => m.settle('ack')));
+      await new Promise((r) => setImmediate(r));
+      expect(writes, 'socket writes for 40 acks').to.be.at.most(2);
+    } finally {
+      proto._write = _write;
+      proto._writev = _writev;
+    }
+    expect(await admin.messageCount(q)).to.equal(0);
   });
 
   it('waits for drain under backpressure and still confirms everything', async () => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { RejectedError } from '../../src/errors';
 import {
   decodeOsloBody, encodeOsloBody, envelopeJson, isEnvelopeVersionCompatible, pythonJson,
@@ -100,6 +101,24 @@ describe('oslo envelope', () => {
 
   it('writes the v1 (no envelope) form for the legacy messaging notifier', () => {
     expect(JSON.parse(encodeOsloBody({ a: 1 }, 'v1').toString())).to.deep.equal({ a: 1 });
+  });
+
+  it('property: encodes byte for byte as the straightforward double encoding does, any UTF-16 included', () => {
+    // The reference: both levels through JSON.stringify, each followed by the \uXXXX escaping of every non-ASCII unit.
+    const asciiOnly = (text: string): string => text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const reference = (inner: unknown, format: 'v2' | 'v1'): Buffer => {
+      const text = asciiOnly(JSON.stringify(inner));
+      return Buffer.from(format === 'v2' ? asciiOnly(JSON.stringify({ 'oslo.version': '2.0', 'oslo.message': text })) : text, 'utf8');
+    };
+    const utf16 = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((u) => String.fromCharCode(u)) });
+    const value = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' }), utf16);
+    const inner = fc.dictionary(fc.oneof(fc.string(), utf16), value);
+    fc.assert(
+      fc.property(inner, fc.constantFrom<'v2' | 'v1'>('v2', 'v1'), (m, format) => {
+        expect(encodeOsloBody(m, format).equals(reference(m, format))).to.equal(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('escapes like json.dumps(ensure_ascii=True): surrogate pairs and U+2028 as \\u escapes', () => {

@@ -69,6 +69,21 @@ describe('oslo notification', () => {
     expect(out[0]?.expirationMs).to.equal(undefined);
   });
 
+  it('publishes on every topic the message buildNotification builds, key order included', () => {
+    const input = {
+      publisherId: 'nova-compute:h1', eventType: 'instance.power_off.start', priority: 'info' as const, payload: { 'nova_object.data': { s: 'é' } },
+      context: { user_id: 'u', auth_token: 'SECRET', request_id: 'r', roles: ['a'] }, messageId: 'm-1', at: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)),
+    };
+    const built = buildNotification(input);
+    const out = notificationMessages({ exchange: 'nova', topics: ['a', 'b'] }, input);
+    for (const m of out) {
+      const sent = decodeOsloBody(m.body, m.contentType, m.contentEncoding);
+      expect(Object.keys(sent)).to.deep.equal(Object.keys(built));
+      expect({ ...sent, _unique_id: built._unique_id }).to.deep.equal(built);
+      expect(m.body.toString('utf8')).to.contain('\\\\u00e9').and.not.contain('SECRET');
+    }
+  });
+
   it('writes the v1 (messaging driver) format without envelope on request', () => {
     const [m] = notificationMessages({ exchange: 'nova', topics: ['notifications'], format: 'v1' }, {
       publisherId: 'p', eventType: 'e', priority: 'sample', payload: 1,

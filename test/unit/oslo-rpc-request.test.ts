@@ -2,9 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { RejectedError } from '../../src/errors';
-import { decodeOsloBody, encodeOsloBody } from '../../src/oslo/envelope';
-import { encodeRpcRequest, parseRpcRequest, rpcRoute } from '../../src/oslo/rpc-request';
+import { decodeOsloBody, encodeOsloBody, type OsloMessage } from '../../src/oslo/envelope';
+import { encodeRpcRequest, parseRpcRequest, RpcRequestSchema, rpcRoute } from '../../src/oslo/rpc-request';
 
 const PY = '/usr/bin/python3';
 const CODEC = join(__dirname, '..', '..', '..', 'test', 'compat', 'py', 'oslo_codec.py');
@@ -60,6 +61,57 @@ describe('oslo RPC request', () => {
     expect(rejection(() => parseRpcRequest({ method: 'x', _timeout: '4' })).message).to.match(/_timeout/);
     const noReply = rejection(() => parseRpcRequest({ method: 'x', _msg_id: 'm' }));
     expect(noReply.message).to.match(/_reply_q/);
+  });
+
+  it('property: parses exactly as RpcRequestSchema does, and refuses what it refuses with its wording', () => {
+    // parseRpcRequest skips zod for well-formed requests; this holds the shortcut to the schema.
+    const odd = fc.constantFrom<unknown>(null, 0, -1.5, Number.NaN, Number.POSITIVE_INFINITY, true, [], [1], '', 'x', {});
+    const field = <T>(good: fc.Arbitrary<T>) =>
+      fc.oneof({ arbitrary: good, weight: 12 }, { arbitrary: odd, weight: 1 }, { arbitrary: fc.constant(undefined), weight: 2 });
+    const record = fc.oneof(
+      fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 })),
+      fc.constant(JSON.parse('{"__proto__": {"a": 1}, "b": 2}') as unknown),
+      fc.constant({ constructor: 'x' }),
+      fc.constant(Object.assign(Object.create(null) as object, { a: 1 })),
+    );
+    const message = fc
+      .tuple(
+        fc.record(
+          {
+            method: field(fc.string()),
+            args: field(record),
+            version: field(fc.string({ maxLength: 5 })),
+            namespace: field(fc.string({ maxLength: 5 })),
+            _unique_id: field(fc.string({ maxLength: 5 })),
+            _msg_id: field(fc.string({ maxLength: 3 })),
+            _reply_q: field(fc.string({ maxLength: 3 })),
+            _timeout: field(fc.double()),
+          },
+          { requiredKeys: [] },
+        ),
+        fc.dictionary(fc.string({ maxLength: 6 }).map((k) => `_context_${k}`), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 4 }),
+        fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 }),
+        fc.integer({ min: 0, max: 19 }).map((n) => n === 0),
+      )
+      .map(([fields, context, extra, nullProto]): OsloMessage => {
+        const m: OsloMessage = { ...extra, ...context, ...fields };
+        return nullProto ? Object.assign(Object.create(null) as OsloMessage, m) : m;
+      });
+    let accepted = 0;
+    fc.assert(
+      fc.property(message, (m) => {
+        const schema = RpcRequestSchema.safeParse(m);
+        if (schema.success) {
+          accepted++;
+          expect(parseRpcRequest(m)).to.deep.equal(schema.data);
+          return;
+        }
+        const issues = schema.error.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : '(message)'}: ${i.message}`);
+        expect(rejection(() => parseRpcRequest(m)).message).to.equal(`not an oslo RPC request: ${issues.join('; ')}`);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(accepted, 'valid requests among the generated ones').to.be.greaterThan(300);
   });
 
   it('encodes a call with ids, _timeout and flattened context in the Python client key order', () => {

@@ -10,6 +10,7 @@
  */
 import * as amqp from 'amqplib';
 import { TransportError } from '../../errors';
+import { coalesceWrites, socketOf } from './coalesce';
 import type { CompiledOptions } from './options';
 import { backoffDelayMs, errorText, Sleeper, withTimeout } from './timing';
 
@@ -84,6 +85,9 @@ export class BrokerConnection {
           await model.close().catch(() => undefined);
           return;
         }
+        const socket = socketOf(model.connection);
+        if (socket) coalesceWrites(socket);
+        else this.opts.log('debug', 'amqplib socket not found: frames are written one by one', { url: this.opts.safeUrl });
         lost = this.watch(model);
         this.model = model;
         this.generation++;

@@ -22,10 +22,12 @@ import { errorText, withTimeout } from './timing';
 
 interface InFlight {
   readonly ch: ConfirmChannel;
-  readonly exchange: string;
-  readonly routingKey: string;
-  readonly body: Buffer;
+  readonly msg: OutboundMessage;
+  readonly deadline: number;
   returned: boolean;
+  done: boolean;
+  resolve(r: PublishResult): void;
+  reject(e: TransportError): void;
 }
 
 interface PublishChannel {
@@ -37,75 +39,137 @@ interface PublishChannel {
   closeReason: string | undefined;
 }
 
+const JSON_TYPE = /^application\/json\b/i;
+
 /** The AMQP properties oslo.messaging (kombu) sets on every publish (SPEC §4). */
 export function publishProperties(msg: OutboundMessage): Options.Publish {
-  const json = /^application\/json\b/i.test(msg.contentType);
-  return {
+  const props: Options.Publish = {
     contentType: msg.contentType,
-    contentEncoding: msg.contentEncoding ?? (json ? 'utf-8' : undefined),
+    contentEncoding: msg.contentEncoding ?? (JSON_TYPE.test(msg.contentType) ? 'utf-8' : undefined),
     deliveryMode: 2,
     priority: 0,
     headers: msg.headers ?? {},
     mandatory: msg.mandatory === true,
-    ...(msg.expirationMs !== undefined ? { expiration: String(Math.max(0, Math.round(msg.expirationMs))) } : {}),
   };
+  if (msg.expirationMs !== undefined) props.expiration = String(Math.max(0, Math.round(msg.expirationMs)));
+  return props;
 }
+
+const what = (msg: OutboundMessage): string => `publish to exchange "${msg.exchange}" with key "${msg.routingKey}"`;
+const where = (msg: OutboundMessage) => ({ exchange: msg.exchange, routing_key: msg.routingKey });
 
 export class ConfirmPublisher {
   private current: PublishChannel | undefined;
   private opening: Promise<PublishChannel> | undefined;
-  /** Mandatory publishes awaiting their ack, in publish order, to match basic.return against. */
-  private mandatory: InFlight[] = [];
+  /**
+   * Publishes awaiting their confirm, in publish order (basic.return is matched
+   * against the earliest mandatory one), from `head` on; settled ones are
+   * dropped from the front as the confirms come in order.
+   */
+  private inflight: InFlight[] = [];
+  private head = 0;
+  /**
+   * One timer for every confirm deadline rather than one per publish: arming
+   * and clearing a timer per message cost more than the rest of publish().
+   * Armed for the earliest deadline while anything is in flight.
+   */
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepAt = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly conn: BrokerConnection,
     private readonly opts: CompiledOptions,
   ) {}
 
-  async publish(msg: OutboundMessage): Promise<PublishResult> {
+  publish(msg: OutboundMessage): Promise<PublishResult> {
     const deadline = Date.now() + this.opts.confirmTimeoutMs;
-    const what = `publish to exchange "${msg.exchange}" with key "${msg.routingKey}"`;
+    const pc = this.current;
+    // The usual case goes out in the caller's tick, without awaits: publishes of one tick share a socket write.
+    if (pc?.open && !pc.drained) return this.send(pc, msg, deadline);
+    return this.publishWhenReady(msg, deadline);
+  }
+
+  private async publishWhenReady(msg: OutboundMessage, deadline: number): Promise<PublishResult> {
     const pc = await this.channel(deadline);
-    if (pc.drained) await withTimeout(pc.drained, deadline - Date.now(), `${what}: waiting for the socket buffer to drain`);
+    if (pc.drained) await withTimeout(pc.drained, deadline - Date.now(), `${what(msg)}: waiting for the socket buffer to drain`);
+    return this.send(pc, msg, deadline);
+  }
+
+  private send(pc: PublishChannel, msg: OutboundMessage, deadline: number): Promise<PublishResult> {
     return new Promise<PublishResult>((resolve, reject) => {
-      const entry: InFlight = { ch: pc.ch, exchange: msg.exchange, routingKey: msg.routingKey, body: msg.body, returned: false };
-      let finished = false;
-      const finish = (): boolean => {
-        if (finished) return false;
-        finished = true;
-        clearTimeout(timer);
-        const i = this.mandatory.indexOf(entry);
-        if (i >= 0) this.mandatory.splice(i, 1);
-        return true;
-      };
-      const timer = setTimeout(() => {
-        if (finish()) {
-          reject(new TransportError(`${what}: no confirm within ${this.opts.confirmTimeoutMs} ms; outcome unknown`, {
-            exchange: msg.exchange, routing_key: msg.routingKey, outcome: 'unknown',
-          }));
-        }
-      }, Math.max(0, deadline - Date.now()));
-      if (msg.mandatory) this.mandatory.push(entry);
-      const onConfirm = (err: unknown): void => {
-        if (!finish()) return;
-        if (!err) resolve(entry.returned ? 'unroutable' : 'confirmed');
-        else if (!pc.open || /closed/.test(errorText(err)))
-          reject(new TransportError(`${what}: channel closed before the broker confirmed (${pc.closeReason ?? 'connection lost'}); outcome unknown`, {
-            exchange: msg.exchange, routing_key: msg.routingKey, outcome: 'unknown',
-          }));
-        else reject(new TransportError(`${what}: the broker refused it (nack)`, { exchange: msg.exchange, routing_key: msg.routingKey, outcome: 'nacked' }));
-      };
+      const entry: InFlight = { ch: pc.ch, msg, deadline, returned: false, done: false, resolve, reject };
+      this.track(entry);
       try {
-        const buffered = pc.ch.publish(msg.exchange, msg.routingKey, msg.body, publishProperties(msg), onConfirm);
+        const buffered = pc.ch.publish(msg.exchange, msg.routingKey, msg.body, publishProperties(msg), (err: unknown) => this.onConfirm(pc, entry, err));
         if (!buffered && !pc.drained) {
           this.opts.log('debug', 'publish buffer full: next publishes wait for drain', { exchange: msg.exchange });
           pc.drained = this.drainOf(pc);
         }
       } catch (err) {
         // Channel already closed (IllegalOperationError) or a headers table too large (RangeError): nothing was sent.
-        if (finish()) reject(new TransportError(`${what}: ${errorText(err)}`, { exchange: msg.exchange, routing_key: msg.routingKey, outcome: 'not_sent' }));
+        this.fail(entry, `${what(msg)}: ${errorText(err)}`, 'not_sent');
       }
     });
+  }
+
+  private onConfirm(pc: PublishChannel, entry: InFlight, err: unknown): void {
+    if (entry.done) return;
+    if (!err) {
+      this.settle(entry);
+      entry.resolve(entry.returned ? 'unroutable' : 'confirmed');
+    } else if (!pc.open || /closed/.test(errorText(err))) {
+      this.fail(entry, `${what(entry.msg)}: channel closed before the broker confirmed (${pc.closeReason ?? 'connection lost'}); outcome unknown`, 'unknown');
+    } else {
+      this.fail(entry, `${what(entry.msg)}: the broker refused it (nack)`, 'nacked');
+    }
+  }
+
+  private fail(entry: InFlight, message: string, outcome: 'unknown' | 'nacked' | 'not_sent'): void {
+    if (entry.done) return;
+    this.settle(entry);
+    entry.reject(new TransportError(message, { ...where(entry.msg), outcome }));
+  }
+
+  private track(entry: InFlight): void {
+    this.inflight.push(entry);
+    if (entry.deadline < this.sweepAt) this.armSweep(entry.deadline);
+  }
+
+  private settle(entry: InFlight): void {
+    entry.done = true;
+    const q = this.inflight;
+    while (this.head < q.length && q[this.head]?.done) this.head++;
+    if (this.head === q.length) {
+      this.inflight = [];
+      this.head = 0;
+      // Nothing left to time out: no timer may keep the process up for confirmTimeoutMs.
+      this.armSweep(Number.POSITIVE_INFINITY);
+    } else if (this.head >= 1024 && this.head * 2 >= q.length) {
+      this.inflight = q.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private armSweep(at: number): void {
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.sweepAt = at;
+    if (at !== Number.POSITIVE_INFINITY) this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, at - Date.now()));
+  }
+
+  /** Fail every publish past its deadline; the rest keep the timer armed for the earliest of theirs. */
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    this.sweepAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    // A copy: failing one settles it, which may replace this.inflight.
+    for (const e of this.inflight.slice(this.head)) {
+      if (e.done) continue;
+      if (e.deadline <= now) this.fail(e, `${what(e.msg)}: no confirm within ${this.opts.confirmTimeoutMs} ms; outcome unknown`, 'unknown');
+      else if (e.deadline < next) next = e.deadline;
+    }
+    if (next < this.sweepAt) this.armSweep(next);
   }
 
   private drainOf(pc: PublishChannel): Promise<void> {
@@ -163,11 +227,17 @@ export class ConfirmPublisher {
    * id, so equal bodies are the same message).
    */
   private onReturn(ch: ConfirmChannel, m: Message): void {
-    const entry = this.mandatory.find(
-      (e) => e.ch === ch && !e.returned && e.exchange === m.fields.exchange && e.routingKey === m.fields.routingKey && e.body.equals(m.content),
-    );
-    if (entry) entry.returned = true;
-    else this.opts.log('warn', 'basic.return for no known publish', { exchange: m.fields.exchange, routing_key: m.fields.routingKey });
+    for (let i = this.head; i < this.inflight.length; i++) {
+      const e = this.inflight[i];
+      if (
+        e && !e.done && e.ch === ch && e.msg.mandatory === true && !e.returned &&
+        e.msg.exchange === m.fields.exchange && e.msg.routingKey === m.fields.routingKey && e.msg.body.equals(m.content)
+      ) {
+        e.returned = true;
+        return;
+      }
+    }
+    this.opts.log('warn', 'basic.return for no known publish', { exchange: m.fields.exchange, routing_key: m.fields.routingKey });
   }
 
   /** The connection was replaced: the old channel is dead (its publishes already failed). */
