@@ -1,7 +1,7 @@
 /**
  * A bounded in-memory map of recent outcomes by intent id (oldest forgotten
- * first): the cache in front of the intent store (ledger.ts). It does not
- * survive a restart; the store does.
+ * first): the answers of reads, which the intent store does not keep
+ * (ledger.ts). It does not survive a restart; a read is harmless to run again.
  */
 
 export class RecentOutcomes<T> {

@@ -189,9 +189,10 @@ export class Dispatcher {
     for (const d of done) {
       if (!d) continue;
       if (d.fresh) {
-        // Events, notifications and the reply must be confirmed before the ack.
+        // Events, notifications and the reply must be confirmed before the ack; the mark that they
+        // were need not be committed first (OutcomeLedger.published says why).
         await d.fresh.published;
-        await this.deps.ledger.published(d.outcome, d.fresh.durable);
+        this.deps.ledger.published(d.outcome, d.fresh.durable);
       } else if (d.duplicate) {
         await this.republish(d.outcome, d.request, again, d.duplicate.published);
       }
@@ -210,7 +211,7 @@ export class Dispatcher {
   private async republish(o: FinalOutcome, request: RequestFacts, flags: { redelivered?: boolean; replayed?: boolean }, published: boolean): Promise<void> {
     this.deps.log.info('duplicate intent: recorded outcome published again, not applied', { intent_id: o.intentId, request_id: request.request_id, kind: o.kind, status: o.status, ...flags });
     await this.deps.events.outcome(o, { ...request, intent_id: o.intentId }, flags);
-    if (!published) await this.deps.ledger.published(o, true);
+    if (!published) this.deps.ledger.published(o, true);
   }
 
   /**
