@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import type { Driver } from '../drivers/driver';
 import { asHostwallError, RejectedError } from '../errors';
 import type { RequestFacts } from '../events/instance-facts';
-import { definitionOf, type Intent, instanceOf, lockKeysOf } from '../intents';
+import { capGroupOf, definitionOf, type Intent, instanceOf, lockKeysOf } from '../intents';
 import { forIntent, type Logger, redact } from '../log';
 import type { IssuerPolicy } from '../policy/issuer-policy';
 import type { Serializer } from '../serializer/serializer';
@@ -265,8 +265,8 @@ export class Dispatcher {
     keep(pubs, this.deps.events.accepted(intent.kind, request, instanceOf(intent)));
     const deps: ApplyDeps = { book: this.deps.book, events: this.deps.events, exec: this.deps.exec, intents: this.deps.store };
     const outcome = await this.deps.serializer.run(
-      { id: request.intent_id, keys: lockKeysOf(intent), capped: def.scheduling === 'mutate' },
-      async () => {
+      { id: request.intent_id, keys: lockKeysOf(intent), capped: def.scheduling === 'mutate', group: capGroupOf(intent.kind) },
+      async (releaseSlot) => {
         if (this.draining) return undefined;
         if (o.durable) {
           // On disk before the host is touched: a crash from here on is found and reconciled at restart.
@@ -276,6 +276,8 @@ export class Dispatcher {
           });
         }
         const out = await applyIntent(intent, request, pubs, log, deps, { recovering: o.recovering });
+        // The host is done with; the next intent of these lanes still waits for the outcome's commit.
+        releaseSlot();
         await this.deps.ledger.finish(out, o.durable);
         return out;
       },

@@ -74,6 +74,14 @@ export function definitionOf(kind: IntentKind): KindDefinition {
   return def;
 }
 
+/** The serializer group of builds, limited by maxConcurrentBuilds within the concurrency cap. */
+export const BUILD_GROUP = 'build';
+
+/** The cap group an intent counts against besides the concurrency cap: spawns are builds (Nova's max_concurrent_builds). */
+export function capGroupOf(kind: IntentKind): string | undefined {
+  return kind === 'instance.spawn' ? BUILD_GROUP : undefined;
+}
+
 /** The resources an intent touches; intents sharing one run strictly in order. */
 export function lockKeysOf(intent: Intent): LockKey[] {
   switch (intent.kind) {

@@ -13,22 +13,39 @@
  *   oldest ready job goes first. Uncapped jobs (signals, reads) start as soon
  *   as they head their lanes: a spawn that holds a slot while it waits for a
  *   port.ready must not starve the very signal it waits for.
+ * - A capped job may also name a `group` with a limit of its own (builds:
+ *   Nova's max_concurrent_builds inside its executor_thread_pool_size), so
+ *   spawns waiting minutes for their ports cannot take every slot from
+ *   power operations. The oldest ready job whose group has room goes first.
+ * - A capped job may give its slot back before it ends (`release`, passed to
+ *   its function) while keeping its lanes: the slot bounds work on the host,
+ *   and what follows that work (committing the outcome to disk) needs only
+ *   the order, not a slot.
  */
 
 export interface JobSpec {
   readonly id: string;
   readonly keys: readonly string[];
   readonly capped: boolean;
+  /** Of a capped job: a group whose own limit (SerializerOptions.groups) it also counts against. */
+  readonly group?: string;
 }
 
 interface Job extends JobSpec {
   readonly seq: number;
   readonly run: () => void;
+  /** Counted in cappedRunning until it ends or gives its slot back. */
+  holdsSlot: boolean;
 }
 
+/** Gives a capped job's slot back early (idempotent; nothing for an uncapped job). */
+export type ReleaseSlot = () => void;
+
 export interface SerializerOptions {
-  /** Capped jobs running at once (Nova's max_concurrent_builds is 10). */
+  /** Capped jobs running at once (oslo.messaging's executor_thread_pool_size is 64). */
   concurrency: number;
+  /** Capped jobs of a group running at once, within `concurrency` (a group not named here has no limit of its own). */
+  groups?: Readonly<Record<string, number>>;
   /** Test seam: called as a job starts, before its function runs. */
   onStart?: (spec: JobSpec) => void;
 }
@@ -45,6 +62,9 @@ class ReadyHeap {
   private readonly items: Job[] = [];
   get size(): number {
     return this.items.length;
+  }
+  peek(): Job | undefined {
+    return this.items[0];
   }
   push(job: Job): void {
     const a = this.items;
@@ -92,7 +112,9 @@ class ReadyHeap {
 
 export class Serializer {
   private readonly lanes = new Map<string, Job[]>();
-  private readonly ready = new ReadyHeap();
+  /** Ready capped jobs by group ('' for none). */
+  private readonly ready = new Map<string, ReadyHeap>();
+  private readonly groupRunning = new Map<string, number>();
   private readonly opts: SerializerOptions;
   private seq = 0;
   private running = 0;
@@ -104,22 +126,27 @@ export class Serializer {
     if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) {
       throw new RangeError(`concurrency must be an integer >= 1, got ${opts.concurrency}`);
     }
+    for (const [g, n] of Object.entries(opts.groups ?? {})) {
+      if (!Number.isInteger(n) || n < 1) throw new RangeError(`limit of group ${g} must be an integer >= 1, got ${n}`);
+    }
     this.opts = opts;
   }
 
   /** Queue `fn` behind every earlier job sharing a key; resolves with its result. */
-  run<T>(spec: JobSpec, fn: () => Promise<T>): Promise<T> {
+  run<T>(spec: JobSpec, fn: (release: ReleaseSlot) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const job: Job = {
         id: spec.id,
         keys: [...new Set(spec.keys)],
         capped: spec.capped,
+        group: spec.group,
         seq: this.seq++,
+        holdsSlot: false,
         run: () => {
           this.opts.onStart?.(spec);
           let p: Promise<T>;
           try {
-            p = fn();
+            p = fn(() => this.releaseSlot(job));
           } catch (err) {
             p = Promise.reject(err);
           }
@@ -155,27 +182,72 @@ export class Serializer {
       this.start(job);
       return;
     }
-    this.ready.push(job);
+    const key = job.group ?? '';
+    let heap = this.ready.get(key);
+    if (!heap) {
+      heap = new ReadyHeap();
+      this.ready.set(key, heap);
+    }
+    heap.push(job);
     this.fillSlots();
   }
 
-  private fillSlots(): void {
-    while (this.cappedRunning < this.opts.concurrency && this.ready.size > 0) {
-      const job = this.ready.pop();
-      if (job) this.start(job);
+  private hasRoom(group: string): boolean {
+    const limit = this.opts.groups?.[group];
+    return limit === undefined || (this.groupRunning.get(group) ?? 0) < limit;
+  }
+
+  /** The oldest ready job whose group has room (few groups: a scan of the heads). */
+  private nextReady(): ReadyHeap | undefined {
+    let best: ReadyHeap | undefined;
+    let bestSeq = Number.POSITIVE_INFINITY;
+    for (const [group, heap] of this.ready) {
+      const head = heap.peek();
+      if (head && head.seq < bestSeq && this.hasRoom(group)) {
+        best = heap;
+        bestSeq = head.seq;
+      }
     }
+    return best;
+  }
+
+  private fillSlots(): void {
+    while (this.cappedRunning < this.opts.concurrency) {
+      const job = this.nextReady()?.pop();
+      if (!job) return;
+      this.start(job);
+    }
+  }
+
+  private takeSlot(job: Job): void {
+    job.holdsSlot = true;
+    this.cappedRunning++;
+    if (job.group !== undefined) this.groupRunning.set(job.group, (this.groupRunning.get(job.group) ?? 0) + 1);
+  }
+
+  /** Returns the job's slot (and its group's); false if it held none. */
+  private dropSlot(job: Job): boolean {
+    if (!job.holdsSlot) return false;
+    job.holdsSlot = false;
+    this.cappedRunning--;
+    if (job.group !== undefined) this.groupRunning.set(job.group, (this.groupRunning.get(job.group) ?? 1) - 1);
+    return true;
   }
 
   private start(job: Job): void {
     this.waiting--;
     this.running++;
-    if (job.capped) this.cappedRunning++;
+    if (job.capped) this.takeSlot(job);
     job.run();
+  }
+
+  private releaseSlot(job: Job): void {
+    if (this.dropSlot(job)) this.fillSlots();
   }
 
   private finish(job: Job): void {
     this.running--;
-    if (job.capped) this.cappedRunning--;
+    this.dropSlot(job);
     const next: Job[] = [];
     for (const key of job.keys) {
       const lane = this.lanes.get(key);

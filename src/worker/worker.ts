@@ -20,6 +20,7 @@ import { recoverInterrupted } from '../dispatch/recovery';
 import type { Driver } from '../drivers/driver';
 import { ConfigError } from '../errors';
 import { hostConnector } from '../drivers/host-connector';
+import { BUILD_GROUP } from '../intents';
 import type { Logger } from '../log';
 import { loadIssuerKeys } from '../policy/identity';
 import { IssuerPolicy } from '../policy/issuer-policy';
@@ -64,7 +65,7 @@ export class Worker {
     this.parts = parts;
     const { config, log, transport, driver } = parts;
     this.topology = workerTopology(config);
-    this.serializer = new Serializer({ concurrency: config.concurrency });
+    this.serializer = new Serializer({ concurrency: config.concurrency, groups: { [BUILD_GROUP]: config.maxConcurrentBuilds } });
     this.book = new InstanceBook(config.host);
     this.events = new BusEventSink(transport, config, log);
     this.hypervisor = new HypervisorSync({ driver, book: this.book, events: this.events, log });

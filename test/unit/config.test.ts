@@ -8,7 +8,7 @@ import { ConfigError } from '../../src/errors';
 describe('config', () => {
   it('has defaults that match DESIGN §7', () => {
     const c = loadConfig({ env: {} });
-    expect(c).to.deep.include({ libvirtUri: 'test:///default', controlExchange: 'nova', queues: 'transient', concurrency: 10 });
+    expect(c).to.deep.include({ libvirtUri: 'test:///default', controlExchange: 'nova', queues: 'transient', concurrency: 64, maxConcurrentBuilds: 10 });
   });
 
   it('takes flags over the environment over the file', () => {

@@ -7,17 +7,24 @@ interface Controlled {
   spec: JobSpec;
   finish: () => void;
   started: boolean;
+  /** Gives its slot back early (ReleaseSlot). */
+  release: () => void;
+  released: boolean;
 }
 
-function harness(concurrency: number) {
+function harness(concurrency: number, groups?: Record<string, number>) {
   const log: { ev: 'start' | 'end'; id: string }[] = [];
   const live = new Map<string, Controlled>();
-  const s = new Serializer({ concurrency, onStart: (spec) => log.push({ ev: 'start', id: spec.id }) });
+  const s = new Serializer({ concurrency, groups, onStart: (spec) => log.push({ ev: 'start', id: spec.id }) });
   const submit = (spec: JobSpec) => {
-    const c: Controlled = { spec, finish: () => {}, started: false };
+    const c: Controlled = { spec, finish: () => {}, started: false, release: () => {}, released: false };
     live.set(spec.id, c);
-    const done = s.run(spec, () => {
+    const done = s.run(spec, (release) => {
       c.started = true;
+      c.release = () => {
+        c.released = true;
+        release();
+      };
       return new Promise<void>((resolve) => {
         c.finish = () => {
           log.push({ ev: 'end', id: spec.id });
@@ -71,6 +78,52 @@ describe('Serializer', () => {
     expect(jobs.map((j) => j.c.started)).to.deep.equal([true, true, true, false]);
   });
 
+  it('gives a released slot to the next ready job while the releasing job keeps its lane', async () => {
+    const s = new Serializer({ concurrency: 1 });
+    const order: string[] = [];
+    let finishA: () => void = () => undefined;
+    const a = s.run({ id: 'a', keys: ['instance:1'], capped: true }, (release) => {
+      order.push('start:a');
+      release();
+      release(); // idempotent: one slot back, not two
+      return new Promise<void>((r) => (finishA = r));
+    });
+    const sameLane = s.run({ id: 'a2', keys: ['instance:1'], capped: true }, async () => void order.push('start:a2'));
+    const other = s.run({ id: 'b', keys: ['instance:2'], capped: true }, () => {
+      order.push('start:b');
+      return new Promise<void>(() => undefined);
+    });
+    const third = s.run({ id: 'c', keys: ['instance:3'], capped: true }, async () => void order.push('start:c'));
+    await flush();
+    expect(order, 'b got the slot a gave back; c waits for one; a2 waits for a').to.deep.equal(['start:a', 'start:b']);
+    expect(s.stats().cappedRunning).to.equal(1);
+    finishA();
+    await a;
+    await flush();
+    expect(order).to.deep.equal(['start:a', 'start:b']);
+    expect(s.stats().running, 'b runs; a2 and c wait for its slot').to.equal(1);
+    void sameLane;
+    void other;
+    void third;
+  });
+
+  it('limits a group within the cap, and lets younger jobs of other groups pass a full one', async () => {
+    const { s, submit } = harness(3, { build: 1 });
+    const b1 = submit({ id: 'b1', keys: ['instance:1'], capped: true, group: 'build' });
+    const b2 = submit({ id: 'b2', keys: ['instance:2'], capped: true, group: 'build' });
+    const p1 = submit({ id: 'p1', keys: ['instance:3'], capped: true });
+    const p2 = submit({ id: 'p2', keys: ['instance:4'], capped: true });
+    await flush();
+    expect([b1, b2, p1, p2].map((j) => j.c.started)).to.deep.equal([true, false, true, true]);
+    p1.c.finish();
+    await flush();
+    expect(b2.c.started, 'a free slot, but the build group is full').to.equal(false);
+    b1.c.release();
+    await flush();
+    expect(b2.c.started, 'the build gave its slot back').to.equal(true);
+    expect(s.stats().cappedRunning).to.equal(2);
+  });
+
   it('lets an uncapped signal pass while every slot is held by a job waiting for it', async () => {
     const { submit } = harness(1);
     const spawn = submit({ id: 'spawn', keys: ['instance:1'], capped: true });
@@ -99,24 +152,32 @@ describe('Serializer', () => {
     const jobArb = fc.record({
       keys: fc.subarray(keyPool, { minLength: 0, maxLength: 3 }),
       capped: fc.boolean(),
+      build: fc.boolean(),
     });
     await fc.assert(
-      fc.asyncProperty(fc.array(jobArb, { minLength: 1, maxLength: 25 }), fc.integer({ min: 1, max: 4 }), fc.infiniteStream(fc.nat()), async (specs, cap, picks) => {
-        const { log, live, submit, s } = harness(cap);
-        const all = specs.map((spec, i) => submit({ id: String(i), keys: spec.keys, capped: spec.capped }));
+      fc.asyncProperty(fc.array(jobArb, { minLength: 1, maxLength: 25 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.infiniteStream(fc.nat()), async (specs, cap, builds, picks) => {
+        const { log, live, submit, s } = harness(cap, { build: builds });
+        const all = specs.map((spec, i) => submit({ id: String(i), keys: spec.keys, capped: spec.capped, group: spec.build && spec.capped ? 'build' : undefined }));
         await flush();
         const it = picks[Symbol.iterator]();
-        // Finish a randomly chosen running job until none is left.
+        // Finish (or first give back the slot of) a randomly chosen running job until none is left.
         for (let guard = 0; guard < 1000; guard++) {
           const running = [...live.values()].filter((c) => c.started);
           if (running.length === 0) break;
-          const pick = running[(it.next().value ?? 0) % running.length];
+          const n = it.next().value ?? 0;
+          const pick = running[n % running.length];
           if (!pick) break;
-          live.delete(pick.spec.id);
-          pick.finish();
+          if (!pick.released && n % 3 === 0) {
+            pick.release();
+          } else {
+            live.delete(pick.spec.id);
+            pick.finish();
+          }
           await flush();
-          const cappedNow = [...live.values()].filter((c) => c.started && c.spec.capped).length;
-          if (cappedNow > cap) throw new Error(`cap exceeded: ${cappedNow} > ${cap}`);
+          const holding = [...live.values()].filter((c) => c.started && c.spec.capped && !c.released);
+          if (holding.length > cap) throw new Error(`cap exceeded: ${holding.length} > ${cap}`);
+          const building = holding.filter((c) => c.spec.group === 'build').length;
+          if (building > builds) throw new Error(`build limit exceeded: ${building} > ${builds}`);
         }
         await Promise.all(all.map((j) => j.done));
         expect(live.size, 'every job ran (no deadlock)').to.equal(0);
