@@ -5,6 +5,7 @@ import { redactUrl } from '../config';
 import { openLibvirtDriver } from '../drivers/libvirt/driver';
 import { createLogger } from '../log';
 import { openTransport } from '../worker/connect';
+import { applyProcessSettings } from '../worker/process-settings';
 import { Worker } from '../worker/worker';
 import { addSettingFlags, configFromFlags } from './settings-flags';
 
@@ -12,6 +13,7 @@ export function registerWorker(program: Command): void {
   const cmd = program.command('worker').description("run the worker for one host: consume its oslo topics, apply intents, publish events");
   addSettingFlags(cmd).action(async (opts: Record<string, unknown>) => {
     const config = configFromFlags(opts);
+    applyProcessSettings(config);
     const log = createLogger({ level: config.logLevel, format: config.logFormat });
     mkdirSync(config.instancesPath, { recursive: true });
     const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath, watchReconcileMs: config.watchReconcileS * 1000, watchStopDelayMs: config.watchStopDelayS * 1000 });
