@@ -13,11 +13,17 @@
  *   WriteBatch.flush), which runs synchronously on the event loop.
  * - HWBENCH_TRACE_LIBVIRT=1 (measurement only): counts libvirt calls by
  *   function (src/drivers/libvirt/connection.ts Connection.call: one libuv
- *   pool round trip each).
+ *   pool round trip each); with it, the milliseconds each function took on
+ *   the JS thread (the inline test driver).
+ * - HWBENCH_V8_FLAGS="--flag ...": V8 flags set at the child's start
+ *   (v8.setFlagsFromString), for GC settings NODE_OPTIONS refuses.
+ * - HWBENCH_HEAP_SNAPSHOT=file (measurement only): the worker child writes a
+ *   heap snapshot at the end of the drain.
  */
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
 
 interface MuxLike {
   out: Writable;
@@ -26,6 +32,11 @@ interface MuxLike {
 
 export function applyExperiments(): string[] {
   const on: string[] = [];
+  const v8Flags = process.env.HWBENCH_V8_FLAGS;
+  if (v8Flags) {
+    for (const f of v8Flags.split(/\s+/).filter(Boolean)) setFlagsFromString(f);
+    on.push(`v8:${v8Flags}`);
+  }
   if (process.env.HWBENCH_CORK === '1') {
     const req = createRequire(__filename);
     // amqplib's "exports" hides lib/; the absolute path is the same module its connection.js loaded.
@@ -65,7 +76,11 @@ export function applyExperiments(): string[] {
       const original = Connection.prototype.call as (this: unknown, name: string, ...rest: unknown[]) => unknown;
       Connection.prototype.call = function (this: unknown, name: string, ...rest: unknown[]) {
         libvirtCalls.set(name, (libvirtCalls.get(name) ?? 0) + 1);
-        return original.call(this, name, ...rest);
+        const t0 = performance.now();
+        const r = original.call(this, name, ...rest);
+        // Inline calls (the test driver) have run by now; pool calls count only their queuing.
+        libvirtMs.set(name, (libvirtMs.get(name) ?? 0) + performance.now() - t0);
+        return r;
       };
       on.push('trace-libvirt');
     } catch {
@@ -77,6 +92,8 @@ export function applyExperiments(): string[] {
 
 /** libvirt calls by function name (HWBENCH_TRACE_LIBVIRT=1). */
 export const libvirtCalls = new Map<string, number>();
+/** Milliseconds spent in libvirt calls on the JS thread, by function name (HWBENCH_TRACE_LIBVIRT=1). */
+export const libvirtMs = new Map<string, number>();
 
 /** [duration ms, writes] of each intent-store group commit (HWBENCH_TRACE_STORE=1). */
 export const storeFlushes: [number, number][] = [];

@@ -239,6 +239,7 @@ async function main(): Promise<void> {
     const rss = await wChild.next('rss');
     say(`  throughput: ${hwThroughput.succeeded}/${n} in ${hwThroughput.seconds} s = ${hwThroughput.per_s}/s${hwThroughput.failed ? ` (${hwThroughput.failed} failed: ${hwThroughput.first_errors.join('; ')})` : ''}`);
     say(`  RSS with ${n} waiting: ${before?.rss_mb ?? '?'} MB before, peak ${mb(Number(rss.peak))} MB (at the end: JS heap ${mb(Number(rss.heapUsed))} MB used of ${mb(Number(rss.heapTotal))} MB, external ${mb(Number(rss.external))} MB)`);
+    if (rss.at_peak) say(`  memory (MB) at the drain's start: ${JSON.stringify(rss.at_start)}; at its peak: ${JSON.stringify(rss.at_peak)}`);
 
     const hwLatMsgs = Array.from({ length: latencyCount }, (_, i) => powerIntent(exchange, host, uuids, n + i));
     meter.start();
@@ -345,6 +346,7 @@ async function main(): Promise<void> {
       const calls = rss.libvirt as Record<string, number>;
       const total = Object.values(calls).reduce((a, b) => a + b, 0);
       say(`  libvirt calls during the drain (HWBENCH_TRACE_LIBVIRT): ${total} = ${round(total / n, 2)} per intent: ${JSON.stringify(calls)}`);
+      if (rss.libvirt_ms) say(`  ms on the JS thread by call (inline test driver): ${JSON.stringify(rss.libvirt_ms)}`);
     }
     if (rss.store) say(`  intent store group commits during the drain (HWBENCH_TRACE_STORE): ${JSON.stringify(rss.store)}`);
     for (const t of targets) say(`  [${t.pass ? 'PASS' : 'FAIL'}] ${t.name}: ${t.value}`);

@@ -15,13 +15,15 @@
  * Commands from the parent (IPC): gate {open}, rss {on}, stop.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { type Config, loadConfig } from '../src/config';
 import { openLibvirtDriver } from '../src/drivers/libvirt/driver';
 import { createLogger } from '../src/log';
 import { createAmqp091Transport } from '../src/transport/amqp091';
 import type { ConsumeOptions, InboundMessage, MessageHandler, OutboundMessage, PublishResult, Topology, Transport } from '../src/transport/transport';
+import { applyProcessSettings } from '../src/worker/process-settings';
 import { Worker } from '../src/worker/worker';
-import { applyExperiments, libvirtCalls, storeFlushStats, storeFlushes } from './experiments';
+import { applyExperiments, libvirtCalls, libvirtMs, storeFlushStats, storeFlushes } from './experiments';
 
 export interface WorkerChildSpec {
   amqpUrl: string;
@@ -74,6 +76,22 @@ class GatedTransport implements Transport {
 
 const send = (m: unknown) => process.send?.(m);
 
+const toMb = (b: number) => Math.round(b / 1e5) / 10;
+
+/** RSS split into the JS heap's spaces (committed), V8's external memory, and the rest (native: libvirt, SQLite, code, malloc). */
+function memoryAt(rss: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let heap = 0;
+  for (const s of getHeapSpaceStatistics()) {
+    heap += s.physical_space_size;
+    out[s.space_name] = toMb(s.physical_space_size);
+  }
+  const ext = process.memoryUsage().external;
+  out.external = toMb(ext);
+  out.native_and_other = toMb(rss - heap - ext);
+  return out;
+}
+
 /** The settings that shape the hot path (those this build has). */
 function pick(config: Config, names: string[]): Record<string, unknown> {
   const c = config as unknown as Record<string, unknown>;
@@ -87,6 +105,7 @@ async function main(): Promise<void> {
     env: {},
     flags: { ...spec.settings, amqpUrl: spec.amqpUrl, host: spec.host, controlExchange: spec.controlExchange, instancesPath: spec.instancesPath, statePath: spec.statePath, logFormat: 'json' },
   });
+  applyProcessSettings(config);
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
   const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath });
   const inner = createAmqp091Transport({
@@ -100,6 +119,9 @@ async function main(): Promise<void> {
 
   let sampler: NodeJS.Timeout | undefined;
   let peak = 0;
+  /** Where the memory was at the peak: the JS heap's spaces (MB) and what lies outside it. */
+  let atPeak: Record<string, number> = {};
+  let atStart: Record<string, number> = {};
   let samples = 0;
   const loop = monitorEventLoopDelay({ resolution: 10 });
 
@@ -115,25 +137,34 @@ async function main(): Promise<void> {
       case 'rss': {
         if (msg.on) {
           peak = process.memoryUsage.rss();
+          atPeak = memoryAt(peak);
+          atStart = atPeak;
           samples = 0;
           storeFlushes.length = 0;
           libvirtCalls.clear();
+          libvirtMs.clear();
           loop.reset();
           loop.enable();
           sampler = setInterval(() => {
             const r = process.memoryUsage.rss();
             samples++;
-            if (r > peak) peak = r;
+            if (r > peak) {
+              peak = r;
+              atPeak = memoryAt(r);
+            }
           }, 20);
         } else {
           if (sampler) clearInterval(sampler);
+          // Measurement only: what the heap holds right after the drain (bench/experiments.ts lists the switches).
+          if (process.env.HWBENCH_HEAP_SNAPSHOT) writeHeapSnapshot(process.env.HWBENCH_HEAP_SNAPSHOT);
           loop.disable();
           const mu = process.memoryUsage();
           send({
-            type: 'rss', peak, samples, rss: mu.rss, heapUsed: mu.heapUsed, heapTotal: mu.heapTotal, external: mu.external,
+            type: 'rss', peak, at_peak: atPeak, at_start: atStart, samples, rss: mu.rss, heapUsed: mu.heapUsed, heapTotal: mu.heapTotal, external: mu.external,
             loop: { p50_ms: loop.percentile(50) / 1e6, p99_ms: loop.percentile(99) / 1e6, max_ms: loop.max / 1e6 },
             store: storeFlushStats(),
             libvirt: libvirtCalls.size > 0 ? Object.fromEntries(libvirtCalls) : undefined,
+            libvirt_ms: libvirtMs.size > 0 ? Object.fromEntries([...libvirtMs].map(([k, v]) => [k, Math.round(v)])) : undefined,
           });
         }
         break;
