@@ -274,7 +274,8 @@ describe('compat: Debian\'s real Nova ComputeAPI drives a worker, a real listene
       notifications.push(...listener.drain());
       if (wanted.some((w) => !seen().has(w))) notifications.push(await listener.next(Math.max(1, deadline - Date.now())).catch(() => ({})));
     }
-    expect([...seen()]).to.include.members(wanted);
+    const unparsed = notifications.filter((n) => 'raw' in n).map((n) => String(n.raw).slice(0, 200));
+    expect([...seen()], `lines the listener printed that were not JSON: ${JSON.stringify(unparsed)}`).to.include.members(wanted);
     for (const n of notifications.filter(mine)) {
       expect(n.publisher_id).to.equal(`nova-compute:${host}`);
       // Each carries the request id of the request it answers: Nova's, or Neutron's own port.plug.

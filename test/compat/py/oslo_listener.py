@@ -7,16 +7,26 @@ Stops when stdin closes. Env: AMQP_URL, EXCHANGE, POOL, TOPICS (comma list).
 import json
 import os
 import sys
+import threading
 
 from oslo_config import cfg
 import oslo_messaging
 
 
+# The threading executor dispatches notifications on several threads at once, and
+# print() writes the text and the newline separately: two notifications could share
+# one line, which the test cannot parse. One locked write per line.
+_out = threading.Lock()
+
+
 class Endpoint(object):
     def _emit(self, priority, ctxt, publisher_id, event_type, payload, metadata):
-        print(json.dumps({'priority': priority, 'ctxt': ctxt, 'publisher_id': publisher_id,
-                          'event_type': event_type, 'payload': payload,
-                          'metadata': metadata}, default=str), flush=True)
+        line = json.dumps({'priority': priority, 'ctxt': ctxt, 'publisher_id': publisher_id,
+                           'event_type': event_type, 'payload': payload,
+                           'metadata': metadata}, default=str) + '\n'
+        with _out:
+            sys.stdout.write(line)
+            sys.stdout.flush()
 
     def info(self, ctxt, publisher_id, event_type, payload, metadata):
         self._emit('info', ctxt, publisher_id, event_type, payload, metadata)
