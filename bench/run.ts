@@ -77,7 +77,7 @@ interface Results {
   hostwall: {
     spawn: { instances: number; seconds: number; failed: number };
     throughput: Throughput;
-    latency: LatencyStats & { offered_per_s: number; achieved_per_s: number; failed: number; missing: number };
+    latency: LatencyStats & { offered_per_s: number; achieved_per_s: number; failed: number; missing: number; worker_loop?: Record<string, unknown> };
     memory: {
       rss_before_mb: number; peak_rss_mb: number; rss_after_mb: number; heap_used_mb: number; heap_total_mb: number; external_mb: number; vm_hwm_mb: number; samples: number; waiting: number;
     };
@@ -243,9 +243,13 @@ async function main(): Promise<void> {
 
     const hwLatMsgs = Array.from({ length: latencyCount }, (_, i) => powerIntent(exchange, host, uuids, n + i));
     meter.start();
+    wChild.send({ cmd: 'loop', on: true });
     const hwLatency = await latencyRun(collector, pub, hwLatMsgs, rate);
     cpu.hostwall_latency = meter.stop();
+    wChild.send({ cmd: 'loop', on: false });
+    const latLoop = await wChild.next('loop');
     say(`  latency at ${rate}/s: p50 ${hwLatency.p50_ms} ms, p99 ${hwLatency.p99_ms} ms, max ${hwLatency.max_ms} ms (achieved ${hwLatency.achieved_per_s}/s)`);
+    say(`  worker during it: event-loop delay p50 ${latLoop.p50_ms} ms, p99 ${latLoop.p99_ms} ms, max ${latLoop.max_ms} ms; GC ${JSON.stringify(latLoop.gc)}`);
     const after = procMemory(wChild.pid);
     await wChild.stop({ cmd: 'stop' });
     closeSync(logFd);
@@ -307,7 +311,7 @@ async function main(): Promise<void> {
       hostwall: {
         spawn: { instances, seconds: spawnS, failed: spawnTally.failed },
         throughput: hwThroughput,
-        latency: hwLatency,
+        latency: { ...hwLatency, worker_loop: latLoop },
         memory: {
           rss_before_mb: before?.rss_mb ?? Number.NaN, peak_rss_mb: peakMb, rss_after_mb: after?.rss_mb ?? Number.NaN, heap_used_mb: mb(Number(rss.heapUsed)),
           heap_total_mb: mb(Number(rss.heapTotal)), external_mb: mb(Number(rss.external)), vm_hwm_mb: after?.hwm_mb ?? Number.NaN, samples: Number(rss.samples), waiting: n,

@@ -14,7 +14,7 @@
  *
  * Commands from the parent (IPC): gate {open}, rss {on}, stop.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { type Config, loadConfig } from '../src/config';
 import { openLibvirtDriver } from '../src/drivers/libvirt/driver';
@@ -124,6 +124,12 @@ async function main(): Promise<void> {
   let atStart: Record<string, number> = {};
   let samples = 0;
   const loop = monitorEventLoopDelay({ resolution: 10 });
+  /** The latency run's event-loop delay (finer) and GC pauses: what of the tail is the worker's own. */
+  const phaseLoop = monitorEventLoopDelay({ resolution: 1 });
+  const gcPauses: number[] = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcPauses.push(e.duration);
+  });
 
   process.on('message', (msg: { cmd: string; open?: boolean; on?: boolean }) => {
     switch (msg.cmd) {
@@ -132,6 +138,24 @@ async function main(): Promise<void> {
         const reply = () => send({ type: 'gate', open: transport.open, pending: worker.dispatcher.pending, held: transport.heldCount });
         if (msg.open) reply();
         else void worker.dispatcher.idle().then(reply);
+        break;
+      }
+      case 'loop': {
+        if (msg.on) {
+          phaseLoop.reset();
+          phaseLoop.enable();
+          gcPauses.length = 0;
+          gcObserver.observe({ entryTypes: ['gc'] });
+        } else {
+          phaseLoop.disable();
+          gcObserver.disconnect();
+          const sorted = [...gcPauses].sort((a, b) => a - b);
+          const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+          send({
+            type: 'loop', p50_ms: ms(phaseLoop.percentile(50)), p99_ms: ms(phaseLoop.percentile(99)), max_ms: ms(phaseLoop.max),
+            gc: { pauses: sorted.length, total_ms: Math.round(sorted.reduce((a, b) => a + b, 0)), p99_ms: Math.round((sorted[Math.floor(sorted.length * 0.99)] ?? 0) * 100) / 100, max_ms: Math.round((sorted.at(-1) ?? 0) * 100) / 100 },
+          });
+        }
         break;
       }
       case 'rss': {
