@@ -3,6 +3,16 @@
  * and Nova's notifications on the control exchange. Every method resolves
  * only when the broker confirmed every message it sent, so the dispatcher can
  * ack the intent after awaiting them (and must not before).
+ *
+ * A message the broker did not confirm (the connection dropped before its
+ * confirm, a nack, a confirm timeout) is published again, after the
+ * transport reconnects, for up to `eventRetryS`. Giving up leaves the intent
+ * to redelivery, which is answered from the intent store with the outcome
+ * alone: without the retry, a dropped connection would lose the first run's
+ * Nova notifications and instance.state for good. A retried outcome is
+ * flagged `redelivered`, since the first copy may have reached the broker
+ * and at most one unflagged outcome may exist; other messages are re-sent as
+ * they were (same oslo message_id, same bytes).
  */
 import type { Config } from '../config';
 import type { ErrorInfo, FinalOutcome } from '../dispatch/outcome';
@@ -15,15 +25,18 @@ import { EVENTS_EXCHANGE, type HostwallEvent } from '../events/schemas';
 import type { Intent, IntentKind } from '../intents';
 import type { Logger } from '../log';
 import { notificationMessages } from '../oslo/notification';
-import type { Transport } from '../transport/transport';
+import type { OutboundMessage, Transport } from '../transport/transport';
 
 export class BusEventSink implements EventSink {
   private readonly origin: { host: string };
   private readonly settings: NotificationSettings;
+  private closed = false;
+  /** Retries waiting for their next attempt; close() wakes them to give up. */
+  private readonly sleepers = new Set<() => void>();
 
   constructor(
     private readonly transport: Transport,
-    private readonly config: Pick<Config, 'host' | 'controlExchange' | 'notificationFormat'>,
+    private readonly config: Pick<Config, 'host' | 'controlExchange' | 'notificationFormat' | 'eventRetryS'>,
     private readonly log: Logger,
   ) {
     this.origin = { host: config.host };
@@ -42,7 +55,7 @@ export class BusEventSink implements EventSink {
         notificationMessages(
           { exchange: this.config.controlExchange, topics: o.topics },
           { publisherId: o.notification.publisher_id, eventType: o.notification.event_type, priority: o.notification.priority === 'ERROR' ? 'error' : 'info', payload: o.notification.payload, context },
-        ).map((m) => this.confirm(this.transport.publish(m), m.routingKey)),
+        ).map((m) => this.deliver(() => m)),
       ),
     );
   }
@@ -52,27 +65,66 @@ export class BusEventSink implements EventSink {
   }
 
   outcome(o: FinalOutcome, req: RequestFacts, flags: { redelivered?: boolean; replayed?: boolean }): Promise<void> {
-    return this.native(intentOutcome({ ...o, instance: o.instance }, req, flags, this.origin));
+    return this.deliver((retry) => {
+      const f = retry && !flags.replayed ? { ...flags, redelivered: true } : flags;
+      return nativeMessage(intentOutcome({ ...o, instance: o.instance }, req, f, this.origin));
+    });
   }
 
   rejected(err: RejectedError, req: Partial<RequestFacts>, original: { routingKey: string; method: string | undefined }): Promise<void> {
     return this.native(intentRejected(err, req, original, this.origin));
   }
 
-  private native(event: HostwallEvent): Promise<void> {
-    const routingKey = routingKeyOf(event);
-    return this.confirm(
-      this.transport.publish({ exchange: EVENTS_EXCHANGE, routingKey, body: Buffer.from(JSON.stringify(event)), contentType: 'application/json', contentEncoding: 'utf-8' }),
-      routingKey,
-    );
+  /** Stop retrying: waiting retries give up now (the worker is stopping). */
+  close(): void {
+    this.closed = true;
+    for (const wake of this.sleepers) wake();
+    this.sleepers.clear();
   }
 
-  private async confirm(p: Promise<unknown>, routingKey: string): Promise<void> {
-    try {
-      await p;
-    } catch (err) {
-      this.log.warn('event publish not confirmed', { routing_key: routingKey, error: String(err) });
-      throw err;
+  private native(event: HostwallEvent): Promise<void> {
+    const msg = nativeMessage(event);
+    return this.deliver(() => msg);
+  }
+
+  /** Publish until confirmed, for up to eventRetryS; `build(true)` makes the copy for a retry. */
+  private async deliver(build: (retry: boolean) => OutboundMessage): Promise<void> {
+    let msg = build(false);
+    const giveUpAt = Date.now() + this.config.eventRetryS * 1000;
+    let waitMs = RETRY_FIRST_MS;
+    for (;;) {
+      try {
+        await this.transport.publish(msg);
+        return;
+      } catch (err) {
+        if (this.closed || Date.now() + waitMs > giveUpAt) {
+          this.log.warn('event publish not confirmed: the intent is left for redelivery', { routing_key: msg.routingKey, error: String(err) });
+          throw err;
+        }
+        this.log.warn('event publish not confirmed: publishing it again', { routing_key: msg.routingKey, error: String(err), retry_in_ms: waitMs });
+        await this.sleep(waitMs);
+        waitMs = Math.min(waitMs * 2, RETRY_MAX_MS);
+        msg = build(true);
+      }
     }
   }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(t);
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      const t = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+}
+
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
+function nativeMessage(event: HostwallEvent): OutboundMessage {
+  return { exchange: EVENTS_EXCHANGE, routingKey: routingKeyOf(event), body: Buffer.from(JSON.stringify(event)), contentType: 'application/json', contentEncoding: 'utf-8' };
 }

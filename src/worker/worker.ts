@@ -157,6 +157,7 @@ export class Worker {
     ]);
     if (timer) clearTimeout(timer);
     if (!finished) log.warn('shutdown deadline passed: unfinished intents stay unacked and will be redelivered', { pending: this.dispatcher.pending });
+    this.events.close();
     await this.hypervisor.stop().catch((err: unknown) => log.warn('hypervisor watch stop failed', { error: String(err) }));
     await transport.close().catch((err: unknown) => log.warn('transport close failed', { error: String(err) }));
     await driver.close().catch((err: unknown) => log.warn('driver close failed', { error: String(err) }));
