@@ -23,14 +23,13 @@
  */
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
-import * as amqp from 'amqplib';
 import { expect } from 'chai';
 import type { LibvirtDriver } from '../../src/drivers/libvirt/driver';
 import { HostwallError } from '../../src/errors';
 import type { HostwallEvent } from '../../src/events/schemas';
 import type { Worker } from '../../src/worker/worker';
 import { type EventLog, TestBus } from '../fault/harness/bus';
-import { type PyPeer, startPython } from '../support/python';
+import { deleteQueue, type PyPeer, startPython } from '../support/python';
 import { AMQP_URL, startWorker, uuid } from '../support/worker';
 
 const PY = join(__dirname, '..', '..', '..', 'test', 'compat', 'py');
@@ -38,15 +37,6 @@ const NEUTRON_REQUEST = 'req-neutron-compat-1';
 
 type Answer = Record<string, unknown>;
 
-async function deleteQueue(name: string): Promise<void> {
-  const conn = await amqp.connect(AMQP_URL).catch(() => undefined);
-  if (!conn) return;
-  conn.on('error', () => undefined);
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
-  await ch.deleteQueue(name).catch(() => undefined);
-  await conn.close().catch(() => undefined);
-}
 type Outcome = Extract<HostwallEvent, { event: 'intent.succeeded' | 'intent.failed' | 'intent.rejected' }>;
 
 describe('compat: Debian\'s real Nova ComputeAPI drives a worker, a real listener hears Nova\'s notifications', function () {

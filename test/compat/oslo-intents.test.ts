@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import type { Worker } from '../../src/worker/worker';
-import { type PyPeer, startPython } from '../support/python';
+import { deleteQueue, type PyPeer, startPython } from '../support/python';
 import { AMQP_URL, startWorker, uuid } from '../support/worker';
 
 const PY = join(__dirname, '..', '..', '..', 'test', 'compat', 'py');
@@ -31,6 +31,8 @@ describe('compat: a real oslo.messaging client and listener talk to a worker', f
     await client?.close();
     await listener?.close();
     await worker?.stop(5_000);
+    // The listener's pool queue (oslo declares it, and it outlives the listener).
+    await deleteQueue(`compat-${host}`);
   });
 
   async function step(s: Record<string, unknown>): Promise<Record<string, unknown>> {

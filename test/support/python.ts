@@ -5,6 +5,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import * as amqp from 'amqplib';
+import { AMQP_URL } from './worker';
 
 export const DEBIAN_PYTHON = '/usr/bin/python3';
 
@@ -66,4 +68,18 @@ export function startPython(script: string, env: Record<string, string>): PyPeer
     },
     stderr: () => err,
   };
+}
+
+/**
+ * Delete a queue a Python peer declared and leaves behind (an oslo listener's
+ * pool queue outlives the listener and keeps collecting notifications).
+ */
+export async function deleteQueue(name: string): Promise<void> {
+  const conn = await amqp.connect(AMQP_URL).catch(() => undefined);
+  if (!conn) return;
+  conn.on('error', () => undefined);
+  const ch = await conn.createChannel();
+  ch.on('error', () => undefined);
+  await ch.deleteQueue(name).catch(() => undefined);
+  await conn.close().catch(() => undefined);
 }
