@@ -23,6 +23,7 @@ import { createAmqp091Transport } from '../src/transport/amqp091';
 import type { ConsumeOptions, InboundMessage, MessageHandler, OutboundMessage, PublishResult, Topology, Transport } from '../src/transport/transport';
 import { applyProcessSettings } from '../src/worker/process-settings';
 import { Worker } from '../src/worker/worker';
+import { mb } from './common';
 import { applyExperiments, libvirtCalls, libvirtMs, storeFlushStats, storeFlushes } from './experiments';
 
 export interface WorkerChildSpec {
@@ -76,7 +77,6 @@ class GatedTransport implements Transport {
 
 const send = (m: unknown) => process.send?.(m);
 
-const toMb = (b: number) => Math.round(b / 1e5) / 10;
 
 /** RSS split into the JS heap's spaces (committed), V8's external memory, and the rest (native: libvirt, SQLite, code, malloc). */
 function memoryAt(rss: number): Record<string, number> {
@@ -84,11 +84,11 @@ function memoryAt(rss: number): Record<string, number> {
   let heap = 0;
   for (const s of getHeapSpaceStatistics()) {
     heap += s.physical_space_size;
-    out[s.space_name] = toMb(s.physical_space_size);
+    out[s.space_name] = mb(s.physical_space_size);
   }
   const ext = process.memoryUsage().external;
-  out.external = toMb(ext);
-  out.native_and_other = toMb(rss - heap - ext);
+  out.external = mb(ext);
+  out.native_and_other = mb(rss - heap - ext);
   return out;
 }
 
