@@ -68,19 +68,34 @@ export const SETTINGS = {
   tlsKeyFile: { env: 'HOSTWALL_TLS_KEY', schema: z.string(), default: '', help: 'PEM private key of the client certificate' },
   logLevel: { env: 'HOSTWALL_LOG_LEVEL', schema: z.enum(['error', 'warn', 'info', 'debug']), default: 'info', help: 'log level' },
   logFormat: { env: 'HOSTWALL_LOG_FORMAT', schema: z.enum(['json', 'pretty', 'auto']), default: 'auto', help: 'json lines, pretty, or auto (pretty on a TTY)' },
+  novaNotifications: { env: 'HOSTWALL_NOVA_NOTIFICATIONS', schema: bool, default: true, help: 'publish Nova\'s notifications (a nova-compute.conf whose [oslo_messaging_notifications] driver is unset or noop turns them off, as in Nova); native events are always published' },
+  novaControlPlane: { env: 'HOSTWALL_NOVA_CONTROL_PLANE', schema: z.enum(['auto', 'on', 'off']), default: 'auto', help: 'be the compute host of a Nova control plane (service record and heartbeat, compute node, Placement, instance state through nova-conductor): auto = on when --config-file gives a nova-compute.conf' },
+  novaNodename: { env: 'HOSTWALL_NOVA_NODENAME', schema: z.string().max(255), default: '', help: 'name of the compute node created in Nova ("" = the host name); an existing node of this host is reused whatever its name' },
+  novaWriteRetryS: { env: 'HOSTWALL_NOVA_WRITE_RETRY', schema: int(0, 86_400), default: 300, help: 'seconds a write to Nova\'s database (through nova-conductor) is tried again while the conductor does not answer; the intent\'s lanes wait meanwhile' },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
 type SettingValue<K extends SettingName> = z.output<(typeof SETTINGS)[K]['schema']>;
 export type Config = { [K in SettingName]: SettingValue<K> };
 
-export type Source = 'flag' | 'environment' | 'file' | 'default';
+export type Source = 'flag' | 'environment' | 'file' | 'layer' | 'default';
+
+/** Settings from a source below the JSON file (an INI file's [hostwall] section, Nova's own keys), strongest first. */
+export interface ConfigLayer {
+  /** Names the source in errors, e.g. "[hostwall] in /etc/nova/nova-compute.conf". */
+  source: string;
+  values: Partial<Record<SettingName, unknown>>;
+  /** The key each value had in its file, for errors (default: iniKey of the setting). */
+  keys?: Partial<Record<SettingName, string>>;
+}
 
 export interface ConfigInput {
   flags?: Partial<Record<SettingName, unknown>>;
   env?: NodeJS.ProcessEnv;
   /** Path of a JSON file of { settingName: value }. */
   file?: string | undefined;
+  /** Below the file, above the defaults, strongest first. */
+  layers?: readonly ConfigLayer[];
 }
 
 function readFile(path: string): Record<string, unknown> {
@@ -115,13 +130,15 @@ export function loadConfig(input: ConfigInput = {}): Config {
     const envVal = env[s.env];
     let raw: unknown;
     let source: Source;
+    const layer = input.layers?.find((l) => l.values[name] !== undefined);
     if (flag !== undefined) [raw, source] = [flag, 'flag'];
     else if (envVal !== undefined && envVal !== '') [raw, source] = [envVal, 'environment'];
     else if (fromFile[name] !== undefined) [raw, source] = [fromFile[name], 'file'];
+    else if (layer) [raw, source] = [layer.values[name], 'layer'];
     else [raw, source] = [s.default, 'default'];
     const r = (s.schema as z.ZodType).safeParse(raw);
     if (!r.success) {
-      const where = source === 'flag' ? `--${kebab(name)}` : source === 'environment' ? s.env : source === 'file' ? `"${name}" in ${filePath}` : name;
+      const where = source === 'flag' ? `--${kebab(name)}` : source === 'environment' ? s.env : source === 'file' ? `"${name}" in ${filePath}` : source === 'layer' ? `${layer?.keys?.[name] ?? iniKey(name)} (${layer?.source})` : name;
       const why = r.error.issues[0]?.message ?? 'invalid';
       throw new ConfigError(`invalid setting ${where}: ${why} (got ${JSON.stringify(raw)})`);
     }
@@ -134,6 +151,11 @@ export function loadConfig(input: ConfigInput = {}): Config {
 /** The command-line flag of a setting: `vifPluggingTimeoutS` → `vif-plugging-timeout` (a unit suffix S/H is dropped, as in the environment name). */
 export function kebab(name: string): string {
   return name.replace(/(?<=[a-z])[SH]$/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** The key of a setting in an INI file's [hostwall] section: `vifPluggingTimeoutS` → `vif_plugging_timeout`. */
+export function iniKey(name: string): string {
+  return kebab(name).replace(/-/g, '_');
 }
 
 /** The key commander gives that flag's value (`--vif-plugging-timeout` → `vifPluggingTimeout`). */

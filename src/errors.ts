@@ -37,6 +37,8 @@ export type FailureCode =
   | 'PORT_FAILED'
   | 'TIMEOUT'
   | 'INTERRUPTED'
+  | 'UNEXPECTED_TASK_STATE'
+  | 'CONTROL_PLANE'
   | 'INTERNAL';
 
 export type ErrorCode = RejectionCode | FailureCode | 'TRANSPORT_ERROR' | 'CONFIG_INVALID';
@@ -96,6 +98,8 @@ const FAILURE_OSLO: Record<FailureCode, string> = {
   PORT_FAILED: 'VirtualInterfaceCreateException',
   TIMEOUT: 'Timeout',
   INTERRUPTED: 'InstanceInvalidState',
+  UNEXPECTED_TASK_STATE: 'UnexpectedTaskStateError',
+  CONTROL_PLANE: 'NovaControlPlaneError',
   INTERNAL: 'InternalError',
 };
 

@@ -7,12 +7,8 @@
  */
 import { TransportError } from '../errors';
 import { currentVersion, INTENT_NAMESPACE, isIntentKind, validateIntent } from '../intents';
-import { decodeOsloBody } from '../oslo/envelope';
-import { CallReplies, decodeRpcReply } from '../oslo/rpc-reply';
-import { encodeRpcRequest, rpcRoute } from '../oslo/rpc-request';
-import { osloOutbound } from '../oslo/outbound';
-import { replyQueueName, replyQueueTopology } from '../oslo/topology';
-import type { InboundMessage, Transport } from '../transport/transport';
+import { RpcClient, type RpcRequestSpec, type RpcTarget, Unroutable } from '../oslo/rpc-client';
+import type { Transport } from '../transport/transport';
 
 export interface SendOptions {
   /** Intent schema version sent; the default is the newest this build knows. */
@@ -36,88 +32,52 @@ function versionFor(kind: string, asked: string | undefined): string {
 }
 
 export class IntentClient {
-  private replyQueue: string | undefined;
-  private readonly waiting = new Map<string, { replies: CallReplies; resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private readonly rpc: RpcClient;
 
   constructor(
-    private readonly transport: Transport,
+    transport: Transport,
     private readonly opts: { controlExchange: string; topic?: string },
-  ) {}
+  ) {
+    this.rpc = new RpcClient(transport, { controlExchange: opts.controlExchange });
+  }
 
   /** Validate locally, then publish; resolves with the intent id once the broker confirmed. */
   async cast(host: string, kind: string, args: Record<string, unknown>, o: SendOptions = {}): Promise<{ intentId: string }> {
     this.check(kind, args, o);
-    const enc = encodeRpcRequest({ method: kind, args, namespace: INTENT_NAMESPACE, version: versionFor(kind, o.version), context: o.context ?? {}, ...(o.uniqueId ? { uniqueId: o.uniqueId } : {}) });
-    await this.publish(host, enc.message, undefined);
-    return { intentId: typeof args.intent_id === 'string' ? args.intent_id : enc.uniqueId };
+    const sent = await this.send(() => this.rpc.cast(this.target(host), this.request(kind, args, o)), host);
+    return { intentId: typeof args.intent_id === 'string' ? args.intent_id : sent.uniqueId };
   }
 
   /** Validate locally, publish, and wait for the final reply; throws the worker's failure as a RemoteError. */
   async call(host: string, kind: string, args: Record<string, unknown>, o: CallOptions = {}): Promise<unknown> {
     this.check(kind, args, o);
-    const replyQueue = await this.ensureReplyQueue();
-    const timeoutMs = o.timeoutMs ?? 60_000;
-    const enc = encodeRpcRequest({
+    const opts = { timeoutMs: o.timeoutMs ?? 60_000, ...(o.monitorTimeoutS !== undefined ? { monitorTimeoutS: o.monitorTimeoutS } : {}) };
+    return this.send(() => this.rpc.call(this.target(host), this.request(kind, args, o), opts), host);
+  }
+
+  private target(host: string): RpcTarget {
+    return { topic: this.opts.topic ?? 'compute', server: host };
+  }
+
+  private request(kind: string, args: Record<string, unknown>, o: SendOptions): RpcRequestSpec {
+    return {
       method: kind, args, namespace: INTENT_NAMESPACE, version: versionFor(kind, o.version), context: o.context ?? {},
       ...(o.uniqueId ? { uniqueId: o.uniqueId } : {}),
-      call: { replyQueue, timeoutS: o.monitorTimeoutS ?? null },
-    });
-    const msgId = enc.msgId ?? '';
-    const result = new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(msgId);
-        reject(new TransportError(`Timed out waiting for a reply to message ID ${msgId} (${kind} to ${host})`));
-      }, timeoutMs);
-      this.waiting.set(msgId, {
-        replies: new CallReplies(),
-        resolve: (v) => { clearTimeout(timer); resolve(v); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
-      });
-    });
+    };
+  }
+
+  /** An unroutable intent means no worker consumes that host's queue: say so in the host's terms. */
+  private async send<T>(fn: () => Promise<T>, host: string): Promise<T> {
     try {
-      await this.publish(host, enc.message, timeoutMs);
+      return await fn();
     } catch (err) {
-      this.waiting.get(msgId)?.reject(err);
+      if (err instanceof Unroutable) throw new TransportError(`${err.message}: is a worker for host "${host}" running?`, err.details);
+      throw err;
     }
-    return result;
   }
 
   private check(kind: string, args: Record<string, unknown>, o: SendOptions): void {
     if (o.unchecked) return;
     validateIntent(kind, versionFor(kind, o.version), args);
-  }
-
-  private async publish(host: string, message: Record<string, unknown>, expirationMs: number | undefined): Promise<void> {
-    const route = rpcRoute({ exchange: this.opts.controlExchange, topic: this.opts.topic ?? 'compute', server: host });
-    const r = await this.transport.publish(osloOutbound({ ...route, message, ...(expirationMs !== undefined ? { expirationMs } : {}), mandatory: true }));
-    if (r === 'unroutable') throw new TransportError(`no queue for ${route.routingKey} on exchange ${route.exchange}: is a worker for host "${host}" running?`);
-  }
-
-  private async ensureReplyQueue(): Promise<string> {
-    if (this.replyQueue) return this.replyQueue;
-    const name = replyQueueName();
-    await this.transport.declare(replyQueueTopology(name));
-    await this.transport.consume([name], { prefetch: 100 }, (m) => this.onReply(m));
-    this.replyQueue = name;
-    return name;
-  }
-
-  private onReply(m: InboundMessage): void {
-    void m.settle('ack');
-    let reply: ReturnType<typeof decodeRpcReply>;
-    try {
-      reply = decodeRpcReply(decodeOsloBody(m.body, m.contentType, m.contentEncoding));
-    } catch {
-      return;
-    }
-    const w = reply?.msgId ? this.waiting.get(reply.msgId) : undefined;
-    if (!reply || !w) return; // a late reply to a call that already timed out: oslo drops it too
-    if (w.replies.accept(reply) !== 'final') return;
-    this.waiting.delete(reply.msgId ?? '');
-    try {
-      w.resolve(w.replies.outcome());
-    } catch (err) {
-      w.reject(err);
-    }
   }
 }

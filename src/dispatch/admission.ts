@@ -23,7 +23,7 @@ import { INTENT_NAMESPACE, type Intent, type Issuer, isIntentKind, validateInten
 import type { IssuerPolicy } from '../policy/issuer-policy';
 import type { InboundMessage } from '../transport/transport';
 import type { NovaFactsDirectory } from './nova-facts';
-import type { WireRequest } from './ports';
+import type { IntentHooks, SenderRecords, WireRequest } from './ports';
 
 /** The issuer of Nova's compute RPC messages, whose context names none. */
 export const NOVA_ISSUER: Issuer = 'nova';
@@ -31,6 +31,8 @@ export const NOVA_ISSUER: Issuer = 'nova';
 export interface AdmittedIntent {
   intent: Intent;
   issuer: string | undefined;
+  /** The sender's records kept around this intent (Nova's database), if any. */
+  hooks?: IntentHooks | undefined;
 }
 
 export interface Admitted {
@@ -47,6 +49,8 @@ export interface Admitted {
 export interface AdmissionDeps {
   policy: IssuerPolicy;
   novaFacts: NovaFactsDirectory;
+  /** Nova's own records of its requests (the compute-host duties), when this worker keeps them. */
+  records?: SenderRecords | undefined;
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -80,7 +84,8 @@ function admitNova(msg: InboundMessage, req: WireRequest, deps: AdmissionDeps): 
     { method: req.method, version: req.version, args, context: req.context, ...(req.uniqueId !== undefined ? { uniqueId: req.uniqueId } : {}) },
     deps.novaFacts.facts,
   );
-  const intents = adapted.intents.map((intent) => ({ intent, issuer: deps.policy.admit(intent.kind, creds).issuer }));
+  const hooks = deps.records?.forNovaRequest(req, adapted.intents) ?? [];
+  const intents = adapted.intents.map((intent, i) => ({ intent, issuer: deps.policy.admit(intent.kind, creds).issuer, hooks: hooks[i] }));
   deps.novaFacts.learnNovaArgs(args);
   for (const { intent } of intents) deps.novaFacts.learnIntent(intent);
   return { source: 'nova', intents, reply: adapted.reply, ignored: adapted.ignored };

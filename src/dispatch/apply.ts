@@ -13,7 +13,7 @@ import type { IntentRecords } from './intent-records';
 import { taskStateFor } from '../intents';
 import type { InstanceBook } from './instance-book';
 import { errorInfo, type FinalOutcome } from './outcome';
-import type { EventSink } from './ports';
+import type { EventSink, IntentHooks } from './ports';
 
 /**
  * Add a confirm to wait for later. Marked handled now: a publish that fails
@@ -40,6 +40,8 @@ export interface ApplyOptions {
    * again: a removal that finds its device already gone reached its target.
    */
   recovering: boolean;
+  /** The sender's own records around the driver (ports.ts IntentHooks). */
+  hooks?: IntentHooks | undefined;
 }
 
 /** A removal retried after a crash that finds nothing to remove has already done its work. */
@@ -63,6 +65,7 @@ export async function applyIntent(
   intent: Intent, request: RequestFacts, pubs: Promise<unknown>[], log: Logger, deps: ApplyDeps, opts: ApplyOptions,
 ): Promise<FinalOutcome> {
   const { book, events } = deps;
+  const hooks = opts.hooks;
   const uuid = instanceOf(intent);
   const now = () => new Date().toISOString();
   const changes = definitionOf(intent.kind).scheduling === 'mutate' && uuid !== undefined;
@@ -72,24 +75,35 @@ export async function applyIntent(
     keep(pubs, events.novaPhase(intent, 'start', structuredClone(facts), request));
   }
   const started = Date.now();
-  let res: ExecResult;
-  try {
-    res = await run(intent, { ...deps.exec, log }, { book, intents: deps.intents }, opts);
-  } catch (thrown) {
+
+  /** The intent failed; `hostChanged` when the driver did its work and only the sender's records refused it. */
+  const fail = async (thrown: unknown, hostChanged: boolean): Promise<FinalOutcome> => {
     const err = asHostwallError(thrown);
     const info = errorInfo(err);
     log.warn(`failed: ${err.message}`, { code: err.code, duration_ms: Date.now() - started });
     let facts: InstanceFacts | undefined;
     if (changes) {
-      if (intent.kind === 'instance.spawn') book.markError(uuid);
+      if (hostChanged) book.setTask(uuid, null);
+      else if (intent.kind === 'instance.spawn') book.markError(uuid);
       else book.setTask(uuid, null);
       facts = book.snapshot(uuid);
       if (facts) keep(pubs, events.novaPhase(intent, 'error', facts, request, info));
     }
     // The guest is gone, unless a task is still bringing it about: a read (get_state, console output)
     // that looks between a spawn's start and the guest's definition must not erase the spawn's facts.
-    if (err instanceof HostwallError && err.code === 'INSTANCE_NOT_FOUND' && uuid && (changes || !book.get(uuid)?.task_state)) book.markDeleted(uuid, now());
+    if (!hostChanged && err instanceof HostwallError && err.code === 'INSTANCE_NOT_FOUND' && uuid && (changes || !book.get(uuid)?.task_state)) {
+      book.markDeleted(uuid, now());
+    }
+    if (hooks?.failed) await hooks.failed(info, facts);
     return { status: 'failed', intentId: request.intent_id, kind: intent.kind, error: info, instance: facts };
+  };
+
+  let res: ExecResult;
+  try {
+    if (hooks?.before) await hooks.before();
+    res = await run(intent, { ...deps.exec, log }, { book, intents: deps.intents }, opts);
+  } catch (thrown) {
+    return fail(thrown, false);
   }
   let facts: InstanceFacts | undefined;
   if (uuid && res.deleted) {
@@ -104,6 +118,13 @@ export async function applyIntent(
       if (f && intent.kind === 'instance.spawn') f.launched_at = now();
     }
     facts = book.snapshot(uuid);
+  }
+  if (hooks?.succeeded) {
+    try {
+      await hooks.succeeded(facts);
+    } catch (thrown) {
+      return fail(thrown, true);
+    }
   }
   if (changes && facts) {
     keep(pubs, events.novaPhase(intent, 'end', facts, request));

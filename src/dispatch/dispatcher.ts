@@ -38,7 +38,7 @@ import type { OutcomeLedger } from './ledger';
 import { NovaFactsDirectory } from './nova-facts';
 import { type ErrorInfo, errorInfo, type FinalOutcome } from './outcome';
 import { countDelivery, type DeliveryCount } from './poison';
-import type { EventSink, Wire, WireRequest } from './ports';
+import type { EventSink, IntentHooks, SenderRecords, Wire, WireRequest } from './ports';
 
 export interface DispatcherDeps {
   wire: Wire;
@@ -52,6 +52,8 @@ export interface DispatcherDeps {
   poisonDeliveries: number;
   exec: ExecDeps;
   log: Logger;
+  /** Nova's records of its own requests (adapters/nova compute host), when kept. */
+  records?: SenderRecords | undefined;
 }
 
 /** 'leave': not started because the worker is draining; stays unacked and comes back when the channel closes. */
@@ -133,7 +135,7 @@ export class Dispatcher {
     let admitted: Admitted;
     try {
       req = this.deps.wire.decode(msg);
-      admitted = admit(msg, req, { policy: this.deps.policy, novaFacts: this.novaFacts });
+      admitted = admit(msg, req, { policy: this.deps.policy, novaFacts: this.novaFacts, records: this.deps.records });
     } catch (err) {
       return this.refuse(msg, req, err);
     }
@@ -157,9 +159,9 @@ export class Dispatcher {
    */
   private async settle(msg: InboundMessage, req: WireRequest, admitted: Admitted, receivedAt: number): Promise<Disposition> {
     const again = isReplay(msg.headers) ? { replayed: true } : { redelivered: true };
-    const plans = admitted.intents.map(({ intent, issuer }) => {
+    const plans = admitted.intents.map(({ intent, issuer, hooks }) => {
       const intentId = intent.args.intent_id ?? req.uniqueId ?? randomUUID().replace(/-/g, '');
-      return { intent, request: requestFacts(intentId, req.context, issuer), prior: this.deps.ledger.lookup(intentId) };
+      return { intent, hooks, request: requestFacts(intentId, req.context, issuer), prior: this.deps.ledger.lookup(intentId) };
     });
     let count: DeliveryCount | undefined;
     if (plans.some((p) => p.prior === undefined || p.prior.kind === 'retry')) {
@@ -172,11 +174,11 @@ export class Dispatcher {
         return this.refuse(msg, req, err, plans[0]?.intent.kind);
       }
     }
-    const settled: Promise<Settled | undefined>[] = plans.map(({ intent, request, prior }) => {
+    const settled: Promise<Settled | undefined>[] = plans.map(({ intent, hooks, request, prior }) => {
       if (prior?.kind === 'running') return prior.outcome.then((o) => o && { outcome: o, request, duplicate: { published: true } });
       if (prior?.kind === 'finished') return Promise.resolve({ outcome: prior.outcome, request, duplicate: { published: prior.published } });
       const durable = definitionOf(intent.kind).scheduling !== 'read';
-      const run = this.run(intent, request, { recovering: prior?.kind === 'retry', durable, receivedAt });
+      const run = this.run(intent, request, { recovering: prior?.kind === 'retry', durable, receivedAt, hooks });
       this.deps.ledger.track(request.intent_id, run.then((r) => r?.outcome));
       return run.then((r) => r && { outcome: r.outcome, request, fresh: { published: r.published, durable } });
     });
@@ -239,6 +241,8 @@ export class Dispatcher {
     const ctx = req?.context ?? {};
     const facts = requestFacts(str(req?.uniqueId) ?? '', ctx);
     this.deps.log.warn(`rejected: ${err.message}`, { code: err.code, routing_key: msg.routingKey, method: req?.method ?? kind, intent_id: facts.intent_id || null, request_id: facts.request_id ?? null });
+    // Nova's record of the instance first: the API must not show a request hostwall refused as still running.
+    if (req && req.namespace === undefined && this.deps.records) await this.deps.records.novaRefused(req, errorInfo(err));
     await Promise.all([
       this.deps.wire.deadLetter(msg, err),
       this.deps.events.rejected(err, facts, { routingKey: msg.routingKey, method: req?.method }),
@@ -257,7 +261,7 @@ export class Dispatcher {
    * when draining began before it could start.
    */
   private async run(
-    intent: Intent, request: RequestFacts, o: { recovering: boolean; durable: boolean; receivedAt: number },
+    intent: Intent, request: RequestFacts, o: { recovering: boolean; durable: boolean; receivedAt: number; hooks: IntentHooks | undefined },
   ): Promise<{ outcome: FinalOutcome; published: Promise<unknown> } | undefined> {
     const def = definitionOf(intent.kind);
     const log = forIntent(this.deps.log, { intent_id: request.intent_id, request_id: request.request_id, kind: intent.kind });
@@ -275,7 +279,7 @@ export class Dispatcher {
             args: JSON.stringify(redact(intent.args)), request: JSON.stringify(request), receivedAt: o.receivedAt,
           });
         }
-        const out = await applyIntent(intent, request, pubs, log, deps, { recovering: o.recovering });
+        const out = await applyIntent(intent, request, pubs, log, deps, { recovering: o.recovering, hooks: o.hooks });
         // The host is done with; the next intent of these lanes still waits for the outcome's commit.
         releaseSlot();
         await this.deps.ledger.finish(out, o.durable);

@@ -36,11 +36,42 @@ export interface Wire {
 
 export type NovaPhase = 'start' | 'end' | 'error';
 
+/** Why an instance.state is published: an intent's outcome, a change the hypervisor made, or a restart's reconciliation. */
+export type InstanceStateCause = 'intent' | 'hypervisor' | 'reconcile';
+
 export interface EventSink {
   accepted(kind: IntentKind, req: RequestFacts, instance: string | undefined): Promise<void>;
   /** Nova's `<action>.start|end|error` for kinds Nova notifies about; resolves at once for the others. */
   novaPhase(intent: Intent, phase: NovaPhase, facts: InstanceFacts, req: RequestFacts, error?: ErrorInfo): Promise<void>;
-  instanceState(facts: InstanceFacts, req: RequestFacts, cause: 'intent' | 'hypervisor' | 'reconcile'): Promise<void>;
+  instanceState(facts: InstanceFacts, req: RequestFacts, cause: InstanceStateCause): Promise<void>;
   outcome(o: FinalOutcome, req: RequestFacts, flags: { redelivered?: boolean; replayed?: boolean }): Promise<void>;
   rejected(err: RejectedError, req: Partial<RequestFacts>, original: { routingKey: string; method: string | undefined }): Promise<void>;
+}
+
+/**
+ * What a sender keeps about an intent besides the host itself (Nova: its
+ * database, written through nova-conductor), done inside the intent's lanes
+ * so that it keeps the intent's order: before the driver, and once the
+ * driver's result is known. Dispatch knows only this shape; the sender's
+ * adapter fills it in.
+ */
+export interface IntentHooks {
+  /** Before the driver; a rejection fails the intent without touching the host. */
+  before?(): Promise<void>;
+  /** The driver succeeded; a rejection makes the outcome that failure (the host keeps its change). */
+  succeeded?(facts: InstanceFacts | undefined): Promise<void>;
+  /** The intent failed (in before, the driver or succeeded); never rejects. */
+  failed?(error: ErrorInfo, facts: InstanceFacts | undefined): Promise<void>;
+}
+
+/**
+ * The sender-side records of Nova's compute RPC requests (the Nova adapter's
+ * compute-host duties): hooks for the intents a request became, and word of
+ * a request hostwall refused, so the instance it names does not wait forever.
+ */
+export interface SenderRecords {
+  /** Hooks for each intent admitted from one Nova request, in the same order (undefined: none). */
+  forNovaRequest(req: WireRequest, intents: readonly Intent[]): readonly (IntentHooks | undefined)[];
+  /** A refused Nova request; resolves when recorded (bounded in time), never rejects. */
+  novaRefused(req: WireRequest, error: ErrorInfo): Promise<void>;
 }

@@ -16,7 +16,7 @@
  */
 import type { Config } from '../config';
 import type { ErrorInfo, FinalOutcome } from '../dispatch/outcome';
-import type { EventSink, NovaPhase } from '../dispatch/ports';
+import type { EventSink, InstanceStateCause, NovaPhase } from '../dispatch/ports';
 import type { RejectedError } from '../errors';
 import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
 import { instanceState, intentAccepted, intentOutcome, intentRejected, routingKeyOf } from '../events/native';
@@ -31,6 +31,8 @@ export class BusEventSink implements EventSink {
   private readonly origin: { host: string };
   private readonly settings: NotificationSettings;
   private closed = false;
+  /** Told of every instance.state before it is published (the Nova compute host's power sync); must not throw. */
+  onInstanceState: ((facts: InstanceFacts, req: RequestFacts, cause: InstanceStateCause) => void) | undefined;
   /** Retries waiting for their next attempt; close() wakes them to give up. */
   private readonly sleepers = new Set<() => void>();
 
@@ -60,7 +62,8 @@ export class BusEventSink implements EventSink {
     );
   }
 
-  instanceState(facts: InstanceFacts, req: RequestFacts, cause: 'intent' | 'hypervisor' | 'reconcile'): Promise<void> {
+  instanceState(facts: InstanceFacts, req: RequestFacts, cause: InstanceStateCause): Promise<void> {
+    this.onInstanceState?.(facts, req, cause);
     return this.native(instanceState(facts, req, cause, this.origin));
   }
 

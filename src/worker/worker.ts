@@ -28,6 +28,7 @@ import { Serializer } from '../serializer/serializer';
 import { IntentStore } from '../store/intent-store';
 import { JOURNAL_STREAM, journalBindings, journalQueue } from '../store/journal';
 import type { Transport } from '../transport/transport';
+import type { WorkerCompanion } from './companion';
 import { BusEventSink } from './event-sink';
 import { HypervisorSync } from './hypervisor-sync';
 import { type WorkerTopology, workerTopology } from './topology';
@@ -40,6 +41,8 @@ export interface WorkerParts {
   log: Logger;
   transport: Transport;
   driver: Driver;
+  /** Duties beside the core (companion.ts): the Nova compute host, when this worker replaces nova-compute. */
+  companion?: WorkerCompanion | undefined;
 }
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
@@ -68,6 +71,8 @@ export class Worker {
     this.serializer = new Serializer({ concurrency: config.concurrency, groups: { [BUILD_GROUP]: config.maxConcurrentBuilds } });
     this.book = new InstanceBook(config.host);
     this.events = new BusEventSink(transport, config, log);
+    const companion = parts.companion;
+    if (companion?.onInstanceState) this.events.onInstanceState = (f, r, c) => companion.onInstanceState?.(f, r, c);
     this.hypervisor = new HypervisorSync({ driver, book: this.book, events: this.events, log });
     const policy = new IssuerPolicy({ mode: config.issuerMode, users: config.issuerUsers, keys: loadIssuerKeys(config.issuerKeysFile) });
     // Opened last: it takes the store's lock, and a constructor that throws after it would leak it.
@@ -82,6 +87,7 @@ export class Worker {
       policy,
       poisonDeliveries: config.poisonDeliveries,
       log,
+      records: parts.companion?.records,
       exec: {
         driver,
         ports: new PortReadiness({ memoryMs: config.portReadyMemoryS * 1000 }),
@@ -107,6 +113,10 @@ export class Worker {
     this.prune();
     this.pruner = setInterval(() => this.prune(), PRUNE_EVERY_MS);
     this.pruner.unref();
+    if (this.parts.companion) {
+      await this.parts.companion.start({ driver, book: this.book, log, stopping: () => this.state !== 'starting' });
+      if (this.state !== 'starting') return;
+    }
     await transport.consume(this.topology.consume, { prefetch: config.prefetch }, this.dispatcher.onMessage);
     this.state = 'running';
     log.info('worker running', {
@@ -158,6 +168,7 @@ export class Worker {
     if (timer) clearTimeout(timer);
     if (!finished) log.warn('shutdown deadline passed: unfinished intents stay unacked and will be redelivered', { pending: this.dispatcher.pending });
     this.events.close();
+    await this.parts.companion?.stop().catch((err: unknown) => log.warn(`${this.parts.companion?.name} stop failed`, { error: String(err) }));
     await this.hypervisor.stop().catch((err: unknown) => log.warn('hypervisor watch stop failed', { error: String(err) }));
     await transport.close().catch((err: unknown) => log.warn('transport close failed', { error: String(err) }));
     await driver.close().catch((err: unknown) => log.warn('driver close failed', { error: String(err) }));

@@ -1,0 +1,36 @@
+/**
+ * A companion runs beside the worker's core for the worker's lifetime and
+ * owns duties the core knows nothing about: the Nova compute host's (a
+ * service record and heartbeat in Nova's database, a resource provider in
+ * Placement, every instance change written through nova-conductor) is the
+ * one there is. The worker only orders its life:
+ *
+ *   start: after the driver, the instance book and crash recovery, before
+ *          the first message is consumed (nova-compute registers before its
+ *          RPC server starts); it may wait (for a conductor, say);
+ *   stop:  after the drain, so the intents still running could finish their
+ *          own records through it.
+ */
+import type { InstanceBook } from '../dispatch/instance-book';
+import type { InstanceStateCause, SenderRecords } from '../dispatch/ports';
+import type { Driver } from '../drivers/driver';
+import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
+import type { Logger } from '../log';
+
+export interface CompanionContext {
+  driver: Driver;
+  book: InstanceBook;
+  log: Logger;
+  /** True once the worker began stopping: a start that waits must give up. */
+  stopping: () => boolean;
+}
+
+export interface WorkerCompanion {
+  readonly name: string;
+  start(ctx: CompanionContext): Promise<void>;
+  stop(): Promise<void>;
+  /** Hooks for the intents of Nova's requests, and word of refused ones. */
+  readonly records?: SenderRecords;
+  /** Every instance.state the worker publishes, before it is published. Must not throw or block. */
+  onInstanceState?(facts: InstanceFacts, req: RequestFacts, cause: InstanceStateCause): void;
+}
