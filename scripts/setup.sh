@@ -14,7 +14,8 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 as_root() { if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages: the runtime needs libvirt0; the tests also need the real
-# peers (oslo.messaging, Nova's RPC client, libvirt's Python bindings, virsh)
+# peers (oslo.messaging, Nova's RPC client, Placement, libvirt's Python bindings,
+# virsh)
 # and the RabbitMQ plugins' CLI.
 # better-sqlite3 (the intent store) compiles at install: g++, make, python3.
 PKGS=(libvirt0 build-essential python3)
@@ -22,7 +23,7 @@ if [[ $MODE == test ]]; then
   # libvirtd hosts the test driver behind a socket (test+unix://, state that
   # outlives a worker: the fault suite) and runs QEMU guests under TCG (the
   # real-hypervisor tier).
-  PKGS+=(libvirt-clients libvirt-daemon-system qemu-system-x86 openssl python3-oslo.messaging python3-nova python3-libvirt python3-jsonschema docker-compose)
+  PKGS+=(libvirt-clients libvirt-daemon-system qemu-system-x86 openssl python3-oslo.messaging python3-nova python3-libvirt python3-jsonschema python3-placement docker-compose)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

@@ -9,6 +9,9 @@
  *   gone, libvirt refused, a port never became ready). Final; reported as
  *   intent.failed and Nova's `.error` notification.
  * - TransportError / ConfigError: the worker's own plumbing.
+ * - PlacementError: OpenStack Placement (or the Keystone in front of it) did not
+ *   do what the Nova adapter asked; `retryable` says whether asking again later
+ *   can help.
  *
  * Each error also names the Python exception a real oslo.messaging caller sees
  * (`osloClass`/`osloModule`), so a RemoteError names the problem.
@@ -41,7 +44,17 @@ export type FailureCode =
   | 'CONTROL_PLANE'
   | 'INTERNAL';
 
-export type ErrorCode = RejectionCode | FailureCode | 'TRANSPORT_ERROR' | 'CONFIG_INVALID';
+export type PlacementErrorCode =
+  | 'PLACEMENT_UNREACHABLE'
+  | 'PLACEMENT_AUTH_FAILED'
+  | 'PLACEMENT_HTTP_ERROR'
+  | 'PLACEMENT_BAD_REPLY'
+  | 'PLACEMENT_TOO_OLD'
+  | 'PLACEMENT_GENERATION_CONFLICT'
+  | 'PLACEMENT_NAME_CONFLICT'
+  | 'PLACEMENT_UNKNOWN_TRAIT';
+
+export type ErrorCode = RejectionCode | FailureCode | PlacementErrorCode | 'TRANSPORT_ERROR' | 'CONFIG_INVALID';
 
 interface OsloName {
   readonly osloClass: string;
@@ -132,6 +145,52 @@ export class TransportError extends HostwallError {
 /** A bad setting: the message is one line naming the setting. */
 export class ConfigError extends HostwallError {
   readonly code = 'CONFIG_INVALID' as const;
+}
+
+export interface PlacementErrorFacts {
+  /** The HTTP status Placement (or Keystone) answered, when it answered. */
+  status?: number | undefined;
+  /** Placement's error code, `errors[0].code` of the reply (microversion >= 1.23 only). */
+  placementCode?: string | undefined;
+  /** The request, as "<METHOD> <path>" (never a token or a body). */
+  request?: string | undefined;
+  /** Placement's x-openstack-request-id of the reply, to find it in Placement's log. */
+  placementRequestId?: string | undefined;
+}
+
+/**
+ * Placement (or Keystone in front of it) did not do what was asked. The
+ * message names the request and what came back, never a password or token.
+ * Codes: UNREACHABLE (refused, reset, timed out, after the retries that were
+ * safe), AUTH_FAILED (Keystone refused the credentials, no Placement endpoint
+ * in the catalog, or a 401 after authenticating again), HTTP_ERROR (an error
+ * status), BAD_REPLY (a success that is not JSON or not the API's shape),
+ * TOO_OLD (the server's microversions stop below what hostwall sends),
+ * GENERATION_CONFLICT (the provider kept changing under us), NAME_CONFLICT
+ * (another provider already has this host's name: an operator must remove the
+ * stale one), UNKNOWN_TRAIT (a standard trait this Placement does not know).
+ */
+export class PlacementError extends HostwallError {
+  readonly code: PlacementErrorCode;
+  readonly status: number | undefined;
+  readonly placementCode: string | undefined;
+  constructor(code: PlacementErrorCode, message: string, facts: PlacementErrorFacts = {}) {
+    super(message, {
+      ...(facts.status !== undefined ? { status: facts.status } : {}),
+      ...(facts.placementCode !== undefined ? { placement_code: facts.placementCode } : {}),
+      ...(facts.request !== undefined ? { request: facts.request } : {}),
+      ...(facts.placementRequestId !== undefined ? { placement_request_id: facts.placementRequestId } : {}),
+    });
+    this.code = code;
+    this.status = facts.status;
+    this.placementCode = facts.placementCode;
+  }
+
+  /** Whether the same call later can succeed without anyone changing anything. */
+  get retryable(): boolean {
+    if (this.code === 'PLACEMENT_UNREACHABLE' || this.code === 'PLACEMENT_GENERATION_CONFLICT') return true;
+    return this.code === 'PLACEMENT_HTTP_ERROR' && this.status !== undefined && this.status >= 500;
+  }
 }
 
 /** Anything thrown that is not ours becomes an INTERNAL failure, message kept. */
