@@ -46,14 +46,17 @@ export function parseIni(text: string, file: string): Map<string, Map<string, st
     value = [];
   };
   const lines = text.split(/\r?\n/);
-  lines.forEach((raw, i) => {
+  for (const [i, raw] of lines.entries()) {
     const lineno = i + 1;
     const line = raw.trimEnd();
-    if (line === '') return flush();
+    if (line === '') {
+      flush();
+      continue;
+    }
     if (line.startsWith(' ') || line.startsWith('\t')) {
       if (key === undefined) fail(lineno, 'unexpected continuation line', line);
       value.push(line.trimStart());
-      return;
+      continue;
     }
     flush();
     if (line.startsWith('[')) {
@@ -62,9 +65,9 @@ export function parseIni(text: string, file: string): Map<string, Map<string, st
       const name = line.slice(1, -1);
       section = sections.get(name) ?? new Map<string, string>();
       sections.set(name, section);
-      return;
+      continue;
     }
-    if (line.startsWith('#') || line.startsWith(';')) return;
+    if (line.startsWith('#') || line.startsWith(';')) continue;
     if (!section) fail(lineno, 'option outside any [section]', line);
     const colon = line.indexOf(':');
     const equal = line.indexOf('=');
@@ -76,7 +79,7 @@ export function parseIni(text: string, file: string): Map<string, Map<string, st
     if (!k) fail(lineno, 'key cannot be empty', line);
     key = k;
     value = [v];
-  });
+  }
   flush();
   return sections;
 }
@@ -135,6 +138,8 @@ function substitute(ini: IniConfig, section: string, raw: string, defaults: Read
     if (dollar === '$') return '$';
     const ref = braced ?? bare ?? '';
     const [group, name] = ref.includes('.') ? [ref.slice(0, ref.indexOf('.')), ref.slice(ref.indexOf('.') + 1)] : [undefined, ref];
+    // oslo has no group named DEFAULT: ${DEFAULT.x} is NoSuchGroupError there.
+    if (group === DEFAULT_SECTION) throw new ConfigError(`config: ${chain[0]} refers to \${${ref}}: [DEFAULT] options are referred to as $name`);
     const candidates = group ? [group] : [section, DEFAULT_SECTION];
     for (const g of candidates) {
       const v = ini.sections.get(g)?.get(name);

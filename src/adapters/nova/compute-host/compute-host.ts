@@ -27,6 +27,7 @@ import type { Transport } from '../../../transport/transport';
 import type { CompanionContext, WorkerCompanion } from '../../../worker/companion';
 import { ConductorClient } from '../conductor/conductor-client';
 import { adminContext } from '../conductor/context';
+import type { ProviderSpec } from '../placement';
 import { ComputeNodeRecord } from './compute-node';
 import { hostRecords, placedInstances } from './host-instances';
 import { type AllocationStore, NovaRecords } from './nova-records';
@@ -44,7 +45,7 @@ export const HOSTWALL_TRAITS: readonly string[] = [
 
 /** The resource provider of this compute node in Placement (the Placement client). */
 export interface ProviderStore extends AllocationStore {
-  syncProvider(p: { uuid: string; name: string; inventories: ReturnType<typeof inventoryOf>; traits: readonly string[] }): Promise<unknown>;
+  syncProvider(spec: ProviderSpec, requestId?: string): Promise<unknown>;
 }
 
 export interface ComputeHostParts {
@@ -158,7 +159,7 @@ export class ComputeHost implements WorkerCompanion {
     const uuid = this.node.uuid;
     if (!uuid) return;
     try {
-      await placement.syncProvider({ uuid, name: this.node.name, inventories: inventoryOf(this.node.fields, s), traits: HOSTWALL_TRAITS });
+      await placement.syncProvider({ uuid, name: this.node.name, inventories: inventoryOf(this.node.fields, s), traits: [...HOSTWALL_TRAITS] });
       this.providerSynced = true;
     } catch (err) {
       log.warn('resource provider not synced with Placement (tried again next period)', { uuid, error: String(err) });

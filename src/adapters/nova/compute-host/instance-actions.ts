@@ -45,7 +45,7 @@ export interface ActionScript {
   succeeded: (c: StepContext) => SaveStep;
   failure: FailurePolicy;
   /** After the success save: a delete also removes the allocation, tells the scheduler and destroys the row. */
-  then?: 'built' | 'deleted';
+  after?: 'built' | 'deleted';
 }
 
 /** Nova's numeric power state of what the driver reported (NOSTATE when it reported nothing). */
@@ -78,7 +78,7 @@ export const ACTIONS: Readonly<Record<string, ActionScript>> = {
       expected: 'spawning',
     }),
     failure: 'build',
-    then: 'built',
+    after: 'built',
   },
   stop_instance: settle('compute_stop_instance', 'stopped', ['powering-off']),
   start_instance: settle('compute_start_instance', 'active', 'powering-on'),
@@ -100,6 +100,6 @@ export const ACTIONS: Readonly<Record<string, ActionScript>> = {
     event: 'compute_terminate_instance',
     succeeded: () => ({ changes: { power_state: 0, vm_state: 'deleted', task_state: null, terminated_at: novaTime() } }),
     failure: 'error',
-    then: 'deleted',
+    after: 'deleted',
   },
 };

@@ -35,7 +35,7 @@ import type { SchedulerClient } from './scheduler-client';
 
 /** Where a delete's allocation goes (the Placement client). */
 export interface AllocationStore {
-  deleteConsumerAllocations(consumerUuid: string, requestId?: string): Promise<void>;
+  deleteConsumerAllocations(consumerUuid: string, requestId?: string): Promise<unknown>;
 }
 
 export interface NovaRecordsDeps {
@@ -159,8 +159,8 @@ export class NovaRecords implements SenderRecords {
       },
       succeeded: async (facts) => {
         await this.save(io, record, script.succeeded(step(facts)));
-        if (script.then === 'built') this.afterBuild(io, record);
-        if (script.then === 'deleted') await this.afterDelete(io, record);
+        if (script.after === 'built') this.afterBuild(io, record);
+        if (script.after === 'deleted') await this.afterDelete(io, record);
         await this.eventFinish(io, record.uuid, script.event, started, undefined);
       },
       failed: async (error, facts) => {
