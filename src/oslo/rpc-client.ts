@@ -59,7 +59,13 @@ interface Waiting {
   reject: (e: unknown) => void;
 }
 
-export class RpcClient {
+/** What a caller of oslo RPC needs (tests give a scripted one). */
+export interface RpcCaller {
+  cast(target: RpcTarget, req: RpcRequestSpec): Promise<{ uniqueId: string }>;
+  call(target: RpcTarget, req: RpcRequestSpec, o: RpcCallOptions): Promise<unknown>;
+}
+
+export class RpcClient implements RpcCaller {
   private replyQueue: Promise<string> | undefined;
   private readonly waiting = new Map<string, Waiting>();
 

@@ -38,7 +38,7 @@ export class BusEventSink implements EventSink {
 
   constructor(
     private readonly transport: Transport,
-    private readonly config: Pick<Config, 'host' | 'controlExchange' | 'notificationFormat' | 'eventRetryS'>,
+    private readonly config: Pick<Config, 'host' | 'controlExchange' | 'notificationFormat' | 'eventRetryS' | 'novaNotifications'>,
     private readonly log: Logger,
   ) {
     this.origin = { host: config.host };
@@ -50,6 +50,8 @@ export class BusEventSink implements EventSink {
   }
 
   async novaPhase(intent: Intent, phase: NovaPhase, facts: InstanceFacts, req: RequestFacts, error?: ErrorInfo): Promise<void> {
+    // oslo's notification driver unset or noop (Nova's default): Nova sends nothing, nor does hostwall.
+    if (!this.config.novaNotifications) return;
     const outs = novaNotificationsWith({ intent, phase, facts, request: req, ...(error ? { fault: error } : {}) }, this.settings);
     const context = { request_id: req.request_id, global_request_id: req.global_request_id, user_id: req.user_id, project_id: req.project_id };
     await Promise.all(

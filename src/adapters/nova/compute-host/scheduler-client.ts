@@ -6,7 +6,7 @@
  * each host's instances current; losing one costs only accuracy until the
  * next periodic sync, so they are cast without waiting for anyone.
  */
-import type { RpcClient } from '../../../oslo/rpc-client';
+import type { RpcCaller } from '../../../oslo/rpc-client';
 import type { Topology, Transport } from '../../../transport/transport';
 import type { NovaContext } from '../conductor/context';
 import { type NovaPrimitive, primitive } from '../conductor/primitive';
@@ -25,7 +25,7 @@ export class SchedulerClient {
   private declared: Promise<void> | undefined;
 
   constructor(
-    private readonly rpc: RpcClient,
+    private readonly rpc: RpcCaller,
     private readonly transport: Transport,
     private readonly host: string,
   ) {}

@@ -20,7 +20,7 @@
  */
 import type { Logger } from '../../../log';
 import { RemoteError } from '../../../oslo/failure';
-import type { RpcClient } from '../../../oslo/rpc-client';
+import type { RpcCaller } from '../../../oslo/rpc-client';
 import { adminContext, type NovaContext } from './context';
 import { applyUpdates, type NovaPrimitive, ObjectActionReply } from './primitive';
 import { CONDUCTOR_API_VERSION, OBJECT_VERSIONS } from './versions';
@@ -48,7 +48,7 @@ export interface ActionResult {
 
 export class ConductorClient {
   constructor(
-    private readonly rpc: RpcClient,
+    private readonly rpc: RpcCaller,
     private readonly settings: ConductorSettings,
     private readonly log: Logger,
   ) {}
