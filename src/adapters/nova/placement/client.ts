@@ -68,27 +68,27 @@ export class PlacementClient {
   }
 
   /** The compute node's resource provider, created when Placement has none with this uuid. */
-  ensureProvider(ref: z.input<typeof ProviderRef>, requestId?: string): Promise<EnsuredProvider> {
+  async ensureProvider(ref: z.input<typeof ProviderRef>, requestId?: string): Promise<EnsuredProvider> {
     return this.provider.ensure(valid(ProviderRef, ref, 'resource provider'), requestId);
   }
 
   /** Makes Placement hold exactly `inventories` and the spec's traits (see provider-sync.ts), writing only what differs. */
-  syncProvider(spec: ProviderSpec, requestId?: string): Promise<SyncResult> {
+  async syncProvider(spec: ProviderSpec, requestId?: string): Promise<SyncResult> {
     return this.provider.sync(valid(ProviderSpec, spec, 'resource provider spec'), requestId);
   }
 
   /** Every consumer's allocation against this provider, and its generation. */
-  providerAllocations(providerUuid: string, requestId?: string): Promise<ProviderAllocations> {
+  async providerAllocations(providerUuid: string, requestId?: string): Promise<ProviderAllocations> {
     return this.api.providerAllocations(valid(Uuid, providerUuid, 'resource provider uuid'), requestId);
   }
 
   /** One consumer's (an instance's) allocations, per provider, at 1.28; `{allocations: {}}` when it has none. */
-  consumerAllocations(consumerUuid: string, requestId?: string): Promise<ConsumerAllocations> {
+  async consumerAllocations(consumerUuid: string, requestId?: string): Promise<ConsumerAllocations> {
     return this.api.consumerAllocations(valid(Uuid, consumerUuid, 'consumer uuid'), requestId);
   }
 
   /** Removes all of a consumer's allocations (an instance destroyed); 'absent' when it had none (a 404 is done too). */
-  deleteConsumerAllocations(consumerUuid: string, requestId?: string): Promise<'deleted' | 'absent'> {
+  async deleteConsumerAllocations(consumerUuid: string, requestId?: string): Promise<'deleted' | 'absent'> {
     return this.api.deleteConsumerAllocations(valid(Uuid, consumerUuid, 'consumer uuid'), requestId);
   }
 }

@@ -72,9 +72,9 @@ export class PlacementSession {
   async call(c: PlacementCall): Promise<PlacementReply> {
     let authenticatedAgain = false;
     for (;;) {
-      const base = await this.auth.endpoint();
-      const token = c.anonymous ? undefined : await this.auth.token();
-      const reply = await this.once(base, token, c);
+      const credentials = await this.auth.credentials();
+      const token = c.anonymous ? undefined : credentials.token;
+      const reply = await this.once(credentials.endpoint, token, c);
       if (reply.status !== 401 || c.anonymous) return reply;
       if (!authenticatedAgain && this.auth.invalidate(token)) {
         authenticatedAgain = true;
@@ -127,6 +127,12 @@ export function expectReply<S extends z.ZodType>(c: PlacementCall, reply: Placem
   const issue = parsed.error.issues[0];
   const what = reply.body === undefined ? (reply.shownText === '' ? 'an empty body' : `not JSON: ${reply.shownText}`) : `not the API's shape (${issue?.path.join('.') || 'body'}: ${issue?.message})`;
   return badReply(c, reply, `Placement's ${reply.status} reply to ${c.method} ${c.path} is ${what}`);
+}
+
+/** Placement's error code of a reply (`errors[0].code`, microversion >= 1.23), if it has one. */
+export function placementCode(reply: PlacementReply): string | undefined {
+  const parsed = PlacementErrorBody.safeParse(reply.body);
+  return parsed.success ? parsed.data.errors[0]?.code : undefined;
 }
 
 /** A reply that is not the success it should be: HTTP_ERROR with Placement's own detail and code. */
