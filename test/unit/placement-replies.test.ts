@@ -176,6 +176,33 @@ describe('placement client: failures and bad replies (local Placement stand-in)'
     expect(writes.map((e) => (e.body as { resource_provider_generation: number }).resource_provider_generation)).to.deep.equal([0, 1, 2, 3]);
   });
 
+  it('after a conflict on the traits write, writes only the traits again and still reports the inventory written', async () => {
+    let generation = 0;
+    let inventories: unknown = {};
+    let traitConflicts = 1;
+    route = (req, res) => {
+      if (req.url.includes('in_tree')) return json(res, 200, { resource_providers: [{ uuid: RP, name: 'h', generation }] });
+      if (req.url.startsWith('/traits?')) return json(res, 200, { traits: ['COMPUTE_NODE'] });
+      if (req.method === 'GET' && req.url.endsWith('/inventories')) return json(res, 200, { inventories, resource_provider_generation: generation });
+      if (req.method === 'GET' && req.url.endsWith('/traits')) return json(res, 200, { traits: [], resource_provider_generation: generation });
+      if (req.method === 'PUT' && req.url.endsWith('/inventories')) {
+        inventories = (JSON.parse(req.body) as { inventories: unknown }).inventories;
+        generation += 1;
+        return json(res, 200, { inventories, resource_provider_generation: generation });
+      }
+      if (traitConflicts-- > 0) {
+        generation += 1; // an operator's aggregate change, say
+        return json(res, 409, { errors: [{ status: 409, title: 'Conflict', detail: 'generation conflict' }] });
+      }
+      generation += 1;
+      json(res, 200, { traits: ['COMPUTE_NODE'], resource_provider_generation: generation });
+    };
+    const c = client();
+    await c.ensureProvider({ uuid: RP, name: 'h' });
+    expect(await c.syncProvider({ uuid: RP, name: 'h', inventories: { VCPU: { total: 4 } }, traits: ['COMPUTE_NODE'] })).to.deep.equal({ changed: ['inventories', 'traits'], generation: 3 });
+    expect(events.filter((e) => e.method === 'PUT').map((e) => `${e.path.split('/').pop()} ${e.status}`)).to.deep.equal(['inventories 200', 'traits 409', 'traits 200']);
+  });
+
   it('does not retry a 409 that is not a generation conflict (inventory still allocated)', async () => {
     route = (req, res) => {
       if (req.url.includes('in_tree')) return json(res, 200, { resource_providers: [{ uuid: RP, name: 'h', generation: 5 }] });
