@@ -2,7 +2,7 @@
  * The Placement client against Debian's real Placement (python3-placement,
  * served by test/support/placement-server.ts: SQLite, noauth2, admin_token
  * auth as the reference control plane uses), held to the traffic a real
- * nova-compute made (test/fixtures/nova/upward/, copied from
+ * nova-compute made (test/fixtures/nova-upward/, copied from
  * ../shared/nova/upward/): the same requests, microversions and bodies on a
  * first start, reads only on a restart. Every test uses providers of its own.
  */
@@ -17,7 +17,8 @@ import { PlacementError } from '../../src/errors';
 import { createLogger } from '../../src/log';
 import { type PlacementServer, startPlacement } from '../support/placement-server';
 
-const FIXTURES = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'nova', 'upward');
+/** Not under test/fixtures/nova/: every JSON there is read as a compute RPC fixture (nova-capture-fixtures.ts). */
+const FIXTURES = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'nova-upward');
 
 interface Captured {
   group: string;

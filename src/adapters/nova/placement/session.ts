@@ -81,11 +81,7 @@ export class PlacementSession {
         this.log.info('placement: token refused (401), authenticating again', { request: `${c.method} ${c.path}` });
         continue;
       }
-      throw new PlacementError('PLACEMENT_AUTH_FAILED', `Placement refused the credentials for ${c.method} ${c.path}: 401 ${reply.shownText}`.trim(), {
-        status: 401,
-        request: `${c.method} ${c.path}`,
-        placementRequestId: reply.placementRequestId,
-      });
+      throw replyError(c, reply, 'PLACEMENT_AUTH_FAILED', `Placement refused the credentials (401) for ${c.method} ${c.path}`);
     }
   }
 
@@ -107,7 +103,16 @@ export class PlacementSession {
         shownPath: c.path,
         idempotent: IDEMPOTENT.has(c.method),
         secrets: this.auth.secrets(),
-        onAttempt: observer && ((a) => observer({ method: c.method, path: c.path, microversion: c.microversion, body: c.body, ...a })),
+        onAttempt:
+          observer &&
+          ((a) => {
+            try {
+              observer({ method: c.method, path: c.path, microversion: c.microversion, body: c.body, ...a });
+            } catch (err) {
+              // A broken metrics hook must not pass for a broken connection.
+              this.log.warn('placement: the request observer threw', { error: err instanceof Error ? err.message : String(err) });
+            }
+          }),
       },
     );
     return {
