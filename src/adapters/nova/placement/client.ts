@@ -26,7 +26,7 @@ import { placementAuth } from './auth';
 import { type ConsumerAllocations, type ProviderAllocations, ProviderRef, ProviderSpec, Uuid } from './bodies';
 import { Wire } from './http';
 import { type EnsuredProvider, ProviderSync, type SyncResult } from './provider-sync';
-import { type PlacementSession as Session, PlacementSession, type RequestObserver } from './session';
+import { PlacementSession, type RequestObserver } from './session';
 import type { PlacementSettings } from './settings';
 import { tlsDispatcher } from './tls';
 
@@ -53,7 +53,7 @@ export class PlacementClient {
     // Surfaced by the first request that awaits it, not as an unhandled rejection now.
     dispatcher.catch(() => undefined);
     const wire = new Wire({ timeoutS: settings.timeout, connectRetries: settings.connect_retries, connectRetryDelayS: settings.connect_retry_delay, dispatcher });
-    const session: Session = new PlacementSession(placementAuth(settings, wire, log), wire, log, options.observer);
+    const session = new PlacementSession(placementAuth(settings, wire, log), wire, log, options.observer);
     this.api = new PlacementApi(session);
     this.provider = new ProviderSync(this.api, log, (options.refreshS ?? 300) * 1000, options.now ?? Date.now);
   }
@@ -72,7 +72,12 @@ export class PlacementClient {
     return this.provider.ensure(valid(ProviderRef, ref, 'resource provider'), requestId);
   }
 
-  /** Makes Placement hold exactly `inventories` and the spec's traits (see provider-sync.ts), writing only what differs. */
+  /**
+   * Makes Placement hold exactly `inventories`, and `traits` without
+   * `absentTraits` while keeping traits others set (an operator's CUSTOM_*, as
+   * nova-compute keeps them), writing only what differs; creates the provider
+   * if it is gone. See provider-sync.ts.
+   */
   async syncProvider(spec: ProviderSpec, requestId?: string): Promise<SyncResult> {
     return this.provider.sync(valid(ProviderSpec, spec, 'resource provider spec'), requestId);
   }
