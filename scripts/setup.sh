@@ -14,9 +14,8 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 as_root() { if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages: the runtime needs libvirt0; the tests also need the real
-# peers (oslo.messaging, Nova's RPC client, Placement, libvirt's Python bindings,
-# virsh)
-# and the RabbitMQ plugins' CLI.
+# peers (oslo.messaging, Nova's RPC client, Placement, libvirt's Python
+# bindings, virsh) and the RabbitMQ plugins' CLI.
 # better-sqlite3 (the intent store) compiles at install: g++, make, python3.
 PKGS=(libvirt0 build-essential python3)
 if [[ $MODE == test ]]; then

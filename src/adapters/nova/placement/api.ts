@@ -19,7 +19,7 @@ import {
   TraitsReply,
   VersionsReply,
 } from './bodies';
-import { expectReply, type PlacementCall, type PlacementReply, type PlacementSession, replyError } from './session';
+import { expectReply, type PlacementCall, type PlacementReply, type PlacementSession, placementCode, replyError } from './session';
 
 /** Microversions per call, as nova-compute sends them; undefined = no header (1.0). */
 export const MICROVERSION = {
@@ -103,7 +103,7 @@ export class PlacementApi {
       requestId,
     };
     const reply = await this.session.call(c);
-    if (reply.status === 409 && !replyError(c, reply).placementCode?.startsWith('placement.inventory')) throw conflict(c, reply, generation);
+    if (reply.status === 409 && !placementCode(reply)?.startsWith('placement.inventory')) throw conflict(c, reply, generation);
     const body = expectReply(c, reply, InventoriesReply);
     return { inventories: body.inventories, generation: body.resource_provider_generation };
   }

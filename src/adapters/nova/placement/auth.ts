@@ -20,11 +20,16 @@ import { chooseEndpoint, KeystoneErrorBody, TokenReply } from './catalog';
 import { scrub, type Wire } from './http';
 import type { PasswordSettings, PlacementSettings } from './settings';
 
-export interface PlacementAuth {
+export interface PlacementCredentials {
   /** Placement's base URL, without a trailing slash. */
-  endpoint(): Promise<string>;
+  endpoint: string;
   /** The token to send, or undefined when this auth_type sends none. */
-  token(): Promise<string | undefined>;
+  token: string | undefined;
+}
+
+export interface PlacementAuth {
+  /** Where to send the next request and with which token (one authentication at most). */
+  credentials(): Promise<PlacementCredentials>;
   /** Placement refused `token` with a 401: forget it. True when asking again can bring a different token. */
   invalidate(token: string | undefined): boolean;
   /** Strings that must never appear in a log line or an error. */
@@ -53,11 +58,8 @@ class StaticAuth implements PlacementAuth {
     private readonly url: string,
     private readonly value: string | undefined,
   ) {}
-  async endpoint(): Promise<string> {
-    return this.url;
-  }
-  async token(): Promise<string | undefined> {
-    return this.value;
+  async credentials(): Promise<PlacementCredentials> {
+    return { endpoint: this.url, token: this.value };
   }
   invalidate(): boolean {
     return false;
@@ -96,12 +98,9 @@ class KeystonePasswordAuth implements PlacementAuth {
     this.tokensUrl = keystoneTokensUrl(s.auth_url);
   }
 
-  async endpoint(): Promise<string> {
-    return (await this.fresh()).endpoint;
-  }
-
-  async token(): Promise<string> {
-    return (await this.fresh()).token;
+  async credentials(): Promise<PlacementCredentials> {
+    const { endpoint, token } = await this.fresh();
+    return { endpoint, token };
   }
 
   invalidate(token: string | undefined): boolean {

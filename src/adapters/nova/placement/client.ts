@@ -26,7 +26,7 @@ import { placementAuth } from './auth';
 import { type ConsumerAllocations, type ProviderAllocations, ProviderRef, ProviderSpec, Uuid } from './bodies';
 import { Wire } from './http';
 import { type EnsuredProvider, ProviderSync, type SyncResult } from './provider-sync';
-import { type PlacementSession as Session, PlacementSession, type RequestObserver } from './session';
+import { PlacementSession, type RequestObserver } from './session';
 import type { PlacementSettings } from './settings';
 import { tlsDispatcher } from './tls';
 
@@ -53,7 +53,7 @@ export class PlacementClient {
     // Surfaced by the first request that awaits it, not as an unhandled rejection now.
     dispatcher.catch(() => undefined);
     const wire = new Wire({ timeoutS: settings.timeout, connectRetries: settings.connect_retries, connectRetryDelayS: settings.connect_retry_delay, dispatcher });
-    const session: Session = new PlacementSession(placementAuth(settings, wire, log), wire, log, options.observer);
+    const session = new PlacementSession(placementAuth(settings, wire, log), wire, log, options.observer);
     this.api = new PlacementApi(session);
     this.provider = new ProviderSync(this.api, log, (options.refreshS ?? 300) * 1000, options.now ?? Date.now);
   }
@@ -68,27 +68,32 @@ export class PlacementClient {
   }
 
   /** The compute node's resource provider, created when Placement has none with this uuid. */
-  ensureProvider(ref: z.input<typeof ProviderRef>, requestId?: string): Promise<EnsuredProvider> {
+  async ensureProvider(ref: z.input<typeof ProviderRef>, requestId?: string): Promise<EnsuredProvider> {
     return this.provider.ensure(valid(ProviderRef, ref, 'resource provider'), requestId);
   }
 
-  /** Makes Placement hold exactly `inventories` and the spec's traits (see provider-sync.ts), writing only what differs. */
-  syncProvider(spec: ProviderSpec, requestId?: string): Promise<SyncResult> {
+  /**
+   * Makes Placement hold exactly `inventories`, and `traits` without
+   * `absentTraits` while keeping traits others set (an operator's CUSTOM_*, as
+   * nova-compute keeps them), writing only what differs; creates the provider
+   * if it is gone. See provider-sync.ts.
+   */
+  async syncProvider(spec: ProviderSpec, requestId?: string): Promise<SyncResult> {
     return this.provider.sync(valid(ProviderSpec, spec, 'resource provider spec'), requestId);
   }
 
   /** Every consumer's allocation against this provider, and its generation. */
-  providerAllocations(providerUuid: string, requestId?: string): Promise<ProviderAllocations> {
+  async providerAllocations(providerUuid: string, requestId?: string): Promise<ProviderAllocations> {
     return this.api.providerAllocations(valid(Uuid, providerUuid, 'resource provider uuid'), requestId);
   }
 
   /** One consumer's (an instance's) allocations, per provider, at 1.28; `{allocations: {}}` when it has none. */
-  consumerAllocations(consumerUuid: string, requestId?: string): Promise<ConsumerAllocations> {
+  async consumerAllocations(consumerUuid: string, requestId?: string): Promise<ConsumerAllocations> {
     return this.api.consumerAllocations(valid(Uuid, consumerUuid, 'consumer uuid'), requestId);
   }
 
   /** Removes all of a consumer's allocations (an instance destroyed); 'absent' when it had none (a 404 is done too). */
-  deleteConsumerAllocations(consumerUuid: string, requestId?: string): Promise<'deleted' | 'absent'> {
+  async deleteConsumerAllocations(consumerUuid: string, requestId?: string): Promise<'deleted' | 'absent'> {
     return this.api.deleteConsumerAllocations(valid(Uuid, consumerUuid, 'consumer uuid'), requestId);
   }
 }

@@ -9,12 +9,15 @@
  * server acted, so only idempotent requests (the caller says which: GET,
  * DELETE, Keystone's token POST) are. Up to `connect_retries` more attempts,
  * `connect_retry_delay` doubling up to 10 s between them (keystoneauth's
- * connect retries). An HTTP status is an answer, never retried here.
+ * connect retries). A certificate that does not verify is not tried again
+ * (it will not verify next time either). An HTTP status is an answer, never
+ * retried here; redirects are not followed (a token must not follow one to
+ * another host), so a 3xx is an answer too.
  */
 import { PlacementError } from '../../../errors';
 import type { Dispatcher } from './tls';
 
-export type Failure = 'refused' | 'reset' | 'timeout';
+export type Failure = 'refused' | 'reset' | 'timeout' | 'tls';
 
 export interface Exchange {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -72,7 +75,7 @@ export class Wire {
       } catch (err) {
         const failure = classify(err);
         o.onAttempt?.({ attempt, ms: performance.now() - started, failure });
-        const safe = failure === 'refused' || o.idempotent;
+        const safe = failure === 'refused' || (failure !== 'tls' && o.idempotent);
         if (!safe || attempt >= attempts) {
           const tries = attempt > 1 ? ` (${attempt} attempts)` : '';
           throw new PlacementError('PLACEMENT_UNREACHABLE', `${o.service} at ${new URL(ex.url).origin} did not answer ${ex.method} ${o.shownPath}: ${describe(err, failure, this.opts.timeoutS, o.secrets)}${tries}`, {
@@ -97,10 +100,14 @@ export class Wire {
   }
 }
 
+/** OpenSSL's verification codes and Node's TLS errors. */
+const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|^ERR_TLS|^ERR_SSL/;
+
 function classify(err: unknown): Failure {
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'timeout';
   const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
   const code = typeof cause?.code === 'string' ? cause.code : '';
+  if (TLS_CODE.test(code)) return 'tls';
   if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'].includes(code)) return 'refused';
   return 'reset';
 }
@@ -110,7 +117,8 @@ function describe(err: unknown, failure: Failure, timeoutS: number, secrets: rea
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
   const code = (cause as { code?: unknown } | undefined)?.code;
   const text = cause ? `${typeof code === 'string' ? `${code} ` : ''}${cause.message}` : err instanceof Error ? err.message : String(err);
-  return scrub(text, secrets);
+  const hint = failure === 'tls' ? ' ([placement] cafile names the CA that signed it; insecure = true skips the check)' : '';
+  return scrub(text, secrets) + hint;
 }
 
 /**

@@ -72,9 +72,12 @@ export class ProviderSync {
   sync(spec: ParsedProviderSpec, requestId?: string): Promise<SyncResult> {
     return this.serial(spec.uuid, async () => {
       const want = desiredInventories(spec.inventories);
+      // Across attempts: inventories written by one attempt are still written when a later one finds them equal.
+      const changed = new Set<'inventories' | 'traits'>();
       for (let attempt = 1; ; attempt++) {
         try {
-          return await this.syncOnce(spec, want, requestId);
+          const generation = await this.syncOnce(spec, want, changed, requestId);
+          return { changed: [...changed].sort(), generation };
         } catch (err) {
           // After any failure what we knew may be wrong (a write may have happened).
           this.known.delete(spec.uuid);
@@ -122,15 +125,17 @@ export class ProviderSync {
     this.known.set(uuid, { generation, readAt: 0 });
   }
 
-  private async syncOnce(spec: ParsedProviderSpec, want: Inventories, requestId: string | undefined): Promise<SyncResult> {
+  /** One read-compare-write pass; resolves with the generation Placement holds after it. */
+  private async syncOnce(spec: ParsedProviderSpec, want: Inventories, changed: Set<'inventories' | 'traits'>, requestId: string | undefined): Promise<number> {
     const uuid = spec.uuid;
     const state = await this.current(spec, requestId);
-    const changed: SyncResult['changed'] = [];
+    const written: string[] = [];
     if (inventoriesDiffer(state.inventories, want)) {
       const put = await this.api.putInventories(uuid, state.generation, want, requestId);
       Object.assign(state, { generation: put.generation, inventories: put.inventories });
       this.known.set(uuid, state);
-      changed.push('inventories');
+      changed.add('inventories');
+      written.push('inventories');
     }
     const traits = desiredTraits(state.traits, spec);
     if (traitsDiffer(state.traits, traits)) {
@@ -138,10 +143,11 @@ export class ProviderSync {
       const put = await this.api.putProviderTraits(uuid, state.generation, traits, requestId);
       Object.assign(state, { generation: put.generation, traits: put.traits });
       this.known.set(uuid, state);
-      changed.push('traits');
+      changed.add('traits');
+      written.push('traits');
     }
-    if (changed.length > 0) this.log.info('placement: resource provider updated', { rp_uuid: uuid, changed, generation: state.generation });
-    return { changed, generation: state.generation };
+    if (written.length > 0) this.log.info('placement: resource provider updated', { rp_uuid: uuid, changed: written, generation: state.generation });
+    return state.generation;
   }
 
   /** What Placement holds: known, or read now (creating the provider again if it was deleted). */

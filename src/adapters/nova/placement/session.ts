@@ -72,20 +72,16 @@ export class PlacementSession {
   async call(c: PlacementCall): Promise<PlacementReply> {
     let authenticatedAgain = false;
     for (;;) {
-      const base = await this.auth.endpoint();
-      const token = c.anonymous ? undefined : await this.auth.token();
-      const reply = await this.once(base, token, c);
+      const credentials = await this.auth.credentials();
+      const token = c.anonymous ? undefined : credentials.token;
+      const reply = await this.once(credentials.endpoint, token, c);
       if (reply.status !== 401 || c.anonymous) return reply;
       if (!authenticatedAgain && this.auth.invalidate(token)) {
         authenticatedAgain = true;
         this.log.info('placement: token refused (401), authenticating again', { request: `${c.method} ${c.path}` });
         continue;
       }
-      throw new PlacementError('PLACEMENT_AUTH_FAILED', `Placement refused the credentials for ${c.method} ${c.path}: 401 ${reply.shownText}`.trim(), {
-        status: 401,
-        request: `${c.method} ${c.path}`,
-        placementRequestId: reply.placementRequestId,
-      });
+      throw replyError(c, reply, 'PLACEMENT_AUTH_FAILED', `Placement refused the credentials (401) for ${c.method} ${c.path}`);
     }
   }
 
@@ -107,7 +103,16 @@ export class PlacementSession {
         shownPath: c.path,
         idempotent: IDEMPOTENT.has(c.method),
         secrets: this.auth.secrets(),
-        onAttempt: observer && ((a) => observer({ method: c.method, path: c.path, microversion: c.microversion, body: c.body, ...a })),
+        onAttempt:
+          observer &&
+          ((a) => {
+            try {
+              observer({ method: c.method, path: c.path, microversion: c.microversion, body: c.body, ...a });
+            } catch (err) {
+              // A broken metrics hook must not pass for a broken connection.
+              this.log.warn('placement: the request observer threw', { error: err instanceof Error ? err.message : String(err) });
+            }
+          }),
       },
     );
     return {
@@ -127,6 +132,12 @@ export function expectReply<S extends z.ZodType>(c: PlacementCall, reply: Placem
   const issue = parsed.error.issues[0];
   const what = reply.body === undefined ? (reply.shownText === '' ? 'an empty body' : `not JSON: ${reply.shownText}`) : `not the API's shape (${issue?.path.join('.') || 'body'}: ${issue?.message})`;
   return badReply(c, reply, `Placement's ${reply.status} reply to ${c.method} ${c.path} is ${what}`);
+}
+
+/** Placement's error code of a reply (`errors[0].code`, microversion >= 1.23), if it has one. */
+export function placementCode(reply: PlacementReply): string | undefined {
+  const parsed = PlacementErrorBody.safeParse(reply.body);
+  return parsed.success ? parsed.data.errors[0]?.code : undefined;
 }
 
 /** A reply that is not the success it should be: HTTP_ERROR with Placement's own detail and code. */

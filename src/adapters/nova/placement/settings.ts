@@ -153,8 +153,10 @@ export function placementSettingsFromIni(section: Readonly<Record<string, string
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const key = issue ? String(issue.path[0] ?? 'auth_type') : 'auth_type';
-    const shown = SECRET_KEYS.has(key) || raw[key] === undefined ? '' : ` (got ${JSON.stringify(raw[key])})`;
-    throw new ConfigError(`[placement] ${key} ${issue?.message ?? 'is invalid'}${shown}`.replace(/\s+/g, ' '));
+    const missing = raw[key] === undefined;
+    const shown = SECRET_KEYS.has(key) || missing ? '' : ` (got ${JSON.stringify(raw[key])})`;
+    const problem = missing && issue?.code === 'invalid_type' ? 'is required' : (issue?.message ?? 'is invalid');
+    throw new ConfigError(`[placement] ${key} ${problem}${shown}`.replace(/\s+/g, ' '));
   }
   return { settings: parsed.data, ignored: ignored.sort() };
 }
