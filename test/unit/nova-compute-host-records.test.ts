@@ -134,7 +134,7 @@ describe('Nova compute host: instance records as nova-compute writes them', () =
     expect(fault?.data).to.include({ instance_uuid: uuid, code: 500, host: HOST, message: 'libvirt said no' });
     const finish = rpc.calls.find((c) => c.label === 'InstanceActionEvent.event_finish_with_failure');
     expect(finish?.req.args.kwargs).to.include({ exc_val: 'libvirt said no', want_result: false });
-    expect(String((finish?.req.args.kwargs as Record<string, unknown>).exc_tb)).to.include('LIBVIRT_ERROR');
+    expect(String((finish?.req.args.kwargs as Record<string, unknown> | undefined)?.exc_tb)).to.include('LIBVIRT_ERROR');
   });
 
   it('a save Nova refuses as unexpected fails the intent as UNEXPECTED_TASK_STATE and leaves the task state to Nova', async () => {

@@ -31,6 +31,7 @@ import type { ProviderSpec } from '../placement';
 import { ComputeNodeRecord } from './compute-node';
 import { hostRecords, placedInstances } from './host-instances';
 import { type AllocationStore, NovaRecords } from './nova-records';
+import { persist } from './persist';
 import { PowerSync } from './power-sync';
 import { inventoryOf } from './resources';
 import { SchedulerClient } from './scheduler-client';
@@ -97,8 +98,11 @@ export class ComputeHost implements WorkerCompanion {
     await transport.start();
     const ready = await this.conductor.waitUntilReady(() => this.stopped || ctx.stopping());
     if (!ready) return;
-    const service = await this.service.register();
-    const node = await this.node.register(await ctx.driver.inventory(), (name) => placedInstances(this.conductor, adminContext(), s.host, name));
+    // Each step finds before it creates, so one whose reply was lost is found on the retry, not made twice.
+    const retry = { deadlineMs: s.writeRetryS * 1000, stopped: () => this.stopped || ctx.stopping(), onRetry: (err: unknown, attempt: number) => log.warn('registering with Nova: nova-conductor did not answer, trying again', { attempt, error: String(err) }) };
+    const service = await persist(() => this.service.register(), retry);
+    const inventory = await ctx.driver.inventory();
+    const node = await persist(() => this.node.register(inventory, (name) => placedInstances(this.conductor, adminContext(), s.host, name)), retry);
     await this.syncProvider();
     this.service.startHeartbeat(s.reportIntervalS * 1000);
     this.every(s.updateResourcesIntervalS === 0 ? DEFAULT_PERIOD_S : s.updateResourcesIntervalS, () => this.updateResources());

@@ -10,6 +10,7 @@
  * (named `nodename`). Later refreshes write only the fields that changed,
  * as the resource tracker's _update does.
  */
+import type { z } from 'zod';
 import type { HostInventory } from '../../../intents';
 import type { Logger } from '../../../log';
 import { type ConductorClient, remoteClass } from '../conductor/conductor-client';
@@ -72,14 +73,14 @@ export class ComputeNodeRecord {
   }
 
   private async find(): Promise<Record<string, unknown> | undefined> {
-    let raw: unknown;
+    let found: z.output<typeof NovaListPrimitive>;
     try {
-      raw = await this.conductor.classAction(adminContext(), 'ComputeNodeList', 'get_all_by_host', [this.settings.host], { use_slave: false });
+      found = await this.conductor.classActionAs(NovaListPrimitive, adminContext(), 'ComputeNodeList', 'get_all_by_host', [this.settings.host], { use_slave: false });
     } catch (err) {
       if (remoteClass(err) === 'ComputeHostNotFound') return undefined;
       throw err;
     }
-    const list = NovaListPrimitive.parse(raw)['nova_object.data'].objects.map((o) => o['nova_object.data']);
+    const list = found['nova_object.data'].objects.map((o) => o['nova_object.data']);
     if (list.length <= 1) return list[0];
     const named = list.find((n) => n.hypervisor_hostname === this.nodename);
     if (!named) throw new Error(`host ${this.settings.host} has ${list.length} compute nodes in Nova and none is named ${this.nodename}: set nova_nodename in [hostwall]`);

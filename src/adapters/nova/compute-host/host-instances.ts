@@ -30,8 +30,8 @@ const UsageFields = z.looseObject({
 
 /** Instances placed on this host and node, with their flavors. */
 export async function placedInstances(conductor: ConductorClient, context: NovaContext, host: string, node: string): Promise<PlacedInstance[]> {
-  const raw = await conductor.classAction(context, 'InstanceList', 'get_by_host_and_node', [host, node], { expected_attrs: ['flavor'] });
-  return NovaListPrimitive.parse(raw)['nova_object.data'].objects.flatMap((o) => {
+  const list = await conductor.classActionAs(NovaListPrimitive, context, 'InstanceList', 'get_by_host_and_node', [host, node], { expected_attrs: ['flavor'] });
+  return list['nova_object.data'].objects.flatMap((o) => {
     const d = UsageFields.safeParse(o['nova_object.data']);
     if (!d.success) return [];
     const fl = d.data.flavor?.['nova_object.data'];
@@ -44,8 +44,8 @@ export async function placedInstances(conductor: ConductorClient, context: NovaC
 
 /** Instances on this host (any node), as records the power sync may save. */
 export async function hostRecords(conductor: ConductorClient, context: NovaContext, host: string): Promise<InstanceRecord[]> {
-  const raw = await conductor.classAction(context, 'InstanceList', 'get_by_host', [host], { expected_attrs: [], use_slave: false });
-  return NovaListPrimitive.parse(raw)['nova_object.data'].objects.flatMap((o) => {
+  const list = await conductor.classActionAs(NovaListPrimitive, context, 'InstanceList', 'get_by_host', [host], { expected_attrs: [], use_slave: false });
+  return list['nova_object.data'].objects.flatMap((o) => {
     const r = InstanceRecord.from(o);
     return r ? [r] : [];
   });

@@ -38,10 +38,10 @@ export class ServiceRecord {
   /** Find or create the row; resolves once Nova's database has it. */
   async register(): Promise<'created' | 'reused'> {
     const ctx = adminContext();
-    const found = await this.conductor.classAction(ctx, 'Service', 'get_by_host_and_binary', [this.host, COMPUTE_BINARY]);
-    const existing = NovaPrimitive.safeParse(found);
-    if (existing.success) {
-      this.data = { ...existing.data['nova_object.data'] };
+    // None when Nova has no such service; anything else must be a Service (never create a second row on a reply we misread).
+    const existing = await this.conductor.classActionAs(NovaPrimitive.nullable(), ctx, 'Service', 'get_by_host_and_binary', [this.host, COMPUTE_BINARY]);
+    if (existing) {
+      this.data = { ...existing['nova_object.data'] };
       if (this.data.version !== ZED_SERVICE_VERSION) await this.save(['version'], { version: ZED_SERVICE_VERSION });
       this.log.info('nova-compute service record reused', { host: this.host, service_id: this.id });
       return 'reused';

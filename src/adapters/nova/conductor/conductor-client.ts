@@ -18,6 +18,7 @@
  * Nothing is retried here: whether a call may be repeated depends on the
  * object method, which the caller knows.
  */
+import type { z } from 'zod';
 import type { Logger } from '../../../log';
 import { RemoteError } from '../../../oslo/failure';
 import type { RpcCaller } from '../../../oslo/rpc-client';
@@ -37,6 +38,11 @@ export interface ConductorSettings {
 /** The Python class of a conductor-side failure, or undefined for anything else (timeouts, transport). */
 export function remoteClass(err: unknown): string | undefined {
   return err instanceof RemoteError ? err.osloClass : undefined;
+}
+
+/** A conductor answer hostwall cannot read: as final as any Nova exception (a retry gets the same). */
+function invalidReply(what: string, why: string): RemoteError {
+  return new RemoteError({ class: 'InvalidReply', module: 'hostwall', message: `nova-conductor answered ${what} with something hostwall cannot read: ${why}`, tb: [], args: [], kwargs: {} });
 }
 
 export interface ActionResult {
@@ -86,11 +92,20 @@ export class ConductorClient {
     return this.call(context, 'object_class_action_versions', { objname, objmethod, object_versions: OBJECT_VERSIONS, args, kwargs });
   }
 
+  /** classAction whose result must match `schema`; anything else is an InvalidReply RemoteError (final, not retried). */
+  async classActionAs<S extends z.ZodType>(schema: S, context: NovaContext, objname: string, objmethod: string, args: unknown[], kwargs: Record<string, unknown> = {}): Promise<z.output<S>> {
+    const raw = await this.classAction(context, objname, objmethod, args, kwargs);
+    const parsed = schema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    throw invalidReply(`${objname}.${objmethod}`, `${issue?.path.join('.') || '(result)'}: ${issue?.message ?? 'unexpected shape'}`);
+  }
+
   /** `obj.<objmethod>(*args, **kwargs)` on the primitive, which names its changed fields. */
   async objectAction(context: NovaContext, objinst: NovaPrimitive, objmethod: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}): Promise<ActionResult> {
     const reply = await this.call(context, 'object_action', { objinst, objmethod, args, kwargs });
     const parsed = ObjectActionReply.safeParse(reply);
-    if (!parsed.success) throw new RemoteError({ class: 'InvalidReply', module: 'hostwall', message: `the conductor answered ${objinst['nova_object.name']}.${objmethod} with something other than [updates, result]`, tb: [], args: [], kwargs: {} });
+    if (!parsed.success) throw invalidReply(`${objinst['nova_object.name']}.${objmethod}`, 'not [updates, result]');
     const [updates, result] = parsed.data;
     return { data: applyUpdates(objinst['nova_object.data'], updates), updates, result };
   }
