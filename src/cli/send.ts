@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { IntentClient } from '../client/intent-client';
 import { loadConfig } from '../config';
 import { RemoteError } from '../oslo/failure';
-import { connectCli, jsonOption } from './connect';
+import { connectCli, jsonOption, requireConsumer } from './connect';
 
 interface SendFlags {
   host?: string;
@@ -37,6 +37,7 @@ async function withClient<T>(flags: SendFlags, what: string, fn: (c: IntentClien
   const context = { issuer: flags.issuer, request_id: flags.requestId ?? `req-${crypto.randomUUID()}` };
   const transport = await connectCli(config, what);
   try {
+    await requireConsumer(transport, config.topic, config.host);
     return await fn(new IntentClient(transport, { controlExchange: config.controlExchange, topic: config.topic }), config.host, context);
   } finally {
     await transport.close();
