@@ -34,7 +34,7 @@ export const BrokerScheme = z.enum(['rabbit', 'amqp', 'amqps', 'amqp10', 'amqps1
 export type BrokerScheme = z.infer<typeof BrokerScheme>;
 
 export const BrokerHost = z.object({
-  /** Without brackets for IPv6. */
+  /** Lower-cased, without brackets for IPv6. */
   hostname: z.string().min(1),
   port: z.number().int().min(1).max(65535),
   username: z.string().optional(),
@@ -83,14 +83,15 @@ export function parseBrokerUrl(url: string): BrokerUrl {
   const written = raw.hosts.length > 0 ? raw.hosts : [{ hostname: 'localhost', port: null, username: null, password: null }];
   const hosts = written.map((h, i): BrokerHost => {
     if (!h.hostname) throw new ConfigError(`broker URL host ${i + 1} of ${written.length} has no host name`);
+    const hostname = h.hostname.toLowerCase(); // as kombu connects (urllib lower-cases it); DNS does not care
     const port = h.port ?? defaultPort;
-    if (port < 1 || port > 65535) throw new ConfigError(`broker URL host ${h.hostname}: port ${port} is out of range`);
+    if (port < 1 || port > 65535) throw new ConfigError(`broker URL host ${hostname}: port ${port} is out of range`);
     const user = h.username || undefined;
     const pass = h.password || undefined;
     const username = amqp10 ? user : (user ?? 'guest');
     const password = amqp10 ? pass : (pass ?? 'guest');
     return {
-      hostname: h.hostname, port, address: `${h.hostname.includes(':') ? `[${h.hostname}]` : h.hostname}:${port}`,
+      hostname, port, address: `${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`,
       ...(username !== undefined ? { username } : {}),
       ...(password !== undefined ? { password } : {}),
     };
