@@ -5,7 +5,7 @@
  * reader puts back everything not removed, so a crash or a dry run loses
  * nothing.
  */
-import * as amqp from 'amqplib';
+import type * as amqp from 'amqplib';
 import { TransportError } from '../errors';
 import { connectFirstHost } from '../transport/amqp091/first-host';
 import { DEAD_LETTER_HEADERS } from '../worker/wire';
