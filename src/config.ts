@@ -74,9 +74,9 @@ export const SETTINGS = {
   issuerMode: { env: 'HOSTWALL_ISSUER_MODE', schema: z.enum(['open', 'verified']), default: 'open', help: 'open: the issuer is not verified (a claimed _context_issuer is trusted, none is admitted for every kind; warned at start); verified: the issuer must be proven by the AMQP user_id (issuerUsers) or an HMAC signature (issuerKeysFile)' },
   issuerUsers: { env: 'HOSTWALL_ISSUER_USERS', schema: jsonRecord(z.enum(['nova', 'cinder', 'neutron', 'operator'])), default: {}, help: 'JSON {"<amqp user>": "nova|cinder|neutron|operator"}: RabbitMQ checks a message\'s user_id against its connection\'s user, so it proves the sender' },
   issuerKeysFile: { env: 'HOSTWALL_ISSUER_KEYS_FILE', schema: z.string(), default: '', help: 'JSON file {"<issuer>": "<secret>"} of HMAC-SHA256 keys for x-hostwall-signature; a file, so keys stay out of argv and the environment' },
-  tlsCaFile: { env: 'HOSTWALL_TLS_CA', schema: z.string(), default: '', help: 'PEM CA bundle to verify the broker (amqps:// URLs)' },
-  tlsCertFile: { env: 'HOSTWALL_TLS_CERT', schema: z.string(), default: '', help: 'PEM client certificate (amqps://, for EXTERNAL or mutual TLS)' },
-  tlsKeyFile: { env: 'HOSTWALL_TLS_KEY', schema: z.string(), default: '', help: 'PEM private key of the client certificate' },
+  tlsCaFile: { env: 'HOSTWALL_TLS_CA', schema: z.string(), default: '', help: 'PEM CA bundle to verify the broker (TLS URLs: amqps://, amqps10://, ?ssl=true; "" = the URL\'s ssl_ca_file, else the system CAs)' },
+  tlsCertFile: { env: 'HOSTWALL_TLS_CERT', schema: z.string(), default: '', help: 'PEM client certificate (TLS URLs, for EXTERNAL or mutual TLS; "" = the URL\'s ssl_cert_file)' },
+  tlsKeyFile: { env: 'HOSTWALL_TLS_KEY', schema: z.string(), default: '', help: 'PEM private key of the client certificate ("" = the URL\'s ssl_key_file)' },
   logLevel: { env: 'HOSTWALL_LOG_LEVEL', schema: z.enum(['error', 'warn', 'info', 'debug']), default: 'info', help: 'log level' },
   logFormat: { env: 'HOSTWALL_LOG_FORMAT', schema: z.enum(['json', 'pretty', 'auto']), default: 'auto', help: 'json lines, pretty, or auto (pretty on a TTY)' },
 } as const;

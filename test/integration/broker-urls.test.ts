@@ -111,7 +111,7 @@ describe('CLI commands fail at once when no broker host lets them in', function 
   });
 
   it('nothing listening, and a host that does not exist: each host with its reason, exit 1, one line', async () => {
-    for (const cmd of [['call', 'host.uptime', '--host', 'x'], ['send', 'host.uptime', '--host', 'x'], ['events', '--count', '1'], ['inspect', '--host', 'x']]) {
+    for (const cmd of [['call', 'host.uptime', '--host', 'x'], ['send', 'host.uptime', '--host', 'x'], ['events', '--count', '1'], ['inspect', '--host', 'x'], ['replay', '--host', 'x', '--dry-run']]) {
       const r = await runCli([...cmd, '--amqp-url', 'amqp://u:dead-s3cret@127.0.0.1:1,u:dead-s3cret@no-such-host.invalid:5672/'], {}, 20_000);
       expect(r.code, `${cmd[0]}: ${r.stderr}`).to.equal(1);
       expect(oneLine(r.stderr), cmd[0]).to.have.length(1);
