@@ -37,7 +37,11 @@ export class BrokerConnection {
   private loop: Promise<void> | undefined;
   private readonly rotation: HostRotation<HostTarget>;
   private readonly failures = new HostFailures();
-  /** Set while start() waits: a failFast start is failed through it after one round. */
+  /**
+   * Set while start() waits (cleared once it returns): a failFast start is
+   * failed through it after one round, even if a host connected but its
+   * setup (onUp) failed.
+   */
   private failStart: ((err: Error) => void) | undefined;
   /** The host of the live (or last) connection, password hidden. */
   connectedTo: string | undefined;
@@ -116,7 +120,7 @@ export class BrokerConnection {
         this.state = 'connecting';
         this.opts.log('warn', 'amqp connection lost; reconnecting', { url: this.connectedTo, error: reason ? errorText(reason) : 'closed' });
         this.rotation.advance();
-      } else if (this.failStart && this.generation === 0 && this.opts.failFast) {
+      } else if (this.failStart && this.opts.failFast) {
         this.failStart(new Error('every host failed'));
         return;
       }

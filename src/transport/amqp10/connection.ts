@@ -1,9 +1,10 @@
 /**
  * One AMQP 1.0 connection kept alive: connect to the first host of the URL
  * that answers, and after any loss reconnect (to the next host first, as
- * oslo fails over) with exponential backoff and jitter until close(). rhea's own reconnect is
- * off: it retries without jitter, re-attaches links with zero credit (manual
- * credit is lost), and only after `amqp:connection:forced`; we rebuild
+ * oslo fails over) with exponential backoff and jitter until close().
+ * rhea's own reconnect (and its connection_details failover) is off: it
+ * retries without jitter, re-attaches links with zero credit (manual credit
+ * is lost), and only after `amqp:connection:forced`; we rebuild
  * sessions and links ourselves in `onUp`, like the 0-9-1 transport rebuilds
  * its channels, so nothing survives a reconnect by accident.
  *
@@ -57,7 +58,11 @@ export class Amqp10Connection {
   private readonly rotation: HostRotation<HostTarget>;
   /** Why each host last failed, for the logs and start()'s error (a timeout alone tells an operator nothing). */
   private readonly failures = new HostFailures();
-  /** Set while start() waits: a failFast start is failed through it after one round. */
+  /**
+   * Set while start() waits (cleared once it returns): a failFast start is
+   * failed through it after one round, even if a host connected but its
+   * setup (onUp) failed.
+   */
   private failStart: ((err: Error) => void) | undefined;
   /** The host of the live (or last) connection, password hidden. */
   connectedTo: string | undefined;
@@ -138,7 +143,7 @@ export class Amqp10Connection {
         this.state = 'connecting';
         this.opts.log('warn', 'amqp10 connection lost; reconnecting', { url: this.connectedTo, error: reason });
         this.rotation.advance();
-      } else if (this.failStart && this.generation === 0 && this.opts.failFast) {
+      } else if (this.failStart && this.opts.failFast) {
         this.failStart(new Error('every host failed'));
         return;
       }
