@@ -8,7 +8,18 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { parseBrokerUrl, redactUrl } from './transport/broker-url';
 
+/** A broker URL (transport/broker-url.ts), optionally of one protocol; the issue is the parser's one-line reason. */
+const brokerUrl = (protocol?: 'amqp091') =>
+  z.string().superRefine((v, ctx) => {
+    try {
+      const b = parseBrokerUrl(v);
+      if (protocol && b.protocol !== protocol) ctx.addIssue({ code: 'custom', message: 'must be an AMQP 0-9-1 URL (rabbit://, amqp://, amqps://)' });
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+    }
+  });
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 /** A JSON object of string values, given as an object (file) or as JSON text (flag, environment). */
@@ -25,13 +36,13 @@ const jsonRecord = <V extends z.ZodType>(value: V) =>
 /** Each setting: its schema, its environment variable, and what it costs (help). */
 export const SETTINGS = {
   host: { env: 'HOSTWALL_HOST', schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/), default: hostname().split('.')[0], help: 'this host\'s name: the oslo server of topic "compute" (queue compute.<host>)' },
-  amqpUrl: { env: 'AMQP_URL', schema: z.string().regex(/^amqps?(10)?:\/\//, 'must start with amqp://, amqps:// (AMQP 0-9-1) or amqp10://, amqps10:// (AMQP 1.0)'), default: 'amqp://guest:guest@127.0.0.1:5672', help: 'broker URL; the scheme picks the protocol: amqp(s):// is AMQP 0-9-1 (amqplib), amqp10(s):// is AMQP 1.0 (rhea)' },
+  amqpUrl: { env: 'AMQP_URL', schema: brokerUrl(), show: redactUrl, default: 'amqp://guest:guest@127.0.0.1:5672', help: 'broker URL, oslo transport_url syntax: several hosts separated by commas are tried in order (failover), each with its own user:password; the scheme picks the protocol: rabbit://, amqp://, amqps:// are AMQP 0-9-1 (amqplib), amqp10://, amqps10:// AMQP 1.0 (rhea); ?ssl=true is TLS' },
   transport: { env: 'HOSTWALL_TRANSPORT', schema: z.enum(['auto', 'amqp091', 'amqp10']), default: 'auto', help: 'protocol: auto (from the URL scheme), amqp091, or amqp10 (AMQP 1.0 even on an amqp:// URL)' },
   amqp10Addresses: { env: 'HOSTWALL_AMQP10_ADDRESSES', schema: z.enum(['rabbitmq3', 'rabbitmq4', 'generic']), default: 'rabbitmq3', help: 'AMQP 1.0 address forms: rabbitmq3 (/exchange/X/KEY, /amq/queue/Q), rabbitmq4 (/exchanges/X/KEY, /queues/Q), generic (the templates below)' },
   amqp10TargetTemplate: { env: 'HOSTWALL_AMQP10_TARGET', schema: z.string(), default: '', help: 'generic AMQP 1.0: target address of an exchange publish ("" = {exchange}/{routingKey})' },
   amqp10QueueTargetTemplate: { env: 'HOSTWALL_AMQP10_QUEUE_TARGET', schema: z.string(), default: '', help: 'generic AMQP 1.0: target address of a publish to a queue ("" = {routingKey})' },
   amqp10SourceTemplate: { env: 'HOSTWALL_AMQP10_SOURCE', schema: z.string(), default: '', help: 'generic AMQP 1.0: source address of a queue ("" = {queue})' },
-  amqp10AdminUrl: { env: 'HOSTWALL_AMQP10_ADMIN_URL', schema: z.string(), default: '', help: 'AMQP 0-9-1 URL used to declare topology when the bus is AMQP 1.0 ("" = the same broker over amqp(s)://)' },
+  amqp10AdminUrl: { env: 'HOSTWALL_AMQP10_ADMIN_URL', schema: z.union([z.literal(''), brokerUrl('amqp091')]), show: redactUrl, default: '', help: 'AMQP 0-9-1 URL used to declare topology when the bus is AMQP 1.0 ("" = the same broker over amqp(s)://)' },
   libvirtUri: { env: 'HOSTWALL_LIBVIRT_URI', schema: z.string().min(1), default: 'test:///default', help: 'libvirt URI; test:///default is in-process and forgets everything when the worker exits' },
   controlExchange: { env: 'HOSTWALL_CONTROL_EXCHANGE', schema: z.string().min(1).max(255), default: 'nova', help: 'oslo control exchange (Nova uses "nova")' },
   topic: { env: 'HOSTWALL_TOPIC', schema: z.string().min(1).max(255), default: 'compute', help: 'oslo RPC topic served' },
@@ -63,9 +74,9 @@ export const SETTINGS = {
   issuerMode: { env: 'HOSTWALL_ISSUER_MODE', schema: z.enum(['open', 'verified']), default: 'open', help: 'open: the issuer is not verified (a claimed _context_issuer is trusted, none is admitted for every kind; warned at start); verified: the issuer must be proven by the AMQP user_id (issuerUsers) or an HMAC signature (issuerKeysFile)' },
   issuerUsers: { env: 'HOSTWALL_ISSUER_USERS', schema: jsonRecord(z.enum(['nova', 'cinder', 'neutron', 'operator'])), default: {}, help: 'JSON {"<amqp user>": "nova|cinder|neutron|operator"}: RabbitMQ checks a message\'s user_id against its connection\'s user, so it proves the sender' },
   issuerKeysFile: { env: 'HOSTWALL_ISSUER_KEYS_FILE', schema: z.string(), default: '', help: 'JSON file {"<issuer>": "<secret>"} of HMAC-SHA256 keys for x-hostwall-signature; a file, so keys stay out of argv and the environment' },
-  tlsCaFile: { env: 'HOSTWALL_TLS_CA', schema: z.string(), default: '', help: 'PEM CA bundle to verify the broker (amqps:// URLs)' },
-  tlsCertFile: { env: 'HOSTWALL_TLS_CERT', schema: z.string(), default: '', help: 'PEM client certificate (amqps://, for EXTERNAL or mutual TLS)' },
-  tlsKeyFile: { env: 'HOSTWALL_TLS_KEY', schema: z.string(), default: '', help: 'PEM private key of the client certificate' },
+  tlsCaFile: { env: 'HOSTWALL_TLS_CA', schema: z.string(), default: '', help: 'PEM CA bundle to verify the broker (TLS URLs: amqps://, amqps10://, ?ssl=true; "" = the URL\'s ssl_ca_file, else the system CAs)' },
+  tlsCertFile: { env: 'HOSTWALL_TLS_CERT', schema: z.string(), default: '', help: 'PEM client certificate (TLS URLs, for EXTERNAL or mutual TLS; "" = the URL\'s ssl_cert_file)' },
+  tlsKeyFile: { env: 'HOSTWALL_TLS_KEY', schema: z.string(), default: '', help: 'PEM private key of the client certificate ("" = the URL\'s ssl_key_file)' },
   logLevel: { env: 'HOSTWALL_LOG_LEVEL', schema: z.enum(['error', 'warn', 'info', 'debug']), default: 'info', help: 'log level' },
   logFormat: { env: 'HOSTWALL_LOG_FORMAT', schema: z.enum(['json', 'pretty', 'auto']), default: 'auto', help: 'json lines, pretty, or auto (pretty on a TTY)' },
   novaNotifications: { env: 'HOSTWALL_NOVA_NOTIFICATIONS', schema: bool, default: true, help: 'publish Nova\'s notifications (a nova-compute.conf whose [oslo_messaging_notifications] driver is unset or noop turns them off, as in Nova); native events are always published' },
@@ -140,7 +151,8 @@ export function loadConfig(input: ConfigInput = {}): Config {
     if (!r.success) {
       const where = source === 'flag' ? `--${kebab(name)}` : source === 'environment' ? s.env : source === 'file' ? `"${name}" in ${filePath}` : source === 'layer' ? `${layer?.keys?.[name] ?? iniKey(name)} (${layer?.source})` : name;
       const why = r.error.issues[0]?.message ?? 'invalid';
-      throw new ConfigError(`invalid setting ${where}: ${why} (got ${JSON.stringify(raw)})`);
+      const shown = 'show' in s && typeof raw === 'string' ? s.show(raw) : raw;
+      throw new ConfigError(`invalid setting ${where}: ${why} (got ${JSON.stringify(shown)})`);
     }
     out[name] = r.data;
   }
@@ -163,7 +175,5 @@ export function flagKey(name: string): string {
   return kebab(name).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** The URL with its password hidden, for logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
-}
+/** The URL with every password hidden, for logs (re-exported: transport/broker-url.ts). */
+export { redactUrl };

@@ -4,10 +4,10 @@
  * exit non-zero, naming the problem, without sending anything invalid.
  */
 import type { Command } from 'commander';
-import { IntentClient } from '../client/intent-client';
+import { checkIntent, IntentClient } from '../client/intent-client';
 import { loadConfig } from '../config';
 import { RemoteError } from '../oslo/failure';
-import { connectCli, jsonOption } from './connect';
+import { connectCli, jsonOption, requireConsumer } from './connect';
 
 interface SendFlags {
   host?: string;
@@ -32,11 +32,19 @@ function common(cmd: Command): Command {
     .option('--control-exchange <name>', 'oslo control exchange (default nova)');
 }
 
-async function withClient<T>(flags: SendFlags, what: string, fn: (c: IntentClient, host: string, ctx: Record<string, unknown>) => Promise<T>): Promise<T> {
+/** Validates the intent first, then connects (failing fast), then refuses a host no worker consumes. */
+async function withClient<T>(
+  flags: SendFlags,
+  what: string,
+  intent: { kind: string; args: Record<string, unknown> },
+  fn: (c: IntentClient, host: string, ctx: Record<string, unknown>) => Promise<T>,
+): Promise<T> {
+  checkIntent(intent.kind, intent.args, flags.version);
   const config = loadConfig({ flags: { ...(flags.host ? { host: flags.host } : {}), ...(flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {}), ...(flags.controlExchange ? { controlExchange: flags.controlExchange } : {}) } });
   const context = { issuer: flags.issuer, request_id: flags.requestId ?? `req-${crypto.randomUUID()}` };
   const transport = await connectCli(config, what);
   try {
+    await requireConsumer(transport, config.topic, config.host);
     return await fn(new IntentClient(transport, { controlExchange: config.controlExchange, topic: config.topic }), config.host, context);
   } finally {
     await transport.close();
@@ -46,7 +54,7 @@ async function withClient<T>(flags: SendFlags, what: string, fn: (c: IntentClien
 export function registerSend(program: Command): void {
   common(program.command('send').description('validate an intent and cast it to a host (prints the intent id)')).action(async (kind: string, flags: SendFlags) => {
     const args = jsonOption('args', flags.args);
-    const r = await withClient(flags, 'send', (c, host, context) => c.cast(host, kind, args, { ...(flags.version ? { version: flags.version } : {}), context }));
+    const r = await withClient(flags, 'send', { kind, args }, (c, host, context) => c.cast(host, kind, args, { ...(flags.version ? { version: flags.version } : {}), context }));
     process.stdout.write(`${JSON.stringify({ intent_id: r.intentId, kind })}\n`);
   });
 }
@@ -57,7 +65,7 @@ export function registerCall(program: Command): void {
     .action(async (kind: string, flags: SendFlags) => {
       const args = jsonOption('args', flags.args);
       try {
-        const result = await withClient(flags, 'call', (c, host, context) =>
+        const result = await withClient(flags, 'call', { kind, args }, (c, host, context) =>
           c.call(host, kind, args, { ...(flags.version ? { version: flags.version } : {}), context, timeoutMs: Number(flags.timeout) * 1000 }),
         );
         process.stdout.write(`${JSON.stringify(result, null, process.stdout.isTTY ? 2 : undefined)}\n`);

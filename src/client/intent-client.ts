@@ -31,6 +31,11 @@ function versionFor(kind: string, asked: string | undefined): string {
   return asked ?? (isIntentKind(kind) ? currentVersion(kind) : '1.0');
 }
 
+/** The local validation cast() and call() do, alone: lets a command refuse a bad intent before it connects. */
+export function checkIntent(kind: string, args: Record<string, unknown>, version?: string): void {
+  validateIntent(kind, versionFor(kind, version), args);
+}
+
 export class IntentClient {
   private readonly rpc: RpcClient;
 

@@ -5,8 +5,9 @@
  * reader puts back everything not removed, so a crash or a dry run loses
  * nothing.
  */
-import * as amqp from 'amqplib';
+import type * as amqp from 'amqplib';
 import { TransportError } from '../errors';
+import { connectFirstHost } from '../transport/amqp091/first-host';
 import { DEAD_LETTER_HEADERS } from '../worker/wire';
 import type { SourceMessage } from './replay-message';
 
@@ -22,7 +23,7 @@ export class DeadLetterReader {
   private constructor(private readonly conn: amqp.ChannelModel, private readonly ch: amqp.Channel, private readonly queue: string) {}
 
   static async open(url: string, queue: string): Promise<DeadLetterReader> {
-    const conn = await amqp.connect(url);
+    const conn = await connectFirstHost(url);
     conn.on('error', () => undefined);
     const ch = await conn.createChannel();
     ch.on('error', () => undefined);

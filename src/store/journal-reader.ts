@@ -18,8 +18,9 @@
  * A stream never ends: reading stops at `until`, after `limit` records, or
  * when nothing arrives for `idleMs` (caught up).
  */
-import * as amqp from 'amqplib';
+import type * as amqp from 'amqplib';
 import { TransportError } from '../errors';
+import { connectFirstHost } from '../transport/amqp091/first-host';
 import { JOURNAL_STREAM } from './journal';
 
 export type JournalStart = 'first' | 'last' | 'next' | number | Date;
@@ -100,7 +101,8 @@ export async function* readJournal(opts: JournalReadOptions): AsyncGenerator<Jou
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const idleMs = opts.idleMs ?? 1_000;
   const stopAt = opts.until instanceof Date ? await offsetAt(opts, opts.until) : opts.until;
-  const conn = await bounded(amqp.connect(opts.url, opts.socket ?? {}), timeoutMs, 'connecting to read the journal');
+  // Each host of the URL in turn, each bounded by timeoutMs.
+  const conn = await connectFirstHost(opts.url, opts.socket ?? {}, timeoutMs);
   conn.on('error', () => undefined);
   const buffered: JournalRecord[] = [];
   let wake: (() => void) | undefined;

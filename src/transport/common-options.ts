@@ -23,6 +23,12 @@ export const commonTransportFields = {
   connectTimeoutMs: z.number().int().positive().default(10_000),
   /** start() gives up after this long without a first connection. */
   startTimeoutMs: z.number().int().positive().default(60_000),
+  /**
+   * start() gives up as soon as every host of the URL failed once, with each
+   * host's reason (a command run by hand: a wrong password is said at once,
+   * not after startTimeoutMs). Off for a worker, which keeps trying.
+   */
+  failFast: z.boolean().default(false),
   /** Reconnect backoff: first ceiling and cap (equal jitter below each ceiling). */
   reconnectMinMs: z.number().int().positive().default(500),
   reconnectMaxMs: z.number().int().positive().default(30_000),

@@ -1,15 +1,18 @@
 /**
  * Which transport runs: chosen by the URL scheme, or forced by a setting.
  *
- *   amqp://, amqps://      → AMQP 0-9-1 (amqplib)   unless protocol = 'amqp10'
- *   amqp10://, amqps10://  → AMQP 1.0 (rhea)        (protocol 'amqp091' is an error)
+ *   rabbit://, amqp://, amqps://  → AMQP 0-9-1 (amqplib)   unless protocol = 'amqp10'
+ *   amqp10://, amqps10://         → AMQP 1.0 (rhea)        (protocol 'amqp091' is an error)
+ *
+ * (An oslo transport_url's amqp:// is AMQP 1.0: see fromOsloTransportUrl in broker-url.ts.)
  *
  * Nothing above this file knows which one it got: both implement Transport.
  */
 import { ConfigError } from '../errors';
-import { createAmqp091Transport } from './amqp091';
+import { type Amqp091Options, createAmqp091Transport } from './amqp091';
 import type { TransportLog } from './amqp091/options';
 import { type AddressFamily, type AddressTemplates, createAmqp10Transport } from './amqp10';
+import { parseBrokerUrl } from './broker-url';
 import type { Transport } from './transport';
 
 export type TransportProtocol = 'amqp091' | 'amqp10';
@@ -19,6 +22,10 @@ export interface SelectOptions {
   protocol?: TransportProtocol | 'auto';
   connectionName?: string;
   log?: TransportLog;
+  /** TLS material (a TLS URL: amqps://, amqps10:// or ssl=true). */
+  tls?: Amqp091Options['tls'];
+  /** start() fails after one failed round over the hosts (CLI commands). */
+  failFast?: boolean;
   /** AMQP 1.0 only: the broker's address family (default 'rabbitmq3'). */
   amqp10Addresses?: AddressFamily;
   /** AMQP 1.0 generic family only: address templates. */
@@ -29,13 +36,10 @@ export interface SelectOptions {
 
 /** The protocol a URL (and an optional forced choice) selects; throws ConfigError on a contradiction. */
 export function protocolOf(url: string, protocol: SelectOptions['protocol'] = 'auto'): TransportProtocol {
-  const scheme = /^([a-z0-9]+):\/\//i.exec(url)?.[1]?.toLowerCase();
-  const byScheme: TransportProtocol | undefined =
-    scheme === 'amqp' || scheme === 'amqps' ? 'amqp091' : scheme === 'amqp10' || scheme === 'amqps10' ? 'amqp10' : undefined;
-  if (!byScheme) throw new ConfigError(`broker URL must start with amqp://, amqps://, amqp10:// or amqps10:// (got "${scheme ?? url.slice(0, 12)}://")`);
+  const { protocol: byScheme, scheme } = parseBrokerUrl(url);
   if (protocol === 'auto' || protocol === byScheme) return byScheme;
-  if (protocol === 'amqp10') return 'amqp10'; // AMQP 1.0 over an amqp(s):// URL: same port, other protocol header
-  throw new ConfigError(`transport protocol amqp091 cannot use the AMQP 1.0 URL scheme ${scheme}://; use amqp:// or amqps://`);
+  if (protocol === 'amqp10') return 'amqp10'; // AMQP 1.0 over a 0-9-1 URL: same port, other protocol header
+  throw new ConfigError(`transport protocol amqp091 cannot use the AMQP 1.0 URL scheme ${scheme}://; use rabbit://, amqp:// or amqps://`);
 }
 
 export function createTransport(url: string, opts: SelectOptions = {}): Transport {
@@ -43,6 +47,8 @@ export function createTransport(url: string, opts: SelectOptions = {}): Transpor
     url,
     ...(opts.connectionName !== undefined ? { connectionName: opts.connectionName } : {}),
     ...(opts.log !== undefined ? { log: opts.log } : {}),
+    ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
+    ...(opts.failFast !== undefined ? { failFast: opts.failFast } : {}),
   };
   if (protocolOf(url, opts.protocol) === 'amqp091') return createAmqp091Transport(common);
   return createAmqp10Transport({
@@ -72,7 +78,7 @@ export interface TransportSettings {
 }
 
 /** createTransport from the settings, e.g. `createTransportFor(config, { connectionName, log })`. */
-export function createTransportFor(settings: TransportSettings, opts: Pick<SelectOptions, 'connectionName' | 'log'> = {}): Transport {
+export function createTransportFor(settings: TransportSettings, opts: Pick<SelectOptions, 'connectionName' | 'log' | 'tls' | 'failFast'> = {}): Transport {
   const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
   const exchange = nonEmpty(settings.amqp10TargetTemplate);
   const queue = nonEmpty(settings.amqp10QueueTargetTemplate);

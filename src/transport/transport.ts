@@ -70,6 +70,12 @@ export interface Topology {
   bindings: BindingSpec[];
 }
 
+/** What a passive declare tells about a queue. */
+export interface QueueState {
+  messages: number;
+  consumers: number;
+}
+
 export type MessageHandler = (msg: InboundMessage) => void;
 
 export interface ConsumeOptions {
@@ -88,5 +94,12 @@ export interface Transport {
   cancelConsumers(): Promise<void>;
   /** Resolves when the broker confirmed the message (or returned it, if mandatory). */
   publish(msg: OutboundMessage): Promise<PublishResult>;
+  /**
+   * A queue's messages and consumers, or undefined when the broker has no such
+   * queue (e.g. before `send`: is a worker consuming that host's queue?).
+   * Optional: a transport that cannot look (AMQP 1.0 without a 0-9-1 admin
+   * connection) leaves it out.
+   */
+  inspectQueue?(queue: string): Promise<QueueState | undefined>;
   close(): Promise<void>;
 }

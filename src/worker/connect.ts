@@ -5,19 +5,26 @@
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { createAmqp091Transport } from '../transport/amqp091';
+import { amqp091UrlOf as brokerAmqp091UrlOf } from '../transport/broker-url';
 import { createTransportFor, protocolOf } from '../transport/select';
 import type { Transport } from '../transport/transport';
 import { transportTls } from './tls';
 
-export function openTransport(config: Config, opts: { connectionName: string; log?: Logger | undefined }): Transport {
+/**
+ * `failFast` (CLI commands): start() fails as soon as every host of the URL
+ * refused or did not answer once, naming each one's reason; a worker keeps
+ * trying for startTimeoutMs, and for ever once it has been connected.
+ */
+export function openTransport(config: Config, opts: { connectionName: string; log?: Logger | undefined; failFast?: boolean }): Transport {
   const log = opts.log;
   const relay = log ? { log: (level: 'debug' | 'info' | 'warn' | 'error', message: string, meta?: Record<string, unknown>) => log.log(level, message, meta ?? {}) } : {};
-  if (protocolOf(config.amqpUrl, config.transport) === 'amqp10') return createTransportFor(config, { connectionName: opts.connectionName, ...relay });
-  return createAmqp091Transport({ url: config.amqpUrl, connectionName: opts.connectionName, ...transportTls(config), ...relay });
+  const common = { connectionName: opts.connectionName, ...transportTls(config), ...relay, ...(opts.failFast ? { failFast: true } : {}) };
+  if (protocolOf(config.amqpUrl, config.transport) === 'amqp10') return createTransportFor(config, common);
+  return createAmqp091Transport({ url: config.amqpUrl, ...common });
 }
 
-/** A 0-9-1 URL to the same broker, for tools that speak 0-9-1 only (the stream and dead-letter readers). */
+/** A 0-9-1 URL to the same brokers (every host), for tools that speak 0-9-1 only (the stream and dead-letter readers). */
 export function amqp091UrlOf(config: Pick<Config, 'amqpUrl' | 'amqp10AdminUrl'>): string {
   if (config.amqp10AdminUrl !== '') return config.amqp10AdminUrl;
-  return config.amqpUrl.replace(/^amqp(s?)10:\/\//, 'amqp$1://');
+  return brokerAmqp091UrlOf(config.amqpUrl);
 }

@@ -4,7 +4,7 @@
  */
 import { Socket } from 'node:net';
 import { expect } from 'chai';
-import { TransportError } from '../../src/errors';
+import { ConfigError, TransportError } from '../../src/errors';
 import { type Amqp091Transport, createAmqp091Transport } from '../../src/transport/amqp091';
 import { publishProperties } from '../../src/transport/amqp091/publisher';
 import { wireArguments } from '../../src/transport/amqp091/declare';
@@ -269,7 +269,7 @@ describe('amqp091 transport without a broker', () => {
   });
 
   it('refuses bad options with a one-line ConfigError', () => {
-    expect(() => createAmqp091Transport({ url: 'http://x' })).to.throw(/url/);
+    expect(() => createAmqp091Transport({ url: 'http://x' })).to.throw(ConfigError, /URL/);
     expect(() => createAmqp091Transport({ url: 'amqp://x', tls: { ca: 'pem' } })).to.throw(/amqps/);
   });
 });

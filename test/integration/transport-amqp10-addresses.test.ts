@@ -68,26 +68,26 @@ describe('amqp10 addresses', () => {
 
 describe('amqp10 options', () => {
   it('puts the vhost in the open hostname as RabbitMQ wants it (vhost:<name>), default "/"', () => {
-    expect(compileOptions({ url: 'amqp10://u:p@h:5672' }).connect.hostname).to.equal('vhost:/');
-    expect(compileOptions({ url: 'amqp10://u:p@h:5672/' }).connect.hostname).to.equal('vhost:/');
-    expect(compileOptions({ url: 'amqp10://u:p@h:5672/%2F' }).connect.hostname).to.equal('vhost:/');
-    expect(compileOptions({ url: 'amqp10://u:p@h:5672/tenant-1' }).connect).to.deep.include({ hostname: 'vhost:tenant-1', host: 'h', port: 5672, username: 'u', password: 'p', transport: 'tcp', reconnect: false });
+    expect(compileOptions({ url: 'amqp10://u:p@h:5672' }).hosts[0]?.connect.hostname).to.equal('vhost:/');
+    expect(compileOptions({ url: 'amqp10://u:p@h:5672/' }).hosts[0]?.connect.hostname).to.equal('vhost:/');
+    expect(compileOptions({ url: 'amqp10://u:p@h:5672/%2F' }).hosts[0]?.connect.hostname).to.equal('vhost:/');
+    expect(compileOptions({ url: 'amqp10://u:p@h:5672/tenant-1' }).hosts[0]?.connect).to.deep.include({ hostname: 'vhost:tenant-1', host: 'h', port: 5672, username: 'u', password: 'p', transport: 'tcp', reconnect: false });
   });
 
   it('uses TLS on amqps10:// (port 5671 by default), hides the password, and derives the 0-9-1 topology URL', () => {
     const o = compileOptions({ url: 'amqps10://u:s3cret@broker.example/v', tls: { ca: 'PEM' } });
-    expect(o.connect).to.deep.include({ transport: 'tls', port: 5671, servername: 'broker.example', ca: 'PEM' });
+    expect(o.hosts[0]?.connect).to.deep.include({ transport: 'tls', port: 5671, servername: 'broker.example', ca: 'PEM' });
     expect(o.safeUrl).to.not.contain('s3cret');
     expect(o.adminUrl).to.equal('amqps://u:s3cret@broker.example/v');
     expect(adminUrlOf('amqp10://u:p@h:5672/v')).to.equal('amqp://u:p@h:5672/v');
     expect(compileOptions({ url: 'amqp10://h', addresses: 'generic' }).adminUrl).to.equal(undefined);
     expect(compileOptions({ url: 'amqp10://h', adminUrl: false }).adminUrl).to.equal(undefined);
-    expect(compileOptions({ url: 'amqp10://h', heartbeatS: 0 }).connect).to.not.have.property('idle_time_out');
-    expect(compileOptions({ url: 'amqp10://h' }).connect).to.include({ idle_time_out: 60_000 });
+    expect(compileOptions({ url: 'amqp10://h', heartbeatS: 0 }).hosts[0]?.connect).to.not.have.property('idle_time_out');
+    expect(compileOptions({ url: 'amqp10://h' }).hosts[0]?.connect).to.include({ idle_time_out: 60_000 });
   });
 
   it('refuses bad options with a one-line ConfigError', () => {
-    expect(() => compileOptions({ url: 'http://x' })).to.throw(ConfigError, /url/);
+    expect(() => compileOptions({ url: 'http://x' })).to.throw(ConfigError, /URL/);
     expect(() => compileOptions({ url: 'amqp10://x', tls: { ca: 'pem' } })).to.throw(ConfigError, /amqps10/);
   });
 });

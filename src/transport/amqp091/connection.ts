@@ -1,6 +1,7 @@
 /**
- * One AMQP connection kept alive: connect, and after any loss reconnect with
- * exponential backoff and jitter until close(). Channels belong to one
+ * One AMQP connection kept alive: connect to the first host of the URL that
+ * answers, and after any loss reconnect (to the next host first, as oslo
+ * fails over) with exponential backoff and jitter until close(). Channels belong to one
  * connection and die with it; the components that own them (publisher,
  * consumer groups) are told through `onUp` and rebuild their channels and
  * topology there, so nothing survives a reconnect by accident.
@@ -11,7 +12,9 @@
 import * as amqp from 'amqplib';
 import { TransportError } from '../../errors';
 import { coalesceWrites, socketOf } from './coalesce';
-import type { CompiledOptions } from './options';
+import { describeConnectError } from '../connect-errors';
+import { HostFailures, HostRotation } from '../failover';
+import type { CompiledOptions, HostTarget } from './options';
 import { backoffDelayMs, errorText, Sleeper, withTimeout } from './timing';
 
 export type ConnectionState = 'idle' | 'connecting' | 'up' | 'closed';
@@ -32,13 +35,25 @@ export class BrokerConnection {
   private waiters: { resolve: (m: amqp.ChannelModel) => void; reject: (e: Error) => void }[] = [];
   private readonly sleeper = new Sleeper();
   private loop: Promise<void> | undefined;
+  private readonly rotation: HostRotation<HostTarget>;
+  private readonly failures = new HostFailures();
+  /**
+   * Set while start() waits (cleared once it returns): a failFast start is
+   * failed through it after one round, even if a host connected but its
+   * setup (onUp) failed.
+   */
+  private failStart: ((err: Error) => void) | undefined;
+  /** The host of the live (or last) connection, password hidden. */
+  connectedTo: string | undefined;
   /** Connections made so far; lets tests and logs tell a reconnect happened. */
   generation = 0;
 
   constructor(
     private readonly opts: CompiledOptions,
     private readonly hooks: ConnectionHooks,
-  ) {}
+  ) {
+    this.rotation = new HostRotation(opts.hosts, opts.broker.failover);
+  }
 
   get current(): amqp.ChannelModel | undefined {
     return this.state === 'up' ? this.model : undefined;
@@ -48,15 +63,28 @@ export class BrokerConnection {
     return this.state === 'closed';
   }
 
-  /** Start the loop; resolves once the first connection is up, rejects after startTimeoutMs. */
+  /**
+   * Start the loop; resolves once the first connection is up. Rejects after
+   * startTimeoutMs, or with failFast as soon as every host failed once; the
+   * error names each host's reason (ACCESS_REFUSED, connection refused…).
+   */
   async start(): Promise<void> {
     if (this.state !== 'idle') throw new TransportError('transport already started');
+    const failedRound = new Promise<never>((_, reject) => {
+      this.failStart = reject;
+    });
+    failedRound.catch(() => undefined);
+    for (const w of this.opts.broker.warnings) this.opts.log('warn', w, { url: this.opts.safeUrl });
     this.loop = this.run();
     try {
-      await this.whenUp(this.opts.startTimeoutMs);
+      await Promise.race([this.whenUp(this.opts.startTimeoutMs), failedRound]);
     } catch (err) {
       await this.close();
-      throw new TransportError(`cannot connect to ${this.opts.safeUrl}: ${errorText(err)}`, { url: this.opts.safeUrl });
+      throw new TransportError(`cannot connect to ${this.failures.explain(this.opts.safeUrl, this.opts.hosts.map((h) => h.address), errorText(err))}`, {
+        url: this.opts.safeUrl,
+      });
+    } finally {
+      this.failStart = undefined;
     }
   }
 
@@ -69,52 +97,79 @@ export class BrokerConnection {
     return withTimeout(waiting, timeoutMs, `waiting for the broker connection (${this.opts.safeUrl})`);
   }
 
+  /**
+   * Connect to the current host, or the next ones in turn (HostRotation);
+   * back off only after a whole round failed; after a loss, start the next
+   * round at the next host.
+   */
   private async run(): Promise<void> {
-    let attempt = 0;
+    let round = 0;
     while (this.state !== 'closed') {
       this.state = 'connecting';
       let lost: Watched | undefined;
-      try {
-        const model = await withTimeout(
-          amqp.connect(this.opts.url, this.opts.socket),
-          this.opts.connectTimeoutMs + 1000,
-          'AMQP connect',
-          (late) => void late.close().catch(() => undefined),
-        );
-        if (this.isClosed) {
-          await model.close().catch(() => undefined);
-          return;
-        }
-        const socket = socketOf(model.connection);
-        if (socket) coalesceWrites(socket);
-        else this.opts.log('debug', 'amqplib socket not found: frames are written one by one', { url: this.opts.safeUrl });
-        lost = this.watch(model);
-        this.model = model;
-        this.generation++;
-        this.opts.log('info', 'amqp connection up', {
-          url: this.opts.safeUrl, connection_name: this.opts.connectionName, generation: this.generation,
-        });
-        // State goes 'up' only after onUp, so publishers and consumers that wait
-        // for the connection find the topology already re-declared.
-        await this.hooks.onUp(model);
-        if (this.isClosed) return;
-        if (!lost.open()) throw new Error('connection closed while it was being set up');
-        this.state = 'up';
-        attempt = 0;
-        for (const w of this.waiters.splice(0)) w.resolve(model);
-      } catch (err) {
-        this.opts.log('warn', 'amqp connect failed', { url: this.opts.safeUrl, error: errorText(err), attempt });
-        if (this.model) void this.model.close().catch(() => undefined);
+      for (let tries = 0; tries < this.rotation.roundLength && !lost && !this.isClosed; tries++) {
+        lost = await this.attempt(this.rotation.current, round);
+        if (!lost) this.rotation.advance();
       }
+      if (this.isClosed) return;
       if (lost) {
+        round = 0;
         const reason = await lost.closed;
         this.model = undefined;
         if (this.isClosed) return;
         this.state = 'connecting';
-        this.opts.log('warn', 'amqp connection lost; reconnecting', { url: this.opts.safeUrl, error: reason ? errorText(reason) : 'closed' });
+        this.opts.log('warn', 'amqp connection lost; reconnecting', { url: this.connectedTo, error: reason ? errorText(reason) : 'closed' });
+        this.rotation.advance();
+      } else if (this.failStart && this.opts.failFast) {
+        this.failStart(new Error('every host failed'));
+        return;
       }
-      const delay = backoffDelayMs(attempt++, this.opts.reconnectMinMs, this.opts.reconnectMaxMs);
+      const delay = backoffDelayMs(round++, this.opts.reconnectMinMs, this.opts.reconnectMaxMs);
       if (!(await this.sleeper.sleep(delay))) return;
+    }
+  }
+
+  /** One connection attempt to one host; the connection's watcher when it is up, else undefined (reason logged). */
+  private async attempt(host: HostTarget, round: number): Promise<Watched | undefined> {
+    let lost: Watched | undefined;
+    try {
+      const model = await withTimeout(
+        amqp.connect(host.connect, this.opts.socket),
+        this.opts.connectTimeoutMs + 1000,
+        'AMQP connect',
+        (late) => void late.close().catch(() => undefined),
+      );
+      if (this.isClosed) {
+        await model.close().catch(() => undefined);
+        return undefined;
+      }
+      const socket = socketOf(model.connection);
+      if (socket) coalesceWrites(socket);
+      else this.opts.log('debug', 'amqplib socket not found: frames are written one by one', { url: host.label });
+      lost = this.watch(model);
+      this.model = model;
+      this.generation++;
+      this.connectedTo = host.label;
+      this.failures.connected(host.address);
+      this.opts.log('info', 'amqp connection up', {
+        url: host.label, hosts: this.opts.hosts.length, connection_name: this.opts.connectionName, generation: this.generation,
+      });
+      // State goes 'up' only after onUp, so publishers and consumers that wait
+      // for the connection find the topology already re-declared.
+      await this.hooks.onUp(model);
+      if (this.isClosed) return lost;
+      if (!lost.open()) throw new Error('connection closed while it was being set up');
+      this.state = 'up';
+      for (const w of this.waiters.splice(0)) w.resolve(model);
+      return lost;
+    } catch (err) {
+      if (this.isClosed) return lost;
+      const reason = describeConnectError(err, this.opts.broker.vhost);
+      const news = this.failures.note(host.address, reason);
+      this.opts.log(news ? 'warn' : 'debug', 'amqp connect failed', { url: host.label, error: reason, round });
+      if (this.model) void this.model.close().catch(() => undefined);
+      this.model = undefined;
+      return undefined;
     }
   }
 

@@ -11,7 +11,7 @@
  */
 import type { Channel, ChannelModel } from 'amqplib';
 import { TransportError } from '../../errors';
-import type { BindingSpec, ExchangeSpec, QueueSpec, Topology } from '../transport';
+import type { BindingSpec, ExchangeSpec, QueueSpec, QueueState, Topology } from '../transport';
 import { amqpCode, errorText, withTimeout } from './timing';
 
 type Step =
@@ -108,6 +108,23 @@ export async function declareTopology(model: ChannelModel, topology: Topology, t
     }
   } finally {
     await withTimeout(ch.close(), timeoutMs, 'closing the declare channel').catch(() => undefined);
+  }
+}
+
+/** A passive declare on a fresh channel: the queue's counts, or undefined when there is no such queue (404). */
+export async function inspectQueue(model: ChannelModel, queue: string, timeoutMs: number): Promise<QueueState | undefined> {
+  const ch = await withTimeout(model.createChannel(), timeoutMs, 'opening a channel to look at a queue', (late) => {
+    void late.close().catch(() => undefined);
+  });
+  ch.on('error', () => undefined); // a 404 closes the channel and is also emitted as an event
+  try {
+    const ok = await withTimeout(ch.checkQueue(queue), timeoutMs, `looking at queue ${queue}`);
+    return { messages: ok.messageCount, consumers: ok.consumerCount };
+  } catch (err) {
+    if (amqpCode(err) === 404) return undefined;
+    throw err instanceof TransportError ? err : new TransportError(`looking at queue ${queue}: ${errorText(err)}`);
+  } finally {
+    await withTimeout(ch.close(), timeoutMs, 'closing the channel').catch(() => undefined);
   }
 }
 

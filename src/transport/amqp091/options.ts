@@ -4,35 +4,49 @@
  */
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
-import type { SocketOptions } from 'amqplib';
+import type { Options, SocketOptions } from 'amqplib';
 import { z } from 'zod';
 import { ConfigError } from '../../errors';
+import { type BrokerUrl, hostLabel, parseBrokerUrl } from '../broker-url';
 import { commonTransportFields, type TransportLog } from '../common-options';
 
 export type { LogLevel, TransportLog } from '../common-options';
 
 export const Amqp091OptionsSchema = z.object({
-  url: z.string().regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL'),
+  /** A broker URL (../broker-url.ts): rabbit://, amqp:// or amqps://, one host or several separated by commas. */
+  url: z.string().min(1),
   /**
    * AMQP heartbeat (s). 60 like oslo's heartbeat_timeout_threshold: a dead
    * peer is noticed within about two intervals; 0 disables (a half-open TCP
-   * connection then goes unnoticed until the kernel gives up). When unset, a
-   * `heartbeat` query parameter of the URL is used, else 60.
+   * connection then goes unnoticed until the kernel gives up). When unset, the
+   * URL's `heartbeat_timeout_threshold` (oslo) or `heartbeat` (amqplib) is used, else 60.
    */
   heartbeatS: z.number().int().min(0).max(3600).optional(),
   ...commonTransportFields,
 });
 export type Amqp091Options = z.input<typeof Amqp091OptionsSchema>;
 
+/** One broker host of the URL, ready for amqplib. */
+export interface HostTarget {
+  /** That host alone as a URL, password hidden: what logs name. */
+  label: string;
+  /** `host:port`. */
+  address: string;
+  /** amqplib's object form, so no credential or vhost is re-encoded into a URL string. */
+  connect: Options.Connect;
+}
+
 export interface CompiledOptions {
-  /** The URL given to amqplib, with the heartbeat set. */
-  url: string;
-  /** The URL with its password hidden, for logs and errors. */
+  broker: BrokerUrl;
+  /** In failover order. */
+  hosts: HostTarget[];
+  /** The whole URL with every password hidden, for logs and errors. */
   safeUrl: string;
   heartbeatS: number;
   connectionName: string;
   socket: SocketOptions;
   log: TransportLog;
+  failFast: boolean;
   operationTimeoutMs: number;
   confirmTimeoutMs: number;
   connectTimeoutMs: number;
@@ -50,18 +64,25 @@ export function compileOptions(input: Amqp091Options): CompiledOptions {
     throw new ConfigError(`amqp transport: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid options'}`);
   }
   const o = parsed.data;
-  let url: URL;
-  try {
-    url = new URL(o.url);
-  } catch {
-    throw new ConfigError('amqp transport: url is not a valid URL');
-  }
-  if (o.tls && url.protocol !== 'amqps:') throw new ConfigError('amqp transport: tls options need an amqps:// url');
-  const fromUrl = url.searchParams.get('heartbeat');
-  const heartbeatS = o.heartbeatS ?? (fromUrl !== null && /^\d+$/.test(fromUrl) ? Number(fromUrl) : 60);
-  url.searchParams.set('heartbeat', String(heartbeatS));
-  const safe = new URL(url.toString());
-  if (safe.password) safe.password = '***';
+  const broker = parseBrokerUrl(o.url);
+  if (broker.protocol !== 'amqp091') throw new ConfigError(`amqp transport: ${broker.scheme}:// is AMQP 1.0; AMQP 0-9-1 needs rabbit://, amqp:// or amqps://`);
+  if (o.tls && !broker.tls) throw new ConfigError('amqp transport: tls options need a TLS url (amqps://, or ssl=true in the query)');
+  const heartbeatS = o.heartbeatS ?? broker.heartbeatS ?? 60;
+  const hosts = broker.hosts.map((h): HostTarget => ({
+    label: hostLabel(broker, h),
+    address: h.address,
+    connect: {
+      protocol: broker.tls ? 'amqps' : 'amqp',
+      hostname: h.hostname,
+      port: h.port,
+      ...(h.username !== undefined ? { username: h.username } : {}),
+      ...(h.password !== undefined ? { password: h.password } : {}),
+      // amqplib unescapes the vhost of the object form too: give it escaped.
+      vhost: encodeURIComponent(broker.vhost),
+      heartbeat: heartbeatS,
+      ...broker.amqplib,
+    },
+  }));
   const connectionName = o.connectionName ?? `${basename(process.argv[1] ?? 'hostwall')}:${process.pid}:${randomUUID()}`;
   const socket: SocketOptions = {
     timeout: o.connectTimeoutMs,
@@ -72,12 +93,14 @@ export function compileOptions(input: Amqp091Options): CompiledOptions {
     ...(o.tls?.key !== undefined ? { key: o.tls.key } : {}),
   };
   return {
-    url: url.toString(),
-    safeUrl: safe.toString(),
+    broker,
+    hosts,
+    safeUrl: broker.safe,
     heartbeatS,
     connectionName,
     socket,
     log: o.log ?? silent,
+    failFast: o.failFast,
     operationTimeoutMs: o.operationTimeoutMs,
     confirmTimeoutMs: o.confirmTimeoutMs,
     connectTimeoutMs: o.connectTimeoutMs,

@@ -6,10 +6,10 @@
  */
 import type { ChannelModel } from 'amqplib';
 import { TransportError } from '../../errors';
-import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, Topology, Transport } from '../transport';
+import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueState, Topology, Transport } from '../transport';
 import { BrokerConnection } from './connection';
 import { ConsumerGroup } from './consumer';
-import { declareTopology } from './declare';
+import { declareTopology, inspectQueue } from './declare';
 import { type Amqp091Options, type CompiledOptions, compileOptions } from './options';
 import { ConfirmPublisher } from './publisher';
 import { errorText } from './timing';
@@ -75,6 +75,17 @@ export class Amqp091Transport implements Transport {
   publish(msg: OutboundMessage): Promise<PublishResult> {
     if (this.closed) return Promise.reject(new TransportError('transport is closed'));
     return this.publisher.publish(msg);
+  }
+
+  async inspectQueue(queue: string): Promise<QueueState | undefined> {
+    if (this.closed) throw new TransportError('transport is closed');
+    const model = await this.conn.whenUp(this.opts.operationTimeoutMs);
+    return inspectQueue(model, queue, this.opts.operationTimeoutMs);
+  }
+
+  /** The host of the live (or last) connection, password hidden. */
+  get connectedTo(): string | undefined {
+    return this.conn.connectedTo;
   }
 
   /** Cancel consumers, let outstanding confirms arrive (bounded), close channels and the connection. */

@@ -1,8 +1,10 @@
 /**
- * One AMQP 1.0 connection kept alive: connect, and after any loss reconnect
- * with exponential backoff and jitter until close(). rhea's own reconnect is
- * off: it retries without jitter, re-attaches links with zero credit (manual
- * credit is lost), and only after `amqp:connection:forced`; we rebuild
+ * One AMQP 1.0 connection kept alive: connect to the first host of the URL
+ * that answers, and after any loss reconnect (to the next host first, as
+ * oslo fails over) with exponential backoff and jitter until close().
+ * rhea's own reconnect (and its connection_details failover) is off: it
+ * retries without jitter, re-attaches links with zero credit (manual credit
+ * is lost), and only after `amqp:connection:forced`; we rebuild
  * sessions and links ourselves in `onUp`, like the 0-9-1 transport rebuilds
  * its channels, so nothing survives a reconnect by accident.
  *
@@ -14,7 +16,9 @@ import rhea = require('rhea');
 import type { Connection, Container } from 'rhea';
 import { TransportError } from '../../errors';
 import { backoffDelayMs, errorText, Sleeper, withTimeout } from '../amqp091/timing';
-import type { CompiledOptions } from './options';
+import { describeConnectError } from '../connect-errors';
+import { HostFailures, HostRotation } from '../failover';
+import type { CompiledOptions, HostTarget } from './options';
 import { amqpErrorText, awaitFirst, dispose, firstEvent } from './rhea-util';
 
 export type ConnectionState = 'idle' | 'connecting' | 'up' | 'closed';
@@ -51,8 +55,17 @@ export class Amqp10Connection {
   private loop: Promise<void> | undefined;
   /** Ends the connection attempt in progress (close() must not wait out a slow handshake). */
   private attempt: ((reason: string) => void) | undefined;
-  /** Why the last attempt failed, for start()'s error (the timeout alone tells an operator nothing). */
-  private lastError: string | undefined;
+  private readonly rotation: HostRotation<HostTarget>;
+  /** Why each host last failed, for the logs and start()'s error (a timeout alone tells an operator nothing). */
+  private readonly failures = new HostFailures();
+  /**
+   * Set while start() waits (cleared once it returns): a failFast start is
+   * failed through it after one round, even if a host connected but its
+   * setup (onUp) failed.
+   */
+  private failStart: ((err: Error) => void) | undefined;
+  /** The host of the live (or last) connection, password hidden. */
+  connectedTo: string | undefined;
   /** Connections made so far; lets tests and logs tell a reconnect happened. */
   generation = 0;
 
@@ -60,6 +73,7 @@ export class Amqp10Connection {
     private readonly opts: CompiledOptions,
     private readonly hooks: ConnectionHooks,
   ) {
+    this.rotation = new HostRotation(opts.hosts, opts.failover);
     this.container = rhea.create_container({ id: opts.connectionName });
     // Errors no endpoint handled end up here; without a listener they would crash the process.
     this.container.on('error', (err: unknown) => this.opts.log('warn', 'amqp10 unhandled endpoint error', { error: amqpErrorText(err) }));
@@ -73,16 +87,27 @@ export class Amqp10Connection {
     return this.state === 'closed';
   }
 
-  /** Start the loop; resolves once the first connection is up, rejects after startTimeoutMs. */
+  /**
+   * Start the loop; resolves once the first connection is up. Rejects after
+   * startTimeoutMs, or with failFast as soon as every host failed once; the
+   * error names each host's reason.
+   */
   async start(): Promise<void> {
     if (this.state !== 'idle') throw new TransportError('transport already started');
+    const failedRound = new Promise<never>((_, reject) => {
+      this.failStart = reject;
+    });
+    failedRound.catch(() => undefined);
+    for (const w of this.opts.warnings) this.opts.log('warn', w, { url: this.opts.safeUrl });
     this.loop = this.run();
     try {
-      await this.whenUp(this.opts.startTimeoutMs);
+      await Promise.race([this.whenUp(this.opts.startTimeoutMs), failedRound]);
     } catch (err) {
       await this.close();
-      const why = this.lastError ?? errorText(err);
-      throw new TransportError(`cannot connect to ${this.opts.safeUrl} over AMQP 1.0: ${why}${hintFor(why)}`, { url: this.opts.safeUrl });
+      const why = this.failures.explain(this.opts.safeUrl, this.opts.hosts.map((h) => h.address), errorText(err));
+      throw new TransportError(`cannot connect over AMQP 1.0 to ${why}${hintFor(why)}`, { url: this.opts.safeUrl });
+    } finally {
+      this.failStart = undefined;
     }
   }
 
@@ -95,50 +120,75 @@ export class Amqp10Connection {
     return withTimeout(waiting, timeoutMs, `waiting for the AMQP 1.0 connection (${this.opts.safeUrl})`);
   }
 
+  /**
+   * Connect to the current host, or the next ones in turn (HostRotation);
+   * back off only after a whole round failed; after a loss, start the next
+   * round at the next host.
+   */
   private async run(): Promise<void> {
-    let attempt = 0;
+    let round = 0;
     while (this.state !== 'closed') {
       this.state = 'connecting';
       let live: Live | undefined;
-      try {
-        live = await this.open();
-        if (this.isClosed) {
-          live.end('transport closed');
-          return;
-        }
-        this.live = live;
-        this.opts.log('info', 'amqp10 connection up', {
-          url: this.opts.safeUrl, vhost: this.opts.vhost, connection_name: this.opts.connectionName, generation: live.generation,
-        });
-        // State goes 'up' only after onUp, so publishers and consumers waiting for the
-        // connection find the topology declared again and their links re-attached.
-        await this.hooks.onUp(live);
-        if (this.isClosed) return;
-        if (!live.isOpen()) throw new Error('connection closed while it was being set up');
-        this.state = 'up';
-        attempt = 0;
-        for (const w of this.waiters.splice(0)) w.resolve(live);
-      } catch (err) {
-        if (this.isClosed) return; // the attempt was ended by close()
-        this.lastError = errorText(err);
-        this.opts.log('warn', 'amqp10 connect failed', { url: this.opts.safeUrl, error: this.lastError, attempt });
-        live?.end(`setting up the connection failed: ${errorText(err)}`);
+      for (let tries = 0; tries < this.rotation.roundLength && !live && !this.isClosed; tries++) {
+        live = await this.tryHost(this.rotation.current, round);
+        if (!live) this.rotation.advance();
       }
+      if (this.isClosed) return;
       if (live) {
+        round = 0;
         const reason = await live.lost;
         this.live = undefined;
         if (this.isClosed) return;
         this.state = 'connecting';
-        this.opts.log('warn', 'amqp10 connection lost; reconnecting', { url: this.opts.safeUrl, error: reason });
+        this.opts.log('warn', 'amqp10 connection lost; reconnecting', { url: this.connectedTo, error: reason });
+        this.rotation.advance();
+      } else if (this.failStart && this.opts.failFast) {
+        this.failStart(new Error('every host failed'));
+        return;
       }
-      const delay = backoffDelayMs(attempt++, this.opts.reconnectMinMs, this.opts.reconnectMaxMs);
+      const delay = backoffDelayMs(round++, this.opts.reconnectMinMs, this.opts.reconnectMaxMs);
       if (!(await this.sleeper.sleep(delay))) return;
     }
   }
 
+  /** One attempt on one host: the live connection once it is set up, else undefined (reason logged). */
+  private async tryHost(host: HostTarget, round: number): Promise<Live | undefined> {
+    let live: Live | undefined;
+    try {
+      live = await this.open(host);
+      if (this.isClosed) {
+        live.end('transport closed');
+        return undefined;
+      }
+      this.live = live;
+      this.connectedTo = host.label;
+      this.failures.connected(host.address);
+      this.opts.log('info', 'amqp10 connection up', {
+        url: host.label, hosts: this.opts.hosts.length, vhost: this.opts.vhost, connection_name: this.opts.connectionName, generation: live.generation,
+      });
+      // State goes 'up' only after onUp, so publishers and consumers waiting for the
+      // connection find the topology declared again and their links re-attached.
+      await this.hooks.onUp(live);
+      if (this.isClosed) return live;
+      if (!live.isOpen()) throw new Error('connection closed while it was being set up');
+      this.state = 'up';
+      for (const w of this.waiters.splice(0)) w.resolve(live);
+      return live;
+    } catch (err) {
+      if (this.isClosed) return undefined; // the attempt was ended by close()
+      const reason = describeConnectError(err, this.opts.vhost);
+      const news = this.failures.note(host.address, reason);
+      this.opts.log(news ? 'warn' : 'debug', 'amqp10 connect failed', { url: host.label, error: reason, round });
+      live?.end(`setting up the connection failed: ${errorText(err)}`);
+      this.live = undefined;
+      return undefined;
+    }
+  }
+
   /** One connection attempt: TCP, SASL PLAIN, open; bounded by connectTimeoutMs. */
-  private async open(): Promise<Live> {
-    const conn = this.container.connect({ ...this.opts.connect });
+  private async open(host: HostTarget): Promise<Live> {
+    const conn = this.container.connect({ ...host.connect });
     const generation = this.generation + 1;
     let open = false;
     let markLost: (reason: string) => void = () => undefined;

@@ -3,23 +3,25 @@
  * defaults and units normalised once (milliseconds everywhere inside), the
  * same shape as the 0-9-1 transport's so the two are configured alike.
  *
- * URL: `amqp10://user:pass@host:5672/vhost` (TCP) or `amqps10://…` (TLS).
- * Plain `amqp://` / `amqps://` are accepted too, for when the protocol is
- * chosen by a setting rather than by the scheme. The vhost travels in the
- * AMQP open frame's hostname as `vhost:<name>` (RabbitMQ's convention).
+ * URL (../broker-url.ts): `amqp10://user:pass@host:5672/vhost` (TCP) or
+ * `amqps10://…` (TLS), one host or several separated by commas, tried in
+ * order. `rabbit://`, `amqp://` and `amqps://` are accepted too, for when
+ * the protocol is chosen by a setting rather than by the scheme. The vhost
+ * travels in the AMQP open frame's hostname as `vhost:<name>` (RabbitMQ's
+ * convention).
  */
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import type { ConnectionOptions } from 'rhea';
 import { z } from 'zod';
 import { ConfigError } from '../../errors';
+import { amqp091UrlOf, hostLabel, parseBrokerUrl } from '../broker-url';
 import { commonTransportFields, type TransportLog } from '../common-options';
+import type { FailoverStrategy } from '../failover';
 import { type AddressBook, addressBook, type AddressFamily, AddressTemplatesSchema } from './addresses';
 
-export const AMQP10_URL = /^amqps?(10)?:\/\//;
-
 export const Amqp10OptionsSchema = z.object({
-  url: z.string().regex(AMQP10_URL, 'must be an amqp10://, amqps10://, amqp:// or amqps:// URL'),
+  url: z.string().min(1),
   /**
    * Which address strings the broker understands: `rabbitmq3` (3.x plugin,
    * "v1" addresses), `rabbitmq4` (native 1.0, "v2" addresses), `generic`
@@ -35,14 +37,15 @@ export const Amqp10OptionsSchema = z.object({
    * the RabbitMQ families: this URL with scheme amqp(s)://; default for generic:
    * none (topology is the operator's). `false` disables declaring.
    */
-  adminUrl: z.union([z.string().regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL'), z.literal(false)]).optional(),
+  adminUrl: z.union([z.string().min(1), z.literal(false)]).optional(),
   /**
    * Idle timeout (s) announced in the open frame: the broker must send a frame
    * at least this often (rhea then heartbeats at half the broker's value). A
    * silent peer is dropped after it; 0 disables (a half-open TCP connection
-   * then goes unnoticed until the kernel gives up). 60 like oslo's threshold.
+   * then goes unnoticed until the kernel gives up). When unset, the URL's
+   * `idle_timeout` (oslo's amqp1 option), else 60 like oslo's rabbit threshold.
    */
-  heartbeatS: z.number().int().min(0).max(3600).default(60),
+  heartbeatS: z.number().int().min(0).max(3600).optional(),
   ...commonTransportFields,
   /** Sender links kept open at once (one per target address); the least recently used idle one is detached beyond it. */
   maxSenderLinks: z.number().int().min(1).max(10_000).default(64),
@@ -56,18 +59,34 @@ export const Amqp10OptionsSchema = z.object({
 });
 export type Amqp10Options = z.input<typeof Amqp10OptionsSchema>;
 
+/** One broker host of the URL, ready for rhea. */
+export interface HostTarget {
+  /** That host alone as a URL, password hidden: what logs name. */
+  label: string;
+  /** `host:port`. */
+  address: string;
+  /** rhea's connect options, reconnect off: our own loop reconnects (with jitter, re-declaring and re-attaching) and fails over. */
+  connect: ConnectionOptions;
+}
+
 export interface CompiledOptions {
-  /** The URL with its password hidden, for logs and errors. */
+  /** The whole URL with every password hidden, for logs and errors. */
   safeUrl: string;
   vhost: string;
   family: AddressFamily;
   book: AddressBook;
-  /** rhea's connect options, reconnect off: our own loop reconnects (with jitter, re-declaring and re-attaching). */
-  connect: ConnectionOptions;
+  /** In failover order. */
+  hosts: HostTarget[];
+  failover: FailoverStrategy;
+  /** What the URL's query asked that hostwall ignores; logged once at start. */
+  warnings: string[];
+  /** TLS material, for the 0-9-1 admin connection too. */
+  tls: Amqp10Options['tls'];
   /** 0-9-1 URL for declaring topology, or undefined when topology is not ours to declare. */
   adminUrl: string | undefined;
   connectionName: string;
   log: TransportLog;
+  failFast: boolean;
   operationTimeoutMs: number;
   confirmTimeoutMs: number;
   connectTimeoutMs: number;
@@ -87,48 +106,39 @@ function parseOrThrow(input: Amqp10Options): z.output<typeof Amqp10OptionsSchema
   throw new ConfigError(`amqp10 transport: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid options'}`);
 }
 
-/** The same broker over AMQP 0-9-1: scheme amqp10 → amqp, amqps10 → amqps; everything else kept. */
-export function adminUrlOf(url: string): string {
-  return url.replace(/^amqp(s?)(10)?:\/\//, 'amqp$1://');
-}
+/** The same brokers over AMQP 0-9-1: amqp10 → amqp, amqps10 → amqps, every host kept (broker-url.ts). */
+export const adminUrlOf = amqp091UrlOf;
 
 export function compileOptions(input: Amqp10Options): CompiledOptions {
   const o = parseOrThrow(input);
-  let url: URL;
-  try {
-    url = new URL(o.url);
-  } catch {
-    throw new ConfigError('amqp10 transport: url is not a valid URL');
-  }
-  const tls = url.protocol === 'amqps:' || url.protocol === 'amqps10:';
-  if (o.tls && !tls) throw new ConfigError('amqp10 transport: tls options need an amqps10:// (or amqps://) url');
-  // Like amqplib: no path (or "/") is the default vhost "/", otherwise the decoded path.
-  const path = url.pathname.replace(/^\//, '');
-  const vhost = path === '' ? '/' : decodeURIComponent(path);
-  const safe = new URL(url.toString());
-  if (safe.password) safe.password = '***';
+  const broker = parseBrokerUrl(o.url);
+  if (o.tls && !broker.tls) throw new ConfigError('amqp10 transport: tls options need a TLS url (amqps10://, amqps://, or ssl=true in the query)');
   const connectionName = o.connectionName ?? `${basename(process.argv[1] ?? 'hostwall')}:${process.pid}:${randomUUID()}`;
-  const base = {
-    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: url.port ? Number(url.port) : tls ? 5671 : 5672,
-    hostname: `vhost:${vhost}`,
-    container_id: connectionName,
-    properties: { product: 'hostwall', connection_name: connectionName },
-    reconnect: false,
-    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
-    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
-    ...(o.heartbeatS > 0 ? { idle_time_out: o.heartbeatS * 1000 } : {}),
-  };
-  const connect: ConnectionOptions = tls
-    ? {
-        ...base,
-        transport: 'tls',
-        servername: url.hostname,
-        ...(o.tls?.ca !== undefined ? { ca: o.tls.ca } : {}),
-        ...(o.tls?.cert !== undefined ? { cert: o.tls.cert } : {}),
-        ...(o.tls?.key !== undefined ? { key: o.tls.key } : {}),
-      }
-    : { ...base, transport: 'tcp' };
+  const heartbeatS = o.heartbeatS ?? broker.heartbeatS ?? 60;
+  const hosts = broker.hosts.map((h): HostTarget => {
+    const base = {
+      host: h.hostname,
+      port: h.port,
+      hostname: `vhost:${broker.vhost}`,
+      container_id: connectionName,
+      properties: { product: 'hostwall', connection_name: connectionName },
+      reconnect: false,
+      ...(h.username !== undefined ? { username: h.username } : {}),
+      ...(h.password !== undefined ? { password: h.password } : {}),
+      ...(heartbeatS > 0 ? { idle_time_out: heartbeatS * 1000 } : {}),
+    };
+    const connect: ConnectionOptions = broker.tls
+      ? {
+          ...base,
+          transport: 'tls',
+          servername: h.hostname,
+          ...(o.tls?.ca !== undefined ? { ca: o.tls.ca } : {}),
+          ...(o.tls?.cert !== undefined ? { cert: o.tls.cert } : {}),
+          ...(o.tls?.key !== undefined ? { key: o.tls.key } : {}),
+        }
+      : { ...base, transport: 'tcp' };
+    return { label: hostLabel(broker, h), address: h.address, connect };
+  });
   const family: AddressFamily = o.addresses;
   let book: AddressBook;
   try {
@@ -138,14 +148,18 @@ export function compileOptions(input: Amqp10Options): CompiledOptions {
   }
   const adminUrl = o.adminUrl === false ? undefined : (o.adminUrl ?? (family === 'generic' ? undefined : adminUrlOf(o.url)));
   return {
-    safeUrl: safe.toString(),
-    vhost,
+    safeUrl: broker.safe,
+    vhost: broker.vhost,
     family,
     book,
-    connect,
+    hosts,
+    failover: broker.failover,
+    warnings: broker.warnings,
+    tls: o.tls,
     adminUrl,
     connectionName,
     log: o.log ?? silent,
+    failFast: o.failFast,
     operationTimeoutMs: o.operationTimeoutMs,
     confirmTimeoutMs: o.confirmTimeoutMs,
     connectTimeoutMs: o.connectTimeoutMs,

@@ -21,7 +21,8 @@
  */
 import { createAmqp091Transport, type Amqp091Transport } from '../amqp091';
 import { errorText } from '../amqp091/timing';
-import type { Topology } from '../transport';
+import { parseBrokerUrl } from '../broker-url';
+import type { QueueState, Topology } from '../transport';
 import type { CompiledOptions } from './options';
 
 export function forAmqp10(t: Topology, exclusiveExpiresMs: number): Topology {
@@ -50,6 +51,8 @@ export class TopologyAdmin {
           operationTimeoutMs: opts.operationTimeoutMs,
           connectTimeoutMs: opts.connectTimeoutMs,
           startTimeoutMs: opts.startTimeoutMs,
+          failFast: opts.failFast,
+          ...(opts.tls !== undefined && parseBrokerUrl(opts.adminUrl).tls ? { tls: opts.tls } : {}),
           reconnectMinMs: opts.reconnectMinMs,
           reconnectMaxMs: opts.reconnectMaxMs,
         })
@@ -59,6 +62,12 @@ export class TopologyAdmin {
   /** Whether declare() reaches the broker (false: topology is the operator's). */
   get declares(): boolean {
     return this.admin !== undefined;
+  }
+
+  /** Looks at a queue over the 0-9-1 connection; undefined when there is none (generic family). */
+  get queueInspector(): ((queue: string) => Promise<QueueState | undefined>) | undefined {
+    const admin = this.admin;
+    return admin ? (queue) => admin.inspectQueue(queue) : undefined;
   }
 
   async start(): Promise<void> {

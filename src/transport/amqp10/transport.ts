@@ -15,7 +15,7 @@
  */
 import { TransportError } from '../../errors';
 import { errorText } from '../amqp091/timing';
-import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, Topology, Transport } from '../transport';
+import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueState, Topology, Transport } from '../transport';
 import { Amqp10Connection, type Live } from './connection';
 import { type Amqp10Options, type CompiledOptions, compileOptions } from './options';
 import { ReceiverGroup } from './receiver';
@@ -30,10 +30,13 @@ export class Amqp10Transport implements Transport {
   private readonly groups: ReceiverGroup[] = [];
   private started = false;
   private closed = false;
+  /** Present when topology goes through the 0-9-1 admin connection (RabbitMQ families): 1.0 itself cannot look at a queue. */
+  readonly inspectQueue: ((queue: string) => Promise<QueueState | undefined>) | undefined;
 
   constructor(options: Amqp10Options) {
     this.opts = compileOptions(options);
     this.topology = new TopologyAdmin(this.opts);
+    this.inspectQueue = this.topology.queueInspector;
     this.conn = new Amqp10Connection(this.opts, { onUp: (live) => this.onUp(live) });
     this.publisher = new Publisher(this.conn, this.opts);
   }
