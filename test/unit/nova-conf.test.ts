@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { ComputeHostSettings } from '../../src/adapters/nova/compute-host/settings';
-import { brokerUrlFromOslo, readNovaConf } from '../../src/adapters/nova/nova-conf';
+import { readNovaConf } from '../../src/adapters/nova/nova-conf';
 import { loadConfig } from '../../src/config';
 import { ConfigError } from '../../src/errors';
 import { loadIniFiles } from '../../src/oslo/config-files';
@@ -63,7 +63,7 @@ describe('nova-compute.conf as hostwall settings', () => {
     const config = loadConfig({ env: {}, layers: nova.layers });
     expect(config).to.include({ host: 'compute-7', statePath: '/srv/nova', instancesPath: '/srv/nova/instances', notificationFormat: 'both', novaNotifications: true });
     expect(nova.isNovaConfig).to.equal(true);
-    const host = ComputeHostSettings.parse({ ...nova.computeHost, host: config.host, nodename: config.host, myIp: '127.0.0.1' });
+    const host = ComputeHostSettings.parse({ myIp: '127.0.0.1', ...nova.computeHost, host: config.host, nodename: config.host });
     expect(host).to.include({ myIp: '10.1.2.3', reportIntervalS: 5, reservedHostMemoryMb: 1024, cpuAllocationRatio: 4, ramAllocationRatio: null });
     expect(nova.placement).to.include({ auth_type: 'password', username: 'nova' });
     expect(nova.ignored).to.have.members(['DEFAULT.compute_driver', 'database.connection', 'libvirt.virt_type']);
@@ -97,10 +97,10 @@ describe('nova-compute.conf as hostwall settings', () => {
   });
 
   it("takes oslo's amqp:// as its AMQP 1.0 driver, and the rabbit queue options", () => {
-    expect(brokerUrlFromOslo('amqp://u:p@h:5672/')).to.equal('amqp10://u:p@h:5672/');
-    expect(brokerUrlFromOslo('rabbit://u:p@h:5672/')).to.equal('rabbit://u:p@h:5672/');
-    const nova = readNovaConf(loadIniFiles([file('q.conf', `${COMPUTE_CONF}\n[oslo_messaging_rabbit]\nrabbit_quorum_queue = true\n`)]));
-    expect(nova.layers[1]?.values.queues).to.equal('quorum');
+    const amqp1 = readNovaConf(loadIniFiles([file('a1.conf', COMPUTE_CONF.replace('rabbit://', 'amqp://'))]));
+    expect(loadConfig({ env: {}, layers: amqp1.layers }).amqpUrl).to.equal('amqp10://nova:secret@10.0.0.1:5672/nova');
+    const nova = readNovaConf(loadIniFiles([file('q.conf', `${COMPUTE_CONF}\n[oslo_messaging_rabbit]\nrabbit_quorum_queue = true\nssl = true\n`)]));
+    expect(loadConfig({ env: {}, layers: nova.layers })).to.include({ queues: 'quorum', amqpUrl: 'rabbit://nova:secret@10.0.0.1:5672/nova?ssl=true' });
   });
 
   it('is not a Nova compute host config without a transport_url or a [placement] section', () => {

@@ -20,6 +20,7 @@ import { hostname } from 'node:os';
 import { type ConfigLayer, iniKey, SETTINGS, type SettingName } from '../../config';
 import { ConfigError } from '../../errors';
 import { DEFAULT_SECTION, type IniConfig, iniSection, iniValue } from '../../oslo/config-files';
+import { fromOsloTransportUrl } from '../../transport/broker-url';
 import type { ComputeHostSettingsInput } from './compute-host/settings';
 
 /** Nova's own defaults that `$name` references in nova.conf may use (nova/conf/paths.py, netconf.py). */
@@ -29,19 +30,10 @@ function novaDefaults(ini: IniConfig): Record<string, string> {
 
 const truthy = (v: string): boolean => ['true', '1', 'yes', 'on'].includes(v.trim().toLowerCase());
 
-/**
- * oslo's transport_url as a hostwall broker URL: oslo's `amqp://` is its
- * AMQP 1.0 driver (hostwall's amqp10://); `rabbit://` is AMQP 0-9-1.
- */
-export function brokerUrlFromOslo(url: string): string {
-  if (/^amqp:\/\//i.test(url)) return url.replace(/^amqp:\/\//i, 'amqp10://');
-  return url;
-}
-
 /** Nova's keys that become hostwall settings: [section, key, setting, convert]. */
 const TO_SETTINGS: readonly [string, string, SettingName, ((v: string) => unknown)?][] = [
   [DEFAULT_SECTION, 'host', 'host'],
-  [DEFAULT_SECTION, 'transport_url', 'amqpUrl', brokerUrlFromOslo],
+  [DEFAULT_SECTION, 'transport_url', 'amqpUrl', fromOsloTransportUrl],
   [DEFAULT_SECTION, 'control_exchange', 'controlExchange'],
   [DEFAULT_SECTION, 'state_path', 'statePath'],
   [DEFAULT_SECTION, 'instances_path', 'instancesPath'],
@@ -130,7 +122,10 @@ export function readNovaConf(ini: IniConfig): NovaConf {
   const rabbit = (k: string) => get('oslo_messaging_rabbit', k);
   if (truthy(rabbit('rabbit_quorum_queue') ?? '')) nova.queues = 'quorum';
   else if (truthy(rabbit('amqp_durable_queues') ?? '')) nova.queues = 'durable';
-  if (truthy(rabbit('ssl') ?? '') && typeof nova.amqpUrl === 'string') nova.amqpUrl = nova.amqpUrl.replace(/^(rabbit|amqp):\/\//i, 'amqps://');
+  // [oslo_messaging_rabbit] ssl is the group default a rabbit:// URL's own ?ssl= would override (port kept, as oslo keeps it).
+  if (truthy(rabbit('ssl') ?? '') && typeof nova.amqpUrl === 'string' && /^rabbit:/i.test(nova.amqpUrl) && !/[?&]ssl=/i.test(nova.amqpUrl)) {
+    nova.amqpUrl = `${nova.amqpUrl}${nova.amqpUrl.includes('?') ? '&' : '?'}ssl=true`;
+  }
   // oslo: no notification driver (the default) or noop sends nothing; Nova's notifications follow.
   const drivers = (get('oslo_messaging_notifications', 'driver') ?? '').split(/[\s,]+/).filter((d) => d && d !== 'noop');
   nova.novaNotifications = drivers.length > 0;
