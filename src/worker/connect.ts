@@ -13,7 +13,7 @@ export function openTransport(config: Config, opts: { connectionName: string; lo
   const log = opts.log;
   const relay = log ? { log: (level: 'debug' | 'info' | 'warn' | 'error', message: string, meta?: Record<string, unknown>) => log.log(level, message, meta ?? {}) } : {};
   if (protocolOf(config.amqpUrl, config.transport) === 'amqp10') return createTransportFor(config, { connectionName: opts.connectionName, ...relay });
-  return createAmqp091Transport({ url: config.amqpUrl, connectionName: opts.connectionName, ...transportTls(config), ...relay });
+  return createAmqp091Transport({ url: config.amqpUrl, connectionName: opts.connectionName, maxPublishBytes: config.maxPublishBytes, ...transportTls(config), ...relay });
 }
 
 /** A 0-9-1 URL to the same broker, for tools that speak 0-9-1 only (the stream and dead-letter readers). */

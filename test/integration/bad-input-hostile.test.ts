@@ -109,6 +109,12 @@ describe('bad input: hostile messages are dead-lettered with their reason, and t
     { name: '__proto__ key', reason: 'INVALID_INTENT', body: Buffer.from(JSON.stringify({ 'oslo.version': '2.0', 'oslo.message': `{"method":"instance.pause","namespace":"hostwall","args":{"instance_uuid":"${uuid()}","__proto__":{"admin":true}}}` })) },
     { name: 'constructor key', reason: 'INVALID_INTENT', body: msg({ _context_constructor: { prototype: { x: 1 } } }) },
     { name: 'prototype key deep in connection_info', reason: 'INVALID_INTENT', body: msg({ method: 'volume.attach', args: { instance_uuid: uuid(), volume_id: 'v1', connection_info: { driver_volume_type: 'iscsi', data: { prototype: 1 } } } }) },
+    { name: 'a 40 KB _unique_id (it would become the stored intent id)', reason: 'NOT_OSLO_ENVELOPE', body: msg({ _unique_id: 'u'.repeat(40_000) }) },
+    { name: '_unique_id with control characters', reason: 'NOT_OSLO_ENVELOPE', body: msg({ _unique_id: 'abc\u001b[2Jdef' }) },
+    { name: 'a call with a 40 KB _msg_id (echoed in every reply)', reason: 'NOT_OSLO_ENVELOPE', body: msg({ _msg_id: 'm'.repeat(40_000), _reply_q: 'reply_0123456789abcdef0123456789abcdef' }) },
+    { name: 'a call with a reply queue longer than AMQP allows', reason: 'NOT_OSLO_ENVELOPE', body: msg({ _msg_id: 'abc', _reply_q: 'q'.repeat(300) }) },
+    { name: 'a 5 KB method', reason: 'NOT_OSLO_ENVELOPE', body: msg({ method: `instance.${'x'.repeat(5_000)}` }) },
+    { name: 'a 5 KB request id on an invalid intent (cut in the event)', reason: 'INVALID_INTENT', body: msg({ args: { instance_uuid: 'nope' }, _context_request_id: `req-${'r'.repeat(5_000)}` }) },
     { name: 'forged issuer claim, no proof', reason: 'ISSUER_REFUSED', body: msg({ _context_issuer: 'nova' }), properties: { contentType: 'application/json' } },
     { name: 'claim contradicting the proven user', reason: 'ISSUER_REFUSED', body: msg({ _context_issuer: 'cinder' }) },
     { name: 'forged signature', reason: 'ISSUER_REFUSED', body: msg({}), properties: { contentType: 'application/json', headers: { [SIGNATURE_HEADERS.issuer]: 'neutron', [SIGNATURE_HEADERS.signature]: `sha256=${'0'.repeat(64)}` } } },
@@ -141,6 +147,7 @@ describe('bad input: hostile messages are dead-lettered with their reason, and t
       expect(dead?.headers[DEAD_LETTER_HEADERS.routingKey]).to.equal(`compute.${host}`);
       expect(String(dead?.headers[DEAD_LETTER_HEADERS.firstError])).to.match(new RegExp(`^${h.reason}: `));
       expect(dead?.body.equals(h.body)).to.equal(true);
+      expect(log.invalid, 'events that fail their own schema').to.deep.equal([]);
       const kind = valid++ % 2 === 0 ? 'instance.pause' : 'instance.unpause';
       const { body, uniqueId } = bus.intentBody(kind, { instance_uuid: instance });
       await bus.publish({ routingKey: `compute.${host}`, body, properties: JSON_PROPS });

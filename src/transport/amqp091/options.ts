@@ -39,6 +39,7 @@ export interface CompiledOptions {
   startTimeoutMs: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
+  maxPublishBytes: number;
 }
 
 const silent: TransportLog = () => undefined;
@@ -84,5 +85,6 @@ export function compileOptions(input: Amqp091Options): CompiledOptions {
     startTimeoutMs: o.startTimeoutMs,
     reconnectMinMs: o.reconnectMinMs,
     reconnectMaxMs: Math.max(o.reconnectMaxMs, o.reconnectMinMs),
+    maxPublishBytes: o.maxPublishBytes,
   };
 }
