@@ -68,6 +68,7 @@ export const SETTINGS = {
   tlsKeyFile: { env: 'HOSTWALL_TLS_KEY', schema: z.string(), default: '', help: 'PEM private key of the client certificate' },
   logLevel: { env: 'HOSTWALL_LOG_LEVEL', schema: z.enum(['error', 'warn', 'info', 'debug']), default: 'info', help: 'log level' },
   logFormat: { env: 'HOSTWALL_LOG_FORMAT', schema: z.enum(['json', 'pretty', 'auto']), default: 'auto', help: 'json lines, pretty, or auto (pretty on a TTY)' },
+  signatureWindowS: { env: 'HOSTWALL_SIGNATURE_WINDOW', schema: int(10, 86400), default: 300, help: 'seconds either side of the worker\'s clock an x-hostwall-signed-at may be: a signed message re-sent later is refused (hosts\' clocks must agree within it: NTP); copies within it are answered from the intent store' },
   maxPublishBytes: { env: 'HOSTWALL_MAX_PUBLISH_BYTES', schema: int(64 * 1024, 512 * 1024 * 1024), default: 128 * 1024 * 1024, help: 'the broker\'s max message size (RabbitMQ max_message_size: 128 MiB before 4.0, 16 MiB from 4.0); a bigger reply, event or dead letter fails alone before it is sent (AMQP 0-9-1), instead of the broker closing the channel under every publish in flight' },
 } as const;
 

@@ -4,6 +4,10 @@
  * reply path oslo uses (one `reply_<hex>` queue per client, replies matched
  * by `_msg_id`). Used by the CLI, the demo, replay and the tests; any
  * oslo.messaging client in any language can do the same.
+ *
+ * With a signer, every message carries the issuer's HMAC signature for the
+ * routing key it is sent with (policy/signature.ts): what a worker in
+ * issuer mode `verified` takes as proof when the AMQP user is not mapped.
  */
 import { TransportError } from '../errors';
 import { currentVersion, INTENT_NAMESPACE, isIntentKind, validateIntent } from '../intents';
@@ -11,6 +15,7 @@ import { decodeOsloBody } from '../oslo/envelope';
 import { CallReplies, decodeRpcReply } from '../oslo/rpc-reply';
 import { encodeRpcRequest, rpcRoute } from '../oslo/rpc-request';
 import { osloOutbound } from '../oslo/outbound';
+import { signatureHeaders } from '../policy/signature';
 import { replyQueueName, replyQueueTopology } from '../oslo/topology';
 import type { InboundMessage, Transport } from '../transport/transport';
 
@@ -22,6 +27,12 @@ export interface SendOptions {
   uniqueId?: string;
   /** Skip local validation (to send something on purpose invalid, e.g. in tests). */
   unchecked?: boolean;
+}
+
+/** Who signs, and with which key (the issuer's entry of the keys file the workers read). */
+export interface MessageSigner {
+  issuer: string;
+  key: string;
 }
 
 export interface CallOptions extends SendOptions {
@@ -41,7 +52,7 @@ export class IntentClient {
 
   constructor(
     private readonly transport: Transport,
-    private readonly opts: { controlExchange: string; topic?: string },
+    private readonly opts: { controlExchange: string; topic?: string; signer?: MessageSigner | undefined },
   ) {}
 
   /** Validate locally, then publish; resolves with the intent id once the broker confirmed. */
@@ -89,7 +100,9 @@ export class IntentClient {
 
   private async publish(host: string, message: Record<string, unknown>, expirationMs: number | undefined): Promise<void> {
     const route = rpcRoute({ exchange: this.opts.controlExchange, topic: this.opts.topic ?? 'compute', server: host });
-    const r = await this.transport.publish(osloOutbound({ ...route, message, ...(expirationMs !== undefined ? { expirationMs } : {}), mandatory: true }));
+    const out = osloOutbound({ ...route, message, ...(expirationMs !== undefined ? { expirationMs } : {}), mandatory: true });
+    const signer = this.opts.signer;
+    const r = await this.transport.publish(signer ? { ...out, headers: { ...out.headers, ...signatureHeaders(signer.issuer, signer.key, out.routingKey, out.body) } } : out);
     if (r === 'unroutable') throw new TransportError(`no queue for ${route.routingKey} on exchange ${route.exchange}: is a worker for host "${host}" running?`);
   }
 

@@ -69,7 +69,7 @@ export class Worker {
     this.book = new InstanceBook(config.host);
     this.events = new BusEventSink(transport, config, log);
     this.hypervisor = new HypervisorSync({ driver, book: this.book, events: this.events, log });
-    const policy = new IssuerPolicy({ mode: config.issuerMode, users: config.issuerUsers, keys: loadIssuerKeys(config.issuerKeysFile) });
+    const policy = new IssuerPolicy({ mode: config.issuerMode, users: config.issuerUsers, keys: loadIssuerKeys(config.issuerKeysFile), signatureWindowS: config.signatureWindowS });
     // Opened last: it takes the store's lock, and a constructor that throws after it would leak it.
     this.store = IntentStore.open({ path: intentStorePath(config), runId: randomUUID(), retentionMs: config.storeRetentionH * 3_600_000 });
     this.dispatcher = new Dispatcher({

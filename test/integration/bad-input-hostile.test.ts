@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as amqp from 'amqplib';
 import { IntentClient } from '../../src/client/intent-client';
-import { SIGNATURE_HEADERS, signBody } from '../../src/policy/identity';
+import { SIGNATURE_HEADERS, signatureHeaders } from '../../src/policy/signature';
 import { REPLAY_HEADERS } from '../../src/store/replay-marks';
 import { DEAD_LETTER_HEADERS } from '../../src/worker/wire';
 import { TestBus } from '../fault/harness/bus';
@@ -30,6 +30,8 @@ interface Hostile {
   reason: string;
   body: Buffer;
   properties?: amqp.Options.Publish;
+  /** Headers that depend on the host (signatures cover the routing key). */
+  headers?: (host: string) => Record<string, unknown>;
 }
 
 const env = (inner: unknown) => Buffer.from(JSON.stringify({ 'oslo.version': '2.0', 'oslo.message': JSON.stringify(inner) }));
@@ -121,13 +123,23 @@ describe('bad input: hostile messages are dead-lettered with their reason, and t
     { name: 'valid signature, refused issuer for the kind', reason: 'ISSUER_REFUSED', body: msg({}), properties: { contentType: 'application/json' } },
     { name: 'tampered replay of a signed message', reason: 'ISSUER_REFUSED', body: msg({}), properties: { contentType: 'application/json' } },
   ];
-  // Signatures over the exact bodies above.
+  // Copies of messages Neutron signed, re-aimed at this host or re-sent late: a signature covers the routing key and the time.
+  const signedReady = (name: string, routingKey: (host: string) => string, ageS: number): Hostile => {
+    const body = msg({ method: 'port.ready', args: { port_id: `p-${uuid().slice(0, 8)}` } });
+    return { name, reason: 'ISSUER_REFUSED', body, headers: (host) => signatureHeaders('neutron', NEUTRON_KEY, routingKey(host), body, Date.now() - ageS * 1000) };
+  };
+  hostile.splice(hostile.length - 2, 0,
+    signedReady('a valid signature for another host', (host) => `compute.${host}x`, 0),
+    signedReady('a valid signature made an hour ago', (host) => `compute.${host}`, 3_600),
+    signedReady('a valid signature dated an hour ahead', (host) => `compute.${host}`, -3_600),
+  );
+  // Signatures over the exact bodies above, for this test's host.
   const refusedKind = hostile[hostile.length - 2];
-  if (refusedKind) refusedKind.properties = { contentType: 'application/json', headers: { [SIGNATURE_HEADERS.issuer]: 'neutron', [SIGNATURE_HEADERS.signature]: signBody('neutron', NEUTRON_KEY, refusedKind.body) } };
+  if (refusedKind) refusedKind.headers = (host) => signatureHeaders('neutron', NEUTRON_KEY, `compute.${host}`, refusedKind.body);
   const tampered = hostile[hostile.length - 1];
   if (tampered) {
     const original = msg({ method: 'port.ready', args: { port_id: 'p-1' } });
-    tampered.properties = { contentType: 'application/json', headers: { [SIGNATURE_HEADERS.issuer]: 'neutron', [SIGNATURE_HEADERS.signature]: signBody('neutron', NEUTRON_KEY, original), [REPLAY_HEADERS.of]: 'journal:7' } };
+    tampered.headers = (host) => ({ ...signatureHeaders('neutron', NEUTRON_KEY, `compute.${host}`, original), [REPLAY_HEADERS.of]: 'journal:7' });
     tampered.body = Buffer.from(original.toString().replace('p-1', 'p-2'));
   }
 
@@ -138,7 +150,8 @@ describe('bad input: hostile messages are dead-lettered with their reason, and t
   for (const h of hostile) {
     it(`refuses ${h.name} (${h.reason}); the next valid intent succeeds`, async () => {
       const log = await bus.eventLog(host);
-      await bus.publish({ routingKey: `compute.${host}`, body: h.body, properties: h.properties ?? { contentType: 'application/json', userId: 'guest' } });
+      const properties = h.properties ?? (h.headers ? { contentType: 'application/json' } : { contentType: 'application/json', userId: 'guest' });
+      await bus.publish({ routingKey: `compute.${host}`, body: h.body, properties: h.headers ? { ...properties, headers: { ...properties.headers, ...h.headers(host) } } : properties });
       const rejected = await log.waitFor((e) => e.event === 'intent.rejected', 10_000, 'intent.rejected');
       expect(rejected).to.have.nested.property('error.code', h.reason);
       const [dead] = await bus.deadLetters(host, 1);

@@ -135,11 +135,20 @@ describe('Nova dispatch: the facts Nova leaves out', () => {
 
   it('learns ports from the network info cache of Nova\'s instances, but never as already active', () => {
     const dir = new NovaFactsDirectory(new InstanceBook('h1'));
-    dir.learnNovaArgs({ instance: { not: 'an instance' }, instances: 'nor this' });
+    const anyone = () => true;
+    dir.learnNovaArgs({ instance: { not: 'an instance' }, instances: 'nor this' }, anyone);
     expect(dir.facts.port?.(PORT.port_id)).to.equal(undefined);
     const instance = { 'nova_object.name': 'Instance', 'nova_object.namespace': 'nova', 'nova_object.version': '2.7', 'nova_object.data': { uuid: UUID, info_cache: rawInfoCache(true) } };
     expect(Instance.safeParse(instance).success).to.equal(true);
-    dir.learnNovaArgs({ instances: [instance] });
+    // From a sender that may not plug ports (Cinder), nothing is learnt: the facts would steer a later plug.
+    const asked: string[] = [];
+    dir.learnNovaArgs({ instances: [instance] }, (kind) => {
+      asked.push(kind);
+      return false;
+    });
+    expect(asked).to.deep.equal(['port.plug']);
+    expect(dir.facts.port?.(PORT.port_id)).to.equal(undefined);
+    dir.learnNovaArgs({ instances: [instance] }, anyone);
     expect(dir.facts.port?.(PORT.port_id)).to.deep.equal({
       port: { port_id: PORT.port_id, mac_address: PORT.mac_address, vif_type: 'ovs', network: { bridge: 'br-int', mtu: 1442 } },
       network_id: 'net-1',
