@@ -83,6 +83,8 @@ export const SETTINGS = {
   novaControlPlane: { env: 'HOSTWALL_NOVA_CONTROL_PLANE', schema: z.enum(['auto', 'on', 'off']), default: 'auto', help: 'be the compute host of a Nova control plane (service record and heartbeat, compute node, Placement, instance state through nova-conductor): auto = on when --config-file gives a nova-compute.conf' },
   novaNodename: { env: 'HOSTWALL_NOVA_NODENAME', schema: z.string().max(255), default: '', help: 'name of the compute node created in Nova ("" = the host name); an existing node of this host is reused whatever its name' },
   novaWriteRetryS: { env: 'HOSTWALL_NOVA_WRITE_RETRY', schema: int(0, 86_400), default: 300, help: 'seconds a write to Nova\'s database (through nova-conductor) is tried again while the conductor does not answer; the intent\'s lanes wait meanwhile' },
+  signatureWindowS: { env: 'HOSTWALL_SIGNATURE_WINDOW', schema: int(10, 86400), default: 300, help: 'seconds either side of the worker\'s clock an x-hostwall-signed-at may be: a signed message re-sent later is refused (hosts\' clocks must agree within it: NTP); copies within it are answered from the intent store' },
+  maxPublishBytes: { env: 'HOSTWALL_MAX_PUBLISH_BYTES', schema: int(64 * 1024, 512 * 1024 * 1024), default: 128 * 1024 * 1024, help: 'the broker\'s max message size (RabbitMQ max_message_size: 128 MiB before 4.0, 16 MiB from 4.0); a bigger reply, event or dead letter fails alone before it is sent (AMQP 0-9-1), instead of the broker closing the channel under every publish in flight' },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { IntentClient } from '../client/intent-client';
 import { loadConfig } from '../config';
+import { type RecordedIntent, RecordedIntentsPage } from '../intents';
 import { DeadLetterReader } from '../replay/dead-letters';
 import { describe } from '../replay/replay-message';
 import { parseWhen } from '../replay/selection';
@@ -24,14 +25,18 @@ interface InspectFlags {
   amqpUrl?: string;
 }
 
-interface IntentRow {
-  intent_id: string;
-  kind: string;
-  instance_uuid: string | null;
-  state: string;
-  received_at: string;
-  duration_ms: number | null;
-  error: { code: string; message: string } | null;
+/** The rows asked for, page by page (host.intents 1.1: each reply is bounded in bytes). */
+async function recentIntents(client: IntentClient, host: string, query: Record<string, unknown>, limit: number): Promise<RecordedIntent[]> {
+  const rows: RecordedIntent[] = [];
+  let before: string | undefined;
+  while (rows.length < limit) {
+    const reply = await client.call(host, 'host.intents', { ...query, limit: Math.min(1000, limit - rows.length), paged: true, ...(before ? { before } : {}) }, { context: { issuer: 'operator' }, timeoutMs: 30_000 });
+    const page = RecordedIntentsPage.parse(reply);
+    rows.push(...page.intents);
+    if (!page.more || page.next === null || page.intents.length === 0) break;
+    before = page.next;
+  }
+  return rows;
 }
 
 export function registerInspect(program: Command): void {
@@ -51,10 +56,10 @@ export function registerInspect(program: Command): void {
       const transport = await connectCli(config, 'inspect');
       try {
         const client = new IntentClient(transport, { controlExchange: config.controlExchange, topic: config.topic });
-        const rows = (await client.call(f.host, 'host.intents', {
-          since: parseWhen(f.since).toISOString(), limit: Number(f.limit),
+        const rows = await recentIntents(client, f.host, {
+          since: parseWhen(f.since).toISOString(),
           ...(f.instance ? { instance_uuid: f.instance } : {}), ...(f.failed ? { state: 'failed' } : {}),
-        }, { context: { issuer: 'operator' }, timeoutMs: 30_000 })) as IntentRow[];
+        }, Number(f.limit));
         if (tty) {
           process.stdout.write(`intents on ${f.host} since ${f.since} (newest first)\n`);
           process.stdout.write(`${'received'.padEnd(24)} ${'kind'.padEnd(22)} ${'instance'.padEnd(36)} ${'state'.padEnd(9)} ${'ms'.padStart(6)}  intent id / error\n`);

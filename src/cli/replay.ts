@@ -7,6 +7,7 @@
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
+import { loadIssuerKeys } from '../policy/identity';
 import { DeadLetterReader } from '../replay/dead-letters';
 import { type ItemStatus, replay, type SourceEntry } from '../replay/replay';
 import type { ReplayItem } from '../replay/replay-message';
@@ -29,6 +30,7 @@ interface ReplayFlags {
   rate?: string;
   asNew?: boolean;
   includeReplays?: boolean;
+  issuerKeysFile?: string;
   amqpUrl?: string;
 }
 
@@ -71,6 +73,7 @@ export function registerReplay(program: Command): void {
     .option('--rate <n/s>', 'at most n messages per second, e.g. 50/s')
     .option('--as-new', 'give each message a new intent id, so the worker applies it again')
     .option('--include-replays', 'also re-send messages that were themselves replays')
+    .option('--issuer-keys-file <file>', 'the issuers\' HMAC keys (the workers\' file): each signed message is signed anew by its issuer for now; without it a signed message keeps its old signature, refused once the workers\' --signature-window has passed')
     .option('--amqp-url <url>', 'broker URL (default AMQP_URL)')
     .action(async (f: ReplayFlags) => {
       const config = loadConfig({ flags: f.amqpUrl ? { amqpUrl: f.amqpUrl } : {} });
@@ -91,6 +94,7 @@ export function registerReplay(program: Command): void {
       try {
         const report = await replay(source, {
           selection: sel, dryRun: f.dryRun === true, asNew: f.asNew === true, rate, topic: config.topic,
+          keys: f.issuerKeysFile ? loadIssuerKeys(f.issuerKeysFile) : undefined,
           publish: (m) => {
             if (!transport) throw new Error('no transport in a dry run');
             return transport.publish(m);

@@ -4,12 +4,14 @@
  * exit non-zero, naming the problem, without sending anything invalid.
  */
 import type { Command } from 'commander';
-import { checkIntent, IntentClient } from '../client/intent-client';
+import { checkIntent, IntentClient, type MessageSigner } from '../client/intent-client';
 import { loadConfig } from '../config';
 import { RemoteError } from '../oslo/failure';
+import { isIssuer, loadIssuerKeys } from '../policy/identity';
 import { connectCli, jsonOption, requireConsumer } from './connect';
 
 interface SendFlags {
+  issuerKeysFile?: string;
   host?: string;
   args: string;
   version?: string;
@@ -27,6 +29,7 @@ function common(cmd: Command): Command {
     .option('--args <json>', 'intent arguments as a JSON object', '{}')
     .option('--version <v>', 'intent schema version (default: the newest this build knows)')
     .option('--issuer <issuer>', 'who sends it: nova, cinder, neutron or operator', 'operator')
+    .option('--issuer-keys-file <file>', 'sign it with the --issuer\'s HMAC key from this JSON file, as the workers read it (default HOSTWALL_ISSUER_KEYS_FILE; none: unsigned)')
     .option('--request-id <id>', 'request id carried in the context (default: a new req-<uuid>)')
     .option('--amqp-url <url>', 'broker URL (default AMQP_URL)')
     .option('--control-exchange <name>', 'oslo control exchange (default nova)');
@@ -40,15 +43,29 @@ async function withClient<T>(
   fn: (c: IntentClient, host: string, ctx: Record<string, unknown>) => Promise<T>,
 ): Promise<T> {
   checkIntent(intent.kind, intent.args, flags.version);
-  const config = loadConfig({ flags: { ...(flags.host ? { host: flags.host } : {}), ...(flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {}), ...(flags.controlExchange ? { controlExchange: flags.controlExchange } : {}) } });
+  const config = loadConfig({ flags: { ...(flags.host ? { host: flags.host } : {}), ...(flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {}), ...(flags.controlExchange ? { controlExchange: flags.controlExchange } : {}), ...(flags.issuerKeysFile ? { issuerKeysFile: flags.issuerKeysFile } : {}) } });
   const context = { issuer: flags.issuer, request_id: flags.requestId ?? `req-${crypto.randomUUID()}` };
+  const signer = signerFor(flags.issuer, config.issuerKeysFile, flags.issuerKeysFile !== undefined);
   const transport = await connectCli(config, what);
   try {
     await requireConsumer(transport, config.topic, config.host);
-    return await fn(new IntentClient(transport, { controlExchange: config.controlExchange, topic: config.topic }), config.host, context);
+    return await fn(new IntentClient(transport, { controlExchange: config.controlExchange, topic: config.topic, signer }), config.host, context);
   } finally {
     await transport.close();
   }
+}
+
+/**
+ * The issuer's key from the keys file, when there is a file. Named on the
+ * command line, a file without that issuer's key is an error; taken from
+ * the environment (the worker's own setting), it only signs what it can.
+ */
+function signerFor(issuer: string, keysFile: string, named: boolean): MessageSigner | undefined {
+  if (keysFile === '') return undefined;
+  const keys = loadIssuerKeys(keysFile);
+  const key = isIssuer(issuer) ? keys[issuer] : undefined;
+  if (key === undefined && named) throw new Error(`${keysFile} has no key for issuer "${issuer}": cannot sign as it`);
+  return key === undefined ? undefined : { issuer, key };
 }
 
 export function registerSend(program: Command): void {

@@ -4,10 +4,15 @@
  * reply path oslo uses (one `reply_<hex>` queue per client, replies matched
  * by `_msg_id`). Used by the CLI, the demo, replay and the tests; any
  * oslo.messaging client in any language can do the same.
+ *
+ * With a signer, every message carries the issuer's HMAC signature for the
+ * routing key it is sent with (policy/signature.ts): what a worker in
+ * issuer mode `verified` takes as proof when the AMQP user is not mapped.
  */
 import { TransportError } from '../errors';
 import { currentVersion, INTENT_NAMESPACE, isIntentKind, validateIntent } from '../intents';
 import { RpcClient, type RpcRequestSpec, type RpcTarget, Unroutable } from '../oslo/rpc-client';
+import { signatureHeaders } from '../policy/signature';
 import type { Transport } from '../transport/transport';
 
 export interface SendOptions {
@@ -18,6 +23,12 @@ export interface SendOptions {
   uniqueId?: string;
   /** Skip local validation (to send something on purpose invalid, e.g. in tests). */
   unchecked?: boolean;
+}
+
+/** Who signs, and with which key (the issuer's entry of the keys file the workers read). */
+export interface MessageSigner {
+  issuer: string;
+  key: string;
 }
 
 export interface CallOptions extends SendOptions {
@@ -41,9 +52,13 @@ export class IntentClient {
 
   constructor(
     transport: Transport,
-    private readonly opts: { controlExchange: string; topic?: string },
+    private readonly opts: { controlExchange: string; topic?: string; signer?: MessageSigner | undefined },
   ) {
-    this.rpc = new RpcClient(transport, { controlExchange: opts.controlExchange });
+    const signer = opts.signer;
+    this.rpc = new RpcClient(transport, {
+      controlExchange: opts.controlExchange,
+      ...(signer ? { finish: (out) => ({ ...out, headers: { ...out.headers, ...signatureHeaders(signer.issuer, signer.key, out.routingKey, out.body) } }) } : {}),
+    });
   }
 
   /** Validate locally, then publish; resolves with the intent id once the broker confirmed. */

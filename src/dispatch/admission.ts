@@ -56,7 +56,7 @@ export interface AdmissionDeps {
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 function credentials(msg: InboundMessage, claimed: string | undefined) {
-  return { body: msg.body, headers: msg.headers, userId: msg.userId, claimed };
+  return { body: msg.body, headers: msg.headers, userId: msg.userId, claimed, routingKey: msg.routingKey };
 }
 
 export function admit(msg: InboundMessage, req: WireRequest, deps: AdmissionDeps): Admitted {
@@ -78,7 +78,7 @@ function admitNova(msg: InboundMessage, req: WireRequest, deps: AdmissionDeps): 
   const creds = credentials(msg, str(req.context.issuer) ?? NOVA_ISSUER);
   // Who sent it, before reading it: instance.get_state may be sent by every issuer, so this checks
   // only the identity (a proof, or the claim); each intent's kind is checked below.
-  deps.policy.admit('instance.get_state', creds);
+  const sender = deps.policy.admit('instance.get_state', creds);
   const args = req.args !== null && typeof req.args === 'object' && !Array.isArray(req.args) ? (req.args as Record<string, unknown>) : {};
   const adapted = adaptNovaRequest(
     { method: req.method, version: req.version, args, context: req.context, ...(req.uniqueId !== undefined ? { uniqueId: req.uniqueId } : {}) },
@@ -86,7 +86,7 @@ function admitNova(msg: InboundMessage, req: WireRequest, deps: AdmissionDeps): 
   );
   const hooks = deps.records?.forNovaRequest(req, adapted.intents) ?? [];
   const intents = adapted.intents.map((intent, i) => ({ intent, issuer: deps.policy.admit(intent.kind, creds).issuer, hooks: hooks[i] }));
-  deps.novaFacts.learnNovaArgs(args);
+  deps.novaFacts.learnNovaArgs(args, (kind) => deps.policy.allows(kind, sender));
   for (const { intent } of intents) deps.novaFacts.learnIntent(intent);
   return { source: 'nova', intents, reply: adapted.reply, ignored: adapted.ignored };
 }

@@ -24,6 +24,7 @@ import type { Driver } from '../drivers/driver';
 import { asHostwallError, RejectedError } from '../errors';
 import type { RequestFacts } from '../events/instance-facts';
 import { capGroupOf, definitionOf, type Intent, instanceOf, lockKeysOf } from '../intents';
+import { cutText } from '../limits/identifiers';
 import { forIntent, type Logger, redact } from '../log';
 import type { IssuerPolicy } from '../policy/issuer-policy';
 import type { Serializer } from '../serializer/serializer';
@@ -37,7 +38,7 @@ import type { InstanceBook } from './instance-book';
 import type { OutcomeLedger } from './ledger';
 import { NovaFactsDirectory } from './nova-facts';
 import { type ErrorInfo, errorInfo, type FinalOutcome } from './outcome';
-import { countDelivery, type DeliveryCount } from './poison';
+import { countDelivery, type DeliveryCount, refusalBackoffMs } from './poison';
 import type { EventSink, IntentHooks, SenderRecords, Wire, WireRequest } from './ports';
 
 export interface DispatcherDeps {
@@ -69,14 +70,15 @@ interface Settled {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
+/** What a request's context says, as stored and published: cut to their bound (limits/identifiers.ts). */
 export function requestFacts(intentId: string, context: Record<string, unknown>, issuer?: string): RequestFacts {
   return {
     intent_id: intentId,
-    request_id: str(context.request_id),
-    global_request_id: str(context.global_request_id),
-    user_id: str(context.user_id) ?? str(context.user),
-    project_id: str(context.project_id) ?? str(context.tenant),
-    issuer: issuer ?? str(context.issuer),
+    request_id: cutText(context.request_id),
+    global_request_id: cutText(context.global_request_id),
+    user_id: cutText(context.user_id) ?? cutText(context.user),
+    project_id: cutText(context.project_id) ?? cutText(context.tenant),
+    issuer: issuer ?? cutText(context.issuer),
   };
 }
 
@@ -171,7 +173,7 @@ export class Dispatcher {
           throw new RejectedError('POISON', `delivered ${count.deliveries} times without finishing (limit ${this.deps.poisonDeliveries}): dead-lettered instead of tried again`, { deliveries: count.deliveries });
         }
       } catch (err) {
-        return this.refuse(msg, req, err, plans[0]?.intent.kind);
+        return this.refuse(msg, req, err, plans[0]?.intent.kind, count);
       }
     }
     const settled: Promise<Settled | undefined>[] = plans.map(({ intent, hooks, request, prior }) => {
@@ -236,18 +238,35 @@ export class Dispatcher {
     }
   }
 
-  private async refuse(msg: InboundMessage, req: WireRequest | undefined, thrown: unknown, kind?: string): Promise<Disposition> {
-    const err = thrown instanceof RejectedError ? thrown : new RejectedError('POISON', `could not process message: ${asHostwallError(thrown).message}`);
+  /**
+   * Dead-letter, announce and answer a refused message, then ack it. A
+   * refusal that comes back (its dead letter could not be sent) is counted
+   * like any unfinished message (poison.ts): past the limit it is
+   * dead-lettered as POISON, and each return first waits a growing pause.
+   */
+  private async refuse(msg: InboundMessage, req: WireRequest | undefined, thrown: unknown, kind?: string, counted?: DeliveryCount): Promise<Disposition> {
+    let err = thrown instanceof RejectedError ? thrown : new RejectedError('POISON', `could not process message: ${asHostwallError(thrown).message}`);
+    const count = counted ?? countDelivery(msg, this.deps.store);
+    const first = err;
+    if (count && count.deliveries > this.deps.poisonDeliveries && err.code !== 'POISON') {
+      err = new RejectedError('POISON', `refused ${count.deliveries} times without being dead-lettered (limit ${this.deps.poisonDeliveries}): ${first.code}: ${first.message}`, { deliveries: count.deliveries, first: first.code });
+    }
     const ctx = req?.context ?? {};
     const facts = requestFacts(str(req?.uniqueId) ?? '', ctx);
-    this.deps.log.warn(`rejected: ${err.message}`, { code: err.code, routing_key: msg.routingKey, method: req?.method ?? kind, intent_id: facts.intent_id || null, request_id: facts.request_id ?? null });
+    this.deps.log.warn(`rejected: ${err.message}`, { code: err.code, routing_key: msg.routingKey, method: req?.method ?? kind, intent_id: facts.intent_id || null, request_id: facts.request_id ?? null, ...(count ? { deliveries: count.deliveries } : {}) });
     // Nova's record of the instance first: the API must not show a request hostwall refused as still running.
     if (req && req.namespace === undefined && this.deps.records) await this.deps.records.novaRefused(req, errorInfo(err));
-    await Promise.all([
-      this.deps.wire.deadLetter(msg, err),
-      this.deps.events.rejected(err, facts, { routingKey: msg.routingKey, method: req?.method }),
-      req?.call ? this.deps.wire.reply(req.call, { error: errorInfo(err) }) : undefined,
-    ]);
+    try {
+      await Promise.all([
+        this.deps.wire.deadLetter(msg, err, { ...(count ? { deliveries: count.deliveries } : {}), ...(first !== err ? { firstError: `${first.code}: ${first.message}` } : {}) }),
+        this.deps.events.rejected(err, facts, { routingKey: msg.routingKey, method: req?.method }),
+        req?.call ? this.deps.wire.reply(req.call, { error: errorInfo(err) }) : undefined,
+      ]);
+    } catch (e) {
+      await new Promise((resolve) => setTimeout(resolve, refusalBackoffMs(count?.deliveries ?? 1)));
+      throw e;
+    }
+    if (count) await this.deps.store.forgetDelivery(count.fingerprint);
     return 'ack';
   }
 

@@ -8,7 +8,11 @@
  * - ports: from every admitted port.plug and instance.spawn (Neutron's or
  *   Nova's), from the instance book (ports of the guests it runs), and from
  *   the network info cache of the instances in every admitted Nova message
- *   (Nova's record of the binding). A port learnt this way is never taken
+ *   sent by an issuer that may plug ports (Nova's record of the binding).
+ *   Every fact comes from an issuer allowed the intent it steers: an
+ *   admitted intent's issuer may send it, and the kinds that teach share
+ *   their issuers with the kinds they steer (spawn: Nova; volume.attach:
+ *   Cinder, Nova; port.plug: Neutron, Nova). A port learnt this way is never taken
  *   as "already active": a port bound anew to an instance goes ACTIVE again
  *   and Neutron says so, so a spawn waits for its network-vif-plugged, as
  *   Nova's build does.
@@ -29,13 +33,16 @@
  */
 import { type NovaFacts, type PortFacts, portFromVif } from '../adapters/nova';
 import { Instance } from '../adapters/nova';
-import type { ConnectionInfo, Intent } from '../intents';
+import type { ConnectionInfo, Intent, IntentKind } from '../intents';
 import type { InstanceBook } from './instance-book';
 
 interface KnownConnection {
   attachment_id: string | undefined;
   info: ConnectionInfo;
 }
+
+/** The kind whose issuers may teach port facts: the ones that plug ports. */
+const PORT_FACTS_KIND: IntentKind = 'port.plug';
 
 /** Connections kept per volume (its recent attachments). */
 const PER_VOLUME = 4;
@@ -82,8 +89,15 @@ export class NovaFactsDirectory {
     }
   }
 
-  /** Learn the ports in the network info cache of the instances an admitted Nova message carries. */
-  learnNovaArgs(args: Record<string, unknown>): void {
+  /**
+   * Learn the ports in the network info cache of the instances an admitted
+   * Nova message carries, if its sender may plug ports (`may`: the issuer
+   * policy). A port fact decides which bridge a later plug uses, so it is
+   * taken only from Neutron or Nova, whatever message carries it: Cinder may
+   * send Nova messages that plug nothing, and must not steer a plug by them.
+   */
+  learnNovaArgs(args: Record<string, unknown>, may: (kind: IntentKind) => boolean): void {
+    if (!may(PORT_FACTS_KIND)) return;
     const candidates = [args.instance, ...(Array.isArray(args.instances) ? args.instances : [])];
     for (const raw of candidates) {
       const parsed = Instance.safeParse(raw);

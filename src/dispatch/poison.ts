@@ -10,6 +10,11 @@
  * broker flags `redelivered`. The local count is what classic queues have,
  * and it survives the crashes it counts. Only redeliveries are counted: the
  * first delivery of every message costs nothing.
+ *
+ * Refusals are counted the same way: a refused message whose dead letter
+ * could not be sent (the queue was deleted, the broker refused it) comes
+ * back; past the limit it is dead-lettered as POISON when it can be, and
+ * until then each return waits refusalBackoffMs first, so it never spins.
  */
 import { createHash } from 'node:crypto';
 import type { InboundMessage } from '../transport/transport';
@@ -28,4 +33,13 @@ export function countDelivery(msg: InboundMessage, store: IntentStore): Delivery
   const fingerprint = createHash('sha256').update(msg.body).digest('hex');
   const local = msg.redelivered ? store.countDelivery(fingerprint) : 0;
   return { fingerprint, deliveries: 1 + Math.max(local, brokerCount ?? 0) };
+}
+
+/** The first pause before a refusal that could not be dead-lettered is requeued, doubled per delivery. */
+const REFUSAL_BACKOFF_FIRST_MS = 100;
+/** At most this: a pause holds the message (and a prefetch slot), and a graceful stop waits for it. */
+const REFUSAL_BACKOFF_MAX_MS = 5_000;
+
+export function refusalBackoffMs(deliveries: number): number {
+  return Math.min(REFUSAL_BACKOFF_FIRST_MS * 2 ** Math.min(Math.max(0, deliveries - 1), 16), REFUSAL_BACKOFF_MAX_MS);
 }

@@ -31,7 +31,14 @@ export interface Wire {
   /** How often to send heartbeats for this call, or undefined for none (oslo: only with a numeric _timeout >= 2). */
   heartbeatEveryMs(call: NonNullable<WireRequest['call']>): number | undefined;
   /** Move a refused message to the host's dead-letter queue with its reason. Resolves once confirmed. */
-  deadLetter(msg: InboundMessage, err: RejectedError): Promise<void>;
+  deadLetter(msg: InboundMessage, err: RejectedError, o?: DeadLetterOptions): Promise<void>;
+}
+
+export interface DeadLetterOptions {
+  /** Deliveries counted so far, noted on the dead letter. */
+  deliveries?: number;
+  /** `<code>: <message>` of the refusal it was first refused for, when the reason given is not that one. */
+  firstError?: string;
 }
 
 export type NovaPhase = 'start' | 'end' | 'error';

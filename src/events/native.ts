@@ -3,6 +3,7 @@
  * the request (oslo context), the instance facts and the outcome. Each
  * builder returns a body that its schema accepts; the publisher adds nothing.
  */
+import { cut } from '../limits/identifiers';
 import type { InstanceFacts, RequestFacts } from './instance-facts';
 import {
   type EventName, eventRoutingKey, type HostwallEvent, type InstanceStateChanged, type IntentAccepted,
@@ -41,8 +42,11 @@ export type CauseOfChange = InstanceStateChanged['cause'];
 
 /** Error messages are published; a runaway one is cut, not allowed to fail the event. */
 const MAX_MESSAGE = 4096;
+/** The schemas' bound on ids and kinds (schemas.ts Text): whatever a message carried, an event never exceeds it. */
+const MAX_TEXT = 1024;
+const MAX_ROUTING_KEY = 255;
 
-const orNull = (s: string | undefined): string | null => (s === undefined || s === '' ? null : s);
+const orNull = (s: string | undefined): string | null => (s === undefined || s === '' ? null : cut(s, MAX_TEXT));
 
 function envelope(request: Partial<RequestFacts> | undefined, origin: EventOrigin) {
   return {
@@ -56,7 +60,7 @@ function envelope(request: Partial<RequestFacts> | undefined, origin: EventOrigi
 }
 
 function errorBody(e: { code: string; message: string }) {
-  return { code: e.code, message: e.message.length > MAX_MESSAGE ? `${e.message.slice(0, MAX_MESSAGE - 1)}…` : e.message };
+  return { code: cut(e.code, 64), message: cut(e.message, MAX_MESSAGE) };
 }
 
 export function intentAccepted(
@@ -65,7 +69,7 @@ export function intentAccepted(
   instanceUuid: string | undefined,
   origin: EventOrigin,
 ): IntentAccepted {
-  return { event: 'intent.accepted', ...envelope(request, origin), kind, instance_uuid: instanceUuid ?? null };
+  return { event: 'intent.accepted', ...envelope(request, origin), kind: cut(kind, MAX_TEXT), instance_uuid: instanceUuid ?? null };
 }
 
 /** intent.succeeded or intent.failed; a re-published outcome carries its flag. */
@@ -75,7 +79,7 @@ export function intentOutcome(
   flags: RepublishFlags,
   origin: EventOrigin,
 ): IntentSucceeded | IntentFailed {
-  const base = { ...envelope({ ...request, intent_id: o.intentId }, origin), kind: o.kind };
+  const base = { ...envelope({ ...request, intent_id: o.intentId }, origin), kind: cut(o.kind, MAX_TEXT) };
   const f = o.instance;
   const instance = {
     instance_uuid: f?.uuid ?? o.instanceUuid ?? null,
@@ -105,7 +109,7 @@ export function intentRejected(
     event: 'intent.rejected',
     ...envelope(request, origin),
     kind: orNull(original.method),
-    routing_key: original.routingKey,
+    routing_key: cut(original.routingKey, MAX_ROUTING_KEY),
     error: errorBody(error),
   };
 }

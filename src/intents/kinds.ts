@@ -119,12 +119,29 @@ export const HostQueryV1 = z.strictObject({ ...base });
 export const RecordedState = z.enum(['started', 'succeeded', 'failed', 'retry']);
 
 /** What the worker's intent store holds, newest first (an operator's question). */
-export const HostIntentsV1 = z.strictObject({
+export const HostIntentsV1_0 = z.strictObject({
   ...base,
   instance_uuid: InstanceUuid.optional(),
   since: z.iso.datetime({ offset: true }).optional().describe('received at or after this time (ISO 8601); absent: everything kept'),
   state: RecordedState.optional(),
   limit: z.int().min(1).max(1000).default(100),
+});
+
+/** The default and the bounds of host.intents' max_bytes: a reply stays far below any broker's max message size. */
+export const HOST_INTENTS_MAX_BYTES = { default: 1024 * 1024, min: 16 * 1024, max: 8 * 1024 * 1024 } as const;
+
+/**
+ * 1.1: pages. Every reply stops before its rows pass `max_bytes` (1.0's
+ * array too, silently: ask for pages to know). With `paged`, the reply says
+ * whether there is `more` and gives the cursor of the `next` page, which
+ * `before` takes.
+ */
+export const HostIntentsV1_1 = HostIntentsV1_0.extend({
+  paged: z.boolean().optional().describe('reply {intents, more, next} instead of the bare array'),
+  max_bytes: z.int().min(HOST_INTENTS_MAX_BYTES.min).max(HOST_INTENTS_MAX_BYTES.max).optional()
+    .describe(`the rows of one reply stop before their JSON passes this many bytes (default ${HOST_INTENTS_MAX_BYTES.default})`),
+  before: z.string().regex(/^\d{1,16}\.\d{1,19}$/, 'must be the `next` of an earlier page').optional()
+    .describe('the `next` cursor of the previous page: rows older than its last one'),
 });
 
 /** Every kind's newest schema; the registry adds lock keys, issuers and versions. */
@@ -150,7 +167,7 @@ export const INTENT_SCHEMAS = {
   'host.connector': HostQueryV1,
   'host.inventory': HostQueryV1,
   'host.uptime': HostQueryV1,
-  'host.intents': HostIntentsV1,
+  'host.intents': HostIntentsV1_1,
 } as const;
 
 export type IntentKind = keyof typeof INTENT_SCHEMAS;
@@ -182,12 +199,14 @@ export interface PublishedVersion {
 const EARLIER: Partial<Record<IntentKind, readonly PublishedVersion[]>> = {
   'volume.attach': [{ major: 1, minor: 0, schema: VolumeAttachV1_0 }],
   'volume.detach': [{ major: 1, minor: 0, schema: VolumeDetachV1_0 }],
+  'host.intents': [{ major: 1, minor: 0, schema: HostIntentsV1_0 }],
 };
 
 /** The newest version of each kind that is not 1.0. */
 const NEWEST: Partial<Record<IntentKind, { major: number; minor: number }>> = {
   'volume.attach': { major: 1, minor: 1 },
   'volume.detach': { major: 1, minor: 1 },
+  'host.intents': { major: 1, minor: 1 },
 };
 
 /** Every published version of `kind`, oldest first; the last one is INTENT_SCHEMAS[kind]. */

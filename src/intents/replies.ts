@@ -87,6 +87,14 @@ export const RecordedIntent = z.strictObject({
   error: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
 });
 export const RecordedIntents = z.array(RecordedIntent);
+/** host.intents with `paged` (1.1): one page, newest first. */
+export const RecordedIntentsPage = z.strictObject({
+  intents: RecordedIntents,
+  /** More rows match than this page holds (the limit or max_bytes stopped it). */
+  more: z.boolean(),
+  /** With `more`: the cursor to pass as `before` for the next page; null otherwise. */
+  next: z.string().nullable(),
+});
 
 export const REPLY_SCHEMAS: Record<IntentKind, z.ZodType> = {
   'instance.spawn': ActionResult,
@@ -110,8 +118,18 @@ export const REPLY_SCHEMAS: Record<IntentKind, z.ZodType> = {
   'host.connector': HostConnector,
   'host.inventory': HostInventory,
   'host.uptime': HostUptime,
-  'host.intents': RecordedIntents,
+  'host.intents': z.union([RecordedIntents, RecordedIntentsPage]).describe('1.0, or 1.1 without paged: the array; 1.1 with paged: the page'),
 };
+
+/** Replies of earlier versions that differ from REPLY_SCHEMAS (the newest), by kind and version. */
+const EARLIER_REPLY_SCHEMAS: Partial<Record<IntentKind, Readonly<Record<string, z.ZodType>>>> = {
+  'host.intents': { '1.0': RecordedIntents },
+};
+
+/** The reply schema of one version of a kind ("1.0"). */
+export function replySchemaOf(kind: IntentKind, version: string): z.ZodType {
+  return EARLIER_REPLY_SCHEMAS[kind]?.[version] ?? REPLY_SCHEMAS[kind];
+}
 
 export type HostInventory = z.infer<typeof HostInventory>;
 export type HostConnector = z.infer<typeof HostConnector>;
@@ -121,3 +139,4 @@ export type ReservedDevice = z.infer<typeof ReservedDevice>;
 export type ConsoleOutput = z.infer<typeof ConsoleOutput>;
 export type HostUptime = z.infer<typeof HostUptime>;
 export type RecordedIntent = z.infer<typeof RecordedIntent>;
+export type RecordedIntentsPage = z.infer<typeof RecordedIntentsPage>;

@@ -18,7 +18,7 @@
  * adapter's conductor and scheduler clients.
  */
 import { TransportError } from '../errors';
-import type { InboundMessage, Transport } from '../transport/transport';
+import type { InboundMessage, OutboundMessage, Transport } from '../transport/transport';
 import { decodeOsloBody } from './envelope';
 import { osloOutbound } from './outbound';
 import { CallReplies, decodeRpcReply } from './rpc-reply';
@@ -71,7 +71,11 @@ export class RpcClient implements RpcCaller {
 
   constructor(
     private readonly transport: Transport,
-    private readonly opts: { controlExchange: string },
+    private readonly opts: {
+      controlExchange: string;
+      /** Last touch to every request before it is published (hostwall's signer adds its signature headers). */
+      finish?: (out: OutboundMessage) => OutboundMessage;
+    },
   ) {}
 
   /** Publish a cast; resolves with its `_unique_id` once the broker confirmed it. */
@@ -114,7 +118,8 @@ export class RpcClient implements RpcCaller {
     const route = rpcRoute({ exchange: this.opts.controlExchange, ...target });
     // A fanout cast with no listener is not an error in oslo (it simply reaches nobody).
     const mandatory = !target.fanout;
-    const r = await this.transport.publish(osloOutbound({ ...route, message, ...(expirationMs !== undefined ? { expirationMs } : {}), mandatory }));
+    const out = osloOutbound({ ...route, message, ...(expirationMs !== undefined ? { expirationMs } : {}), mandatory });
+    const r = await this.transport.publish(this.opts.finish ? this.opts.finish(out) : out);
     if (r === 'unroutable') {
       throw new Unroutable(`no queue for ${route.routingKey || target.topic} on exchange ${route.exchange}: nothing serves topic "${target.topic}"${target.server ? ` on server "${target.server}"` : ''}`, { unroutable: true });
     }

@@ -2,28 +2,23 @@
  * Who sent a message, and how we know (DESIGN §3 "Policy").
  *
  * Proofs, strongest first:
- * - signature: headers `x-hostwall-issuer: <issuer>` and
- *   `x-hostwall-signature: sha256=<hex>`, the HMAC-SHA256, keyed with that
- *   issuer's secret, of the UTF-8 bytes `<issuer>` + "\n" + the raw AMQP body.
- *   The body carries the oslo `_unique_id`, so a captured message cannot be
- *   re-aimed at another intent; re-sending it whole is a duplicate, which the
- *   intent store answers without applying it again.
+ * - signature: an HMAC with the issuer's key over the issuer, the routing key
+ *   the message was delivered with (its target host), the signing time and the
+ *   body (signature.ts has the scheme and what it guards against). Refused
+ *   when it does not verify, or its time is outside the window.
  * - user_id: the AMQP `user_id` property, which RabbitMQ refuses to route
  *   unless it equals the publishing connection's user (so it cannot be
  *   forged by a client), mapped to an issuer by `issuerUsers`.
  * - claim: the oslo context's `issuer` (`_context_issuer`): anyone can write
  *   it; trusted only in `open` mode.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, RejectedError } from '../errors';
 import { ISSUERS, type Issuer } from '../intents';
+import { SIGNATURE_HEADERS, signatureMatches, signedAtText } from './signature';
 
-export const SIGNATURE_HEADERS = {
-  issuer: 'x-hostwall-issuer',
-  signature: 'x-hostwall-signature',
-} as const;
+export { SIGNATURE_HEADERS } from './signature';
 
 const IssuerSchema = z.enum(ISSUERS as [Issuer, ...Issuer[]]);
 export const IssuerKeysSchema = z.partialRecord(IssuerSchema, z.string().min(16, 'an HMAC key needs at least 16 characters'));
@@ -44,11 +39,16 @@ export interface Credentials {
   headers: Readonly<Record<string, unknown>>;
   userId: string | undefined;
   claimed: string | undefined;
+  /** The routing key the message was delivered with: a signature must cover it. */
+  routingKey: string;
 }
 
-export function signBody(issuer: Issuer, key: string, body: Buffer): string {
-  const mac = createHmac('sha256', key).update(`${issuer}\n`, 'utf8').update(body).digest('hex');
-  return `sha256=${mac}`;
+/** How signatures are checked: the keys, and the window a signing time must be in (either side of `now`). */
+export interface SignatureCheck {
+  keys: IssuerKeys;
+  windowS: number;
+  /** Milliseconds since the epoch; the clock of tests. */
+  now?: number;
 }
 
 export function isIssuer(s: string | undefined): s is Issuer {
@@ -59,21 +59,29 @@ const headerText = (v: unknown): string | undefined => (typeof v === 'string' ? 
 
 /**
  * The verified identity of a message, or undefined when it offers no proof.
- * A signature that is present but wrong is refused outright (ISSUER_REFUSED):
- * it is either a forgery or a key mismatch, and both need an operator.
+ * A signature that is present but wrong or out of its window is refused
+ * outright (ISSUER_REFUSED): a forgery, a copy re-aimed at another host or
+ * re-sent late, or a key or clock mismatch; all need an operator.
  */
-export function provenIdentity(c: Credentials, users: Readonly<Record<string, Issuer>>, keys: IssuerKeys): Identity | undefined {
+export function provenIdentity(c: Credentials, users: Readonly<Record<string, Issuer>>, sig: SignatureCheck): Identity | undefined {
   const signed = headerText(c.headers[SIGNATURE_HEADERS.issuer]);
   const signature = headerText(c.headers[SIGNATURE_HEADERS.signature]);
   if (signed !== undefined || signature !== undefined) {
-    const key = isIssuer(signed) ? keys[signed] : undefined;
+    const key = isIssuer(signed) ? sig.keys[signed] : undefined;
     if (!isIssuer(signed) || key === undefined || signature === undefined) {
       throw new RejectedError('ISSUER_REFUSED', `signed issuer ${JSON.stringify(signed ?? null)} has no key here, or the signature is missing`, { issuer: signed ?? null });
     }
-    const want = Buffer.from(signBody(signed, key, c.body));
-    const got = Buffer.from(signature);
-    if (want.length !== got.length || !timingSafeEqual(want, got)) {
-      throw new RejectedError('ISSUER_REFUSED', `signature of issuer "${signed}" does not verify (${SIGNATURE_HEADERS.signature})`, { issuer: signed });
+    const signedAt = signedAtText(c.headers[SIGNATURE_HEADERS.signedAt]);
+    if (signedAt === undefined) {
+      throw new RejectedError('ISSUER_REFUSED', `signature of issuer "${signed}" has no signing time (${SIGNATURE_HEADERS.signedAt}, Unix seconds): a signature covers the issuer, the routing key, the time and the body`, { issuer: signed });
+    }
+    if (!signatureMatches(key, { issuer: signed, routingKey: c.routingKey, signedAt, body: c.body }, signature)) {
+      throw new RejectedError('ISSUER_REFUSED', `signature of issuer "${signed}" does not verify for routing key "${c.routingKey}" (${SIGNATURE_HEADERS.signature} covers the issuer, the routing key, ${SIGNATURE_HEADERS.signedAt} and the body)`, { issuer: signed, routing_key: c.routingKey });
+    }
+    const ageS = Math.round((sig.now ?? Date.now()) / 1000 - Number(signedAt));
+    if (Math.abs(ageS) > sig.windowS) {
+      const when = ageS > 0 ? `${ageS} s ago` : `${-ageS} s in the future`;
+      throw new RejectedError('ISSUER_REFUSED', `signature of issuer "${signed}" was made ${when}, outside the window of ${sig.windowS} s (a late copy is refused; re-send it signed anew, e.g. hostwall replay --issuer-keys-file)`, { issuer: signed, age_s: ageS, window_s: sig.windowS });
     }
     return { issuer: signed, source: 'signature', claimed: c.claimed };
   }

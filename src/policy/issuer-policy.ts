@@ -17,6 +17,7 @@
 import { RejectedError } from '../errors';
 import { definitionOf, type Issuer, type IntentKind } from '../intents';
 import { type Credentials, type Identity, type IssuerKeys, isIssuer, provenIdentity, SIGNATURE_HEADERS } from './identity';
+import { DEFAULT_SIGNATURE_WINDOW_S } from './signature';
 
 export type IssuerMode = 'open' | 'verified';
 
@@ -24,6 +25,8 @@ export interface IssuerPolicySettings {
   mode: IssuerMode;
   users: Readonly<Record<string, Issuer>>;
   keys: IssuerKeys;
+  /** Seconds a signing time may be from the worker's clock (signature.ts); DEFAULT_SIGNATURE_WINDOW_S if unset. */
+  signatureWindowS?: number;
 }
 
 export class IssuerPolicy {
@@ -36,7 +39,7 @@ export class IssuerPolicy {
   /** The identity of a message for `kind`, or a RejectedError ISSUER_REFUSED. */
   admit(kind: IntentKind, c: Credentials): Identity {
     const { mode, users, keys } = this.settings;
-    const proven = provenIdentity(c, users, keys);
+    const proven = provenIdentity(c, users, { keys, windowS: this.settings.signatureWindowS ?? DEFAULT_SIGNATURE_WINDOW_S });
     const identity: Identity = proven ?? (mode === 'open' ? openIdentity(c.claimed) : refuseUnproven(c));
     if (proven && c.claimed !== undefined && c.claimed !== proven.issuer) {
       throw new RejectedError('ISSUER_REFUSED', `the context claims issuer "${c.claimed}" but the message is proven to come from "${proven.issuer}" (by ${proven.source})`, {
@@ -53,6 +56,16 @@ export class IssuerPolicy {
       throw new RejectedError('ISSUER_REFUSED', `unknown issuer "${identity.claimed}" (known: nova, cinder, neutron, operator)`, { claimed: identity.claimed });
     }
     return identity;
+  }
+
+  /**
+   * Whether an identity admit() returned may send `kind` too (the same rule,
+   * without throwing). Facts that decide what a later intent does are taken
+   * only from issuers that may send that intent (dispatch/nova-facts.ts).
+   */
+  allows(kind: IntentKind, identity: Identity): boolean {
+    if (identity.issuer === undefined) return identity.claimed === undefined;
+    return definitionOf(kind).issuers.includes(identity.issuer);
   }
 }
 

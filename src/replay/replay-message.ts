@@ -1,11 +1,21 @@
 /**
  * One message to re-send: where it came from, what it is, and the message
- * to publish. The original's body and headers are kept as they were (an HMAC
- * signature still verifies) and replay headers are added; `--as-new` gives it
- * a fresh intent id instead, so the worker applies it again.
+ * to publish. The original's body and headers are kept as they were and
+ * replay headers are added; `--as-new` gives it a fresh intent id instead, so
+ * the worker applies it again.
+ *
+ * A signed message (policy/signature.ts) verifies only within the worker's
+ * window of its signing time, and only with the body it was signed with. So
+ * with the issuers' keys (`--issuer-keys-file`, the file the workers read)
+ * each signed message is signed anew, by its own issuer, for the routing key
+ * it is re-sent with, now; without them it keeps its old signature, which a
+ * worker refuses once the window has passed (or once --as-new changed the
+ * body): replaying signed messages needs the operator to hold the keys.
  */
 import { randomUUID } from 'node:crypto';
 import { decodeOsloBody, encodeOsloBody, type OsloMessage } from '../oslo/envelope';
+import { type IssuerKeys, isIssuer } from '../policy/identity';
+import { SIGNATURE_HEADERS, signatureHeaders } from '../policy/signature';
 import { replayHeaders } from '../store/replay-marks';
 import type { OutboundMessage } from '../transport/transport';
 import { DEAD_LETTER_HEADERS } from '../worker/wire';
@@ -55,8 +65,16 @@ export function describe(msg: SourceMessage, topic = 'compute'): ReplayItem {
   return { ...base, kind: str(inner.method), instanceUuid: instance, intentId: str(args.intent_id) ?? str(inner._unique_id), undecodable: undefined };
 }
 
+/** What became of a replayed message's signature: none, signed anew, or the original's kept (no key for its issuer). */
+export type ReplaySignature = 'none' | 'resigned' | 'kept';
+
+function signerOf(headers: Record<string, unknown>): string | undefined {
+  const v = headers[SIGNATURE_HEADERS.issuer];
+  return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : undefined;
+}
+
 /** The message `hostwall replay` publishes for an item. */
-export function republished(item: ReplayItem, opts: { asNew: boolean; now?: Date }): { out: OutboundMessage; intentId: string | undefined } {
+export function republished(item: ReplayItem, opts: { asNew: boolean; now?: Date; keys?: IssuerKeys | undefined }): { out: OutboundMessage; intentId: string | undefined; signature: ReplaySignature } {
   const { msg } = item;
   const headers: Record<string, unknown> = { ...msg.headers, ...replayHeaders(msg.source, msg.ref, opts.now) };
   // Stream and dead-letter bookkeeping headers describe the copy, not the intent.
@@ -74,7 +92,15 @@ export function republished(item: ReplayItem, opts: { asNew: boolean; now?: Date
     body = encodeOsloBody(inner);
     headers['x-hostwall-replay-as-new'] = 'true';
   }
+  const issuer = signerOf(headers);
+  const key = isIssuer(issuer) && opts.keys ? opts.keys[issuer] : undefined;
+  let signature: ReplaySignature = issuer === undefined ? 'none' : 'kept';
+  if (issuer !== undefined && key !== undefined) {
+    Object.assign(headers, signatureHeaders(issuer, key, msg.routingKey, body, (opts.now ?? new Date()).getTime()));
+    signature = 'resigned';
+  }
   return {
+    signature,
     out: {
       exchange: msg.exchange,
       routingKey: msg.routingKey,

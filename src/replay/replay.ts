@@ -4,6 +4,8 @@
  * its queue). A dry run reads and selects exactly the same way and sends
  * nothing.
  */
+import type { IssuerKeys } from '../policy/identity';
+import { SIGNATURE_HEADERS } from '../policy/signature';
 import type { PublishResult, OutboundMessage } from '../transport/transport';
 import { describe, type ReplayItem, republished, type SourceMessage } from './replay-message';
 import { type Selection, selector } from './selection';
@@ -25,6 +27,8 @@ export interface ReplayOptions {
   /** Messages per second; unbounded when absent. */
   rate?: number | undefined;
   topic?: string;
+  /** The issuers' HMAC keys: signed messages are signed anew (replay-message.ts). */
+  keys?: IssuerKeys | undefined;
   publish: (m: OutboundMessage) => Promise<PublishResult>;
   onItem?: (item: ReplayItem, status: ItemStatus, detail?: string) => void;
 }
@@ -71,7 +75,8 @@ export async function replay(source: AsyncIterable<SourceEntry>, o: ReplayOption
       note(item, item.undecodable ? 'undecodable' : 'would-send', item.intentId);
       continue;
     }
-    const { out, intentId } = republished(item, { asNew: o.asNew });
+    const { out, intentId, signature } = republished(item, { asNew: o.asNew, keys: o.keys });
+    const kept = signature === 'kept' ? `signed by ${String(out.headers?.[SIGNATURE_HEADERS.issuer])} and re-sent with its old signature (no key for it): a worker refuses it once its window has passed` : undefined;
     await pace();
     try {
       const r = await o.publish(out);
@@ -82,7 +87,7 @@ export async function replay(source: AsyncIterable<SourceEntry>, o: ReplayOption
       } else {
         report.sent++;
         entry.sent?.();
-        note(item, 'sent', intentId);
+        note(item, 'sent', intentId, kept);
       }
     } catch (err) {
       report.failed++;

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { EVENT_NAMES, EVENT_SCHEMAS } from '../events/schemas';
-import { INTENT_NAMESPACE, type IntentKind, REGISTRY, REPLY_SCHEMAS } from '../intents';
+import { INTENT_NAMESPACE, type IntentKind, REGISTRY, replySchemaOf } from '../intents';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -101,7 +101,7 @@ export function schemaCatalog(): SchemaDocument[] {
         name: kind,
         version: v.version,
         id,
-        json: document(REPLY_SCHEMAS[kind], 'output', {
+        json: document(replySchemaOf(kind, v.version), 'output', {
           id,
           title: `${kind} ${v.version} reply`,
           description: `The result of a ${kind} ${v.version} call when it succeeds (failures travel as oslo failures).`,

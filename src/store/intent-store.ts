@@ -47,6 +47,19 @@ const Row = z.object({
 });
 export type StoredIntent = z.infer<typeof Row>;
 
+/** A row as `recent` lists it: with its place in the list (received_at, then seq, both descending). */
+const RecentRow = Row.extend({ seq: z.number() });
+export type RecentIntent = z.infer<typeof RecentRow>;
+
+export interface RecentQuery {
+  since: number;
+  instanceUuid?: string | undefined;
+  state?: IntentState | undefined;
+  limit: number;
+  /** Only rows after this one in the list (older, or as old and earlier inserted): a page's cursor. */
+  before?: { receivedAt: number; seq: number } | undefined;
+}
+
 export interface BeginRecord {
   intentId: string;
   kind: string;
@@ -177,9 +190,11 @@ export class IntentStore {
       count: db.prepare(`INSERT INTO deliveries (fingerprint, count, last_at) VALUES (?, 1, ?)
         ON CONFLICT(fingerprint) DO UPDATE SET count = count + 1, last_at = excluded.last_at RETURNING count`),
       forget: db.prepare('DELETE FROM deliveries WHERE fingerprint = ?'),
-      recent: db.prepare(`SELECT * FROM intents WHERE received_at >= @since
+      // rowid breaks ties of received_at, so a page's cursor (received_at, rowid) is exact.
+      recent: db.prepare(`SELECT rowid AS seq, * FROM intents WHERE received_at >= @since
         AND (@instance IS NULL OR instance_uuid = @instance) AND (@state IS NULL OR state = @state)
-        ORDER BY received_at DESC LIMIT @limit`),
+        AND (@beforeAt IS NULL OR received_at < @beforeAt OR (received_at = @beforeAt AND rowid < @beforeSeq))
+        ORDER BY received_at DESC, rowid DESC LIMIT @limit`),
       prune: db.prepare("DELETE FROM intents WHERE received_at < ? AND state IN ('succeeded', 'failed', 'retry')"),
       pruneDeliveries: db.prepare('DELETE FROM deliveries WHERE last_at < ?'),
     };
@@ -275,10 +290,10 @@ export class IntentStore {
    * a time, optionally for one instance or in one state. Reads only the
    * committed records (a batch still in flight shows on the next call).
    */
-  recent(q: { since: number; instanceUuid?: string | undefined; state?: IntentState | undefined; limit: number }): StoredIntent[] {
+  recent(q: RecentQuery): RecentIntent[] {
     return this.stmt.recent
-      .all({ since: q.since, instance: q.instanceUuid ?? null, state: q.state ?? null, limit: q.limit })
-      .map((r) => Row.parse(r));
+      .all({ since: q.since, instance: q.instanceUuid ?? null, state: q.state ?? null, limit: q.limit, beforeAt: q.before?.receivedAt ?? null, beforeSeq: q.before?.seq ?? null })
+      .map((r) => RecentRow.parse(r));
   }
 
   /** Delete finished records older than the retention; returns how many. */

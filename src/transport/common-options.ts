@@ -32,4 +32,6 @@ export const commonTransportFields = {
   /** Reconnect backoff: first ceiling and cap (equal jitter below each ceiling). */
   reconnectMinMs: z.number().int().positive().default(500),
   reconnectMaxMs: z.number().int().positive().default(30_000),
+  /** The broker's max message size (RabbitMQ max_message_size); a bigger publish fails alone before it is sent. */
+  maxPublishBytes: z.number().int().positive().default(128 * 1024 * 1024),
 };

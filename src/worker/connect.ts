@@ -20,7 +20,7 @@ export function openTransport(config: Config, opts: { connectionName: string; lo
   const relay = log ? { log: (level: 'debug' | 'info' | 'warn' | 'error', message: string, meta?: Record<string, unknown>) => log.log(level, message, meta ?? {}) } : {};
   const common = { connectionName: opts.connectionName, ...transportTls(config), ...relay, ...(opts.failFast ? { failFast: true } : {}) };
   if (protocolOf(config.amqpUrl, config.transport) === 'amqp10') return createTransportFor(config, common);
-  return createAmqp091Transport({ url: config.amqpUrl, ...common });
+  return createAmqp091Transport({ url: config.amqpUrl, maxPublishBytes: config.maxPublishBytes, ...common });
 }
 
 /** A 0-9-1 URL to the same brokers (every host), for tools that speak 0-9-1 only (the stream and dead-letter readers). */

@@ -74,7 +74,7 @@ export class Worker {
     const companion = parts.companion;
     if (companion?.onInstanceState) this.events.onInstanceState = (f, r, c) => companion.onInstanceState?.(f, r, c);
     this.hypervisor = new HypervisorSync({ driver, book: this.book, events: this.events, log });
-    const policy = new IssuerPolicy({ mode: config.issuerMode, users: config.issuerUsers, keys: loadIssuerKeys(config.issuerKeysFile) });
+    const policy = new IssuerPolicy({ mode: config.issuerMode, users: config.issuerUsers, keys: loadIssuerKeys(config.issuerKeysFile), signatureWindowS: config.signatureWindowS });
     // Opened last: it takes the store's lock, and a constructor that throws after it would leak it.
     this.store = IntentStore.open({ path: intentStorePath(config), runId: randomUUID(), retentionMs: config.storeRetentionH * 3_600_000 });
     this.dispatcher = new Dispatcher({

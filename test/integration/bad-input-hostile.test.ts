@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as amqp from 'amqplib';
 import { IntentClient } from '../../src/client/intent-client';
-import { SIGNATURE_HEADERS, signBody } from '../../src/policy/identity';
+import { SIGNATURE_HEADERS, signatureHeaders } from '../../src/policy/signature';
 import { REPLAY_HEADERS } from '../../src/store/replay-marks';
 import { DEAD_LETTER_HEADERS } from '../../src/worker/wire';
 import { TestBus } from '../fault/harness/bus';
@@ -30,6 +30,8 @@ interface Hostile {
   reason: string;
   body: Buffer;
   properties?: amqp.Options.Publish;
+  /** Headers that depend on the host (signatures cover the routing key). */
+  headers?: (host: string) => Record<string, unknown>;
 }
 
 const env = (inner: unknown) => Buffer.from(JSON.stringify({ 'oslo.version': '2.0', 'oslo.message': JSON.stringify(inner) }));
@@ -109,19 +111,35 @@ describe('bad input: hostile messages are dead-lettered with their reason, and t
     { name: '__proto__ key', reason: 'INVALID_INTENT', body: Buffer.from(JSON.stringify({ 'oslo.version': '2.0', 'oslo.message': `{"method":"instance.pause","namespace":"hostwall","args":{"instance_uuid":"${uuid()}","__proto__":{"admin":true}}}` })) },
     { name: 'constructor key', reason: 'INVALID_INTENT', body: msg({ _context_constructor: { prototype: { x: 1 } } }) },
     { name: 'prototype key deep in connection_info', reason: 'INVALID_INTENT', body: msg({ method: 'volume.attach', args: { instance_uuid: uuid(), volume_id: 'v1', connection_info: { driver_volume_type: 'iscsi', data: { prototype: 1 } } } }) },
+    { name: 'a 40 KB _unique_id (it would become the stored intent id)', reason: 'NOT_OSLO_ENVELOPE', body: msg({ _unique_id: 'u'.repeat(40_000) }) },
+    { name: '_unique_id with control characters', reason: 'NOT_OSLO_ENVELOPE', body: msg({ _unique_id: 'abc\u001b[2Jdef' }) },
+    { name: 'a call with a 40 KB _msg_id (echoed in every reply)', reason: 'NOT_OSLO_ENVELOPE', body: msg({ _msg_id: 'm'.repeat(40_000), _reply_q: 'reply_0123456789abcdef0123456789abcdef' }) },
+    { name: 'a call with a reply queue longer than AMQP allows', reason: 'NOT_OSLO_ENVELOPE', body: msg({ _msg_id: 'abc', _reply_q: 'q'.repeat(300) }) },
+    { name: 'a 5 KB method', reason: 'NOT_OSLO_ENVELOPE', body: msg({ method: `instance.${'x'.repeat(5_000)}` }) },
+    { name: 'a 5 KB request id on an invalid intent (cut in the event)', reason: 'INVALID_INTENT', body: msg({ args: { instance_uuid: 'nope' }, _context_request_id: `req-${'r'.repeat(5_000)}` }) },
     { name: 'forged issuer claim, no proof', reason: 'ISSUER_REFUSED', body: msg({ _context_issuer: 'nova' }), properties: { contentType: 'application/json' } },
     { name: 'claim contradicting the proven user', reason: 'ISSUER_REFUSED', body: msg({ _context_issuer: 'cinder' }) },
     { name: 'forged signature', reason: 'ISSUER_REFUSED', body: msg({}), properties: { contentType: 'application/json', headers: { [SIGNATURE_HEADERS.issuer]: 'neutron', [SIGNATURE_HEADERS.signature]: `sha256=${'0'.repeat(64)}` } } },
     { name: 'valid signature, refused issuer for the kind', reason: 'ISSUER_REFUSED', body: msg({}), properties: { contentType: 'application/json' } },
     { name: 'tampered replay of a signed message', reason: 'ISSUER_REFUSED', body: msg({}), properties: { contentType: 'application/json' } },
   ];
-  // Signatures over the exact bodies above.
+  // Copies of messages Neutron signed, re-aimed at this host or re-sent late: a signature covers the routing key and the time.
+  const signedReady = (name: string, routingKey: (host: string) => string, ageS: number): Hostile => {
+    const body = msg({ method: 'port.ready', args: { port_id: `p-${uuid().slice(0, 8)}` } });
+    return { name, reason: 'ISSUER_REFUSED', body, headers: (host) => signatureHeaders('neutron', NEUTRON_KEY, routingKey(host), body, Date.now() - ageS * 1000) };
+  };
+  hostile.splice(hostile.length - 2, 0,
+    signedReady('a valid signature for another host', (host) => `compute.${host}x`, 0),
+    signedReady('a valid signature made an hour ago', (host) => `compute.${host}`, 3_600),
+    signedReady('a valid signature dated an hour ahead', (host) => `compute.${host}`, -3_600),
+  );
+  // Signatures over the exact bodies above, for this test's host.
   const refusedKind = hostile[hostile.length - 2];
-  if (refusedKind) refusedKind.properties = { contentType: 'application/json', headers: { [SIGNATURE_HEADERS.issuer]: 'neutron', [SIGNATURE_HEADERS.signature]: signBody('neutron', NEUTRON_KEY, refusedKind.body) } };
+  if (refusedKind) refusedKind.headers = (host) => signatureHeaders('neutron', NEUTRON_KEY, `compute.${host}`, refusedKind.body);
   const tampered = hostile[hostile.length - 1];
   if (tampered) {
     const original = msg({ method: 'port.ready', args: { port_id: 'p-1' } });
-    tampered.properties = { contentType: 'application/json', headers: { [SIGNATURE_HEADERS.issuer]: 'neutron', [SIGNATURE_HEADERS.signature]: signBody('neutron', NEUTRON_KEY, original), [REPLAY_HEADERS.of]: 'journal:7' } };
+    tampered.headers = (host) => ({ ...signatureHeaders('neutron', NEUTRON_KEY, `compute.${host}`, original), [REPLAY_HEADERS.of]: 'journal:7' });
     tampered.body = Buffer.from(original.toString().replace('p-1', 'p-2'));
   }
 
@@ -132,7 +150,8 @@ describe('bad input: hostile messages are dead-lettered with their reason, and t
   for (const h of hostile) {
     it(`refuses ${h.name} (${h.reason}); the next valid intent succeeds`, async () => {
       const log = await bus.eventLog(host);
-      await bus.publish({ routingKey: `compute.${host}`, body: h.body, properties: h.properties ?? { contentType: 'application/json', userId: 'guest' } });
+      const properties = h.properties ?? (h.headers ? { contentType: 'application/json' } : { contentType: 'application/json', userId: 'guest' });
+      await bus.publish({ routingKey: `compute.${host}`, body: h.body, properties: h.headers ? { ...properties, headers: { ...properties.headers, ...h.headers(host) } } : properties });
       const rejected = await log.waitFor((e) => e.event === 'intent.rejected', 10_000, 'intent.rejected');
       expect(rejected).to.have.nested.property('error.code', h.reason);
       const [dead] = await bus.deadLetters(host, 1);
@@ -141,6 +160,7 @@ describe('bad input: hostile messages are dead-lettered with their reason, and t
       expect(dead?.headers[DEAD_LETTER_HEADERS.routingKey]).to.equal(`compute.${host}`);
       expect(String(dead?.headers[DEAD_LETTER_HEADERS.firstError])).to.match(new RegExp(`^${h.reason}: `));
       expect(dead?.body.equals(h.body)).to.equal(true);
+      expect(log.invalid, 'events that fail their own schema').to.deep.equal([]);
       const kind = valid++ % 2 === 0 ? 'instance.pause' : 'instance.unpause';
       const { body, uniqueId } = bus.intentBody(kind, { instance_uuid: instance });
       await bus.publish({ routingKey: `compute.${host}`, body, properties: JSON_PROPS });

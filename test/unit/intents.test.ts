@@ -28,9 +28,9 @@ describe('intent schemas', () => {
     for (const kind of INTENT_KINDS) expect(REPLY_SCHEMAS[kind], kind).to.not.equal(undefined);
   });
 
-  it('publishes 1.0 and 1.1 of volume.attach and volume.detach, 1.0 of every other kind', () => {
+  it('publishes 1.0 and 1.1 of volume.attach, volume.detach and host.intents, 1.0 of every other kind', () => {
     for (const def of REGISTRY.values()) {
-      const want = def.kind === 'volume.attach' || def.kind === 'volume.detach' ? ['1.0', '1.1'] : ['1.0'];
+      const want = ['volume.attach', 'volume.detach', 'host.intents'].includes(def.kind) ? ['1.0', '1.1'] : ['1.0'];
       expect(def.versions.map((v) => `${v.major}.${v.minor}`), def.kind).to.deep.equal(want);
       expect(currentVersion(def.kind)).to.equal(want[want.length - 1]);
     }

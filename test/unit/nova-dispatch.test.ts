@@ -8,10 +8,10 @@ import { Instance } from '../../src/adapters/nova';
 import type { DeviceChange, Driver, GuestState } from '../../src/drivers/driver';
 import { IntentFailure } from '../../src/errors';
 import { InstanceBook } from '../../src/dispatch/instance-book';
-import { queryIntents } from '../../src/dispatch/intent-records';
+import { queryIntents, queryIntentsPage } from '../../src/dispatch/intent-records';
 import { NovaFactsDirectory } from '../../src/dispatch/nova-facts';
 import { attachVolume, reserveDevice } from '../../src/dispatch/volume-devices';
-import { type IntentArgs, RecordedIntents, validateIntent } from '../../src/intents';
+import { type IntentArgs, RecordedIntents, RecordedIntentsPage, validateIntent } from '../../src/intents';
 import { IntentStore } from '../../src/store/intent-store';
 
 const UUID = '8f0e5c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b';
@@ -135,11 +135,20 @@ describe('Nova dispatch: the facts Nova leaves out', () => {
 
   it('learns ports from the network info cache of Nova\'s instances, but never as already active', () => {
     const dir = new NovaFactsDirectory(new InstanceBook('h1'));
-    dir.learnNovaArgs({ instance: { not: 'an instance' }, instances: 'nor this' });
+    const anyone = () => true;
+    dir.learnNovaArgs({ instance: { not: 'an instance' }, instances: 'nor this' }, anyone);
     expect(dir.facts.port?.(PORT.port_id)).to.equal(undefined);
     const instance = { 'nova_object.name': 'Instance', 'nova_object.namespace': 'nova', 'nova_object.version': '2.7', 'nova_object.data': { uuid: UUID, info_cache: rawInfoCache(true) } };
     expect(Instance.safeParse(instance).success).to.equal(true);
-    dir.learnNovaArgs({ instances: [instance] });
+    // From a sender that may not plug ports (Cinder), nothing is learnt: the facts would steer a later plug.
+    const asked: string[] = [];
+    dir.learnNovaArgs({ instances: [instance] }, (kind) => {
+      asked.push(kind);
+      return false;
+    });
+    expect(asked).to.deep.equal(['port.plug']);
+    expect(dir.facts.port?.(PORT.port_id)).to.equal(undefined);
+    dir.learnNovaArgs({ instances: [instance] }, anyone);
     expect(dir.facts.port?.(PORT.port_id)).to.deep.equal({
       port: { port_id: PORT.port_id, mac_address: PORT.mac_address, vif_type: 'ovs', network: { bridge: 'br-int', mtu: 1442 } },
       network_id: 'net-1',
@@ -176,7 +185,7 @@ describe('host.intents: the intent store, as an operator reads it', () => {
     const error = { code: 'DEVICE_NOT_FOUND', message: 'volume v is not attached', osloClass: 'DeviceNotFound', osloModule: 'hostwall.errors', details: {} };
     await store.finish('b', 'failed', JSON.stringify({ status: 'failed', intentId: 'b', kind: 'volume.detach', error }), t0 + 1010);
     await store.begin({ intentId: 'c', kind: 'instance.reboot', instanceUuid: undefined, args: '{}', request: '{}', receivedAt: t0 + 2000 }, t0 + 2000);
-    const q = (args: Record<string, unknown>) => queryIntents(validateIntent('host.intents', '1.0', args).args as IntentArgs<'host.intents'>, store);
+    const q = (args: Record<string, unknown>) => queryIntentsPage(validateIntent('host.intents', '1.0', args).args as IntentArgs<'host.intents'>, store).intents;
     const all = q({});
     expect(RecordedIntents.safeParse(all).success, 'the reply schema describes it').to.equal(true);
     expect(all.map((r) => r.intent_id)).to.deep.equal(['c', 'b', 'a']);
@@ -189,6 +198,42 @@ describe('host.intents: the intent store, as an operator reads it', () => {
     expect(q({ state: 'failed' }).map((r) => r.intent_id)).to.deep.equal(['b']);
     expect(q({ since: '2026-03-01T10:00:01Z' }).map((r) => r.intent_id)).to.deep.equal(['c', 'b']);
     expect(q({ limit: 1 }).map((r) => r.intent_id)).to.deep.equal(['c']);
+    store.close();
+  });
+
+  it('pages by cursor within max_bytes, through rows received in the same millisecond, and cuts what an old store holds', async () => {
+    const store = IntentStore.open({ path: ':memory:', runId: 'run-1', retentionMs: 86_400_000 });
+    const t0 = Date.now() - 10_000;
+    const ids: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      // Ten rows per millisecond; one id as long as a store without bounds could hold.
+      const id = i === 7 ? `seven-${'x'.repeat(100_000)}` : `id-${String(i).padStart(2, '0')}`;
+      ids.push(id);
+      await store.begin({ intentId: id, kind: 'instance.pause', instanceUuid: UUID, args: '{}', request: '{}', receivedAt: t0 + Math.floor(i / 10) }, t0);
+    }
+    const ask = (args: Record<string, unknown>) => queryIntents(validateIntent('host.intents', '1.1', { paged: true, ...args }).args as IntentArgs<'host.intents'>, store);
+    const seen: string[] = [];
+    let before: string | undefined;
+    let pages = 0;
+    for (;;) {
+      const page = ask({ limit: 1000, max_bytes: 16_384, ...(before ? { before } : {}) });
+      expect(RecordedIntentsPage.safeParse(page).success, 'the page schema describes it').to.equal(true);
+      if (!('intents' in page)) throw new Error('not a page');
+      expect(Buffer.byteLength(JSON.stringify(page.intents))).to.be.at.most(16_384);
+      seen.push(...page.intents.map((r) => r.intent_id));
+      pages++;
+      if (!page.more) break;
+      before = page.next ?? undefined;
+    }
+    expect(pages).to.be.above(1);
+    const expected = [...ids].reverse().map((id) => (id.length > 129 ? `${id.slice(0, 128)}…` : id));
+    expect(seen).to.deep.equal(expected);
+    // The limit stops a page too, and says so.
+    const first = ask({ limit: 5 });
+    expect('intents' in first && first.intents.length === 5 && first.more && typeof first.next === 'string').to.equal(true);
+    // 1.0, or without paged: the bare array, as before.
+    expect(Array.isArray(queryIntents(validateIntent('host.intents', '1.0', {}).args as IntentArgs<'host.intents'>, store))).to.equal(true);
+    expect(() => validateIntent('host.intents', '1.0', { paged: true })).to.throw(/1\.1/);
     store.close();
   });
 });

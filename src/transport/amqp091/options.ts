@@ -53,6 +53,7 @@ export interface CompiledOptions {
   startTimeoutMs: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
+  maxPublishBytes: number;
 }
 
 const silent: TransportLog = () => undefined;
@@ -107,5 +108,6 @@ export function compileOptions(input: Amqp091Options): CompiledOptions {
     startTimeoutMs: o.startTimeoutMs,
     reconnectMinMs: o.reconnectMinMs,
     reconnectMaxMs: Math.max(o.reconnectMaxMs, o.reconnectMinMs),
+    maxPublishBytes: o.maxPublishBytes,
   };
 }

@@ -8,7 +8,9 @@
  * - rejects with TransportError on nack, on channel/connection loss before
  *   the ack, and when no ack came within confirmTimeoutMs. In the last two
  *   cases the message may still have been delivered: callers that retry must
- *   tolerate duplicates (oslo dedupes by _unique_id).
+ *   tolerate duplicates (oslo dedupes by _unique_id);
+ * - rejects with TransportError outcome 'too_large', sending nothing, when
+ *   the message could never fit (message-size.ts): the channel stays up.
  *
  * Backpressure: when amqplib's publish() returns false the message is buffered
  * (never resend it); later publishes wait for 'drain' first.
@@ -17,6 +19,7 @@ import type { ChannelModel, ConfirmChannel, Message, Options } from 'amqplib';
 import { TransportError } from '../../errors';
 import type { OutboundMessage, PublishResult } from '../transport';
 import type { BrokerConnection } from './connection';
+import { frameMaxOf, sizeProblem } from './message-size';
 import type { CompiledOptions } from './options';
 import { errorText, withTimeout } from './timing';
 
@@ -96,6 +99,9 @@ export class ConfirmPublisher {
   }
 
   private send(pc: PublishChannel, msg: OutboundMessage, deadline: number): Promise<PublishResult> {
+    // A message that can never fit fails alone, before it is sent (message-size.ts): sent, it would take the channel down.
+    const problem = sizeProblem(msg, { maxPublishBytes: this.opts.maxPublishBytes, frameMax: frameMaxOf(pc.ch.connection) });
+    if (problem) return Promise.reject(new TransportError(`${what(msg)}: ${problem}`, { ...where(msg), outcome: 'too_large' }));
     return new Promise<PublishResult>((resolve, reject) => {
       const entry: InFlight = { ch: pc.ch, msg, deadline, returned: false, done: false, resolve, reject };
       this.track(entry);

@@ -24,6 +24,8 @@ export interface DeadLetter {
 
 export class EventLog {
   readonly events: HostwallEvent[] = [];
+  /** Bodies the worker published that its own event schemas refuse (a defect: hostile tests assert none). */
+  readonly invalid: { body: string; error: string }[] = [];
   private waiters: { pred: (e: HostwallEvent) => boolean; resolve: (e: HostwallEvent) => void }[] = [];
 
   push(e: HostwallEvent): void {
@@ -81,7 +83,16 @@ export class TestBus {
     const q = await ch.assertQueue('', { exclusive: true, autoDelete: true });
     await ch.bindQueue(q.queue, 'hostwall.events', `${host}.#`);
     await ch.consume(q.queue, (m) => {
-      if (m) log.push(parseEvent(JSON.parse(m.content.toString('utf8'))));
+      if (!m) return;
+      const text = m.content.toString('utf8');
+      let event: HostwallEvent;
+      try {
+        event = parseEvent(JSON.parse(text));
+      } catch (err) {
+        log.invalid.push({ body: text.slice(0, 2000), error: String(err).slice(0, 2000) });
+        return;
+      }
+      log.push(event);
     }, { noAck: true });
     return log;
   }
@@ -118,6 +129,13 @@ export class TestBus {
       await ch.close();
     }
     return out;
+  }
+
+  /** A channel of the test's own connection (errors ignored: a 404 closes it); the caller closes it. */
+  async channel(): Promise<amqp.Channel> {
+    const ch = await this.conn.createChannel();
+    ch.on('error', () => undefined);
+    return ch;
   }
 
   /** Messages ready in a queue (not counting unacked). */
