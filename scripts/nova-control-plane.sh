@@ -7,7 +7,8 @@
 # in its own session, with a pid file. /work/shared/nova/CONTROL-PLANE.md is
 # the recipe this follows.
 #
-#   nova-control-plane.sh up                start what is not running, wait until all answer
+#   nova-control-plane.sh up                start what is not running, wait until all answer;
+#                                           prints "already-up" or "started" on stdout
 #   nova-control-plane.sh down [--purge]    stop every process started here; --purge also
 #                                           drops the databases, the vhost and the state dir
 #   nova-control-plane.sh status            one line per process; exit 0 when all answer
@@ -180,6 +181,7 @@ cmd_up() {
   set_urls
   if [[ -f $NOVA_CP_DIR/env ]] && all_answer; then
     say "already up ($((SECONDS - t0)) s): $NOVA_API_URL"
+    echo already-up
     return 0
   fi
   write_nova_conf
@@ -200,19 +202,21 @@ cmd_up() {
   flavor=$("$PY" "$HERE/provision.py" flavor "$NOVA_API_URL" "$FLAVOR_NAME" 1 512 1) || die "flavor creation failed (log: $LOG/api.log)"
   write_env "$image" "$flavor"
   say "up in $((SECONDS - t0)) s: $NOVA_API_URL (image $image, flavor $flavor)"
+  echo started
 }
 
 cmd_down() {
   local purge=${1:-}
   mkdir -p "$RUN"
   lock_state
-  local f s
+  local f
+  local -a computes=()
   for f in "$RUN"/compute-*.pid; do
-    [[ -e $f ]] || continue
-    s=$(basename "$f" .pid)
-    stop_service "$s"
+    [[ -e $f ]] && computes+=("$(basename "$f" .pid)")
   done
-  for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do stop_service "${SERVICES[i]}"; done
+  # Compute hosts first: they would log errors about a conductor that left.
+  ((${#computes[@]} == 0)) || stop_services "${computes[@]}"
+  stop_services "${SERVICES[@]}"
   if [[ $purge == --purge ]]; then
     drop_databases
     drop_vhost
@@ -260,7 +264,7 @@ cmd_compute_start() {
 
 cmd_compute_stop() {
   local host=${1:?usage: compute-stop HOST [--purge]}
-  stop_service "compute-$host"
+  stop_services "compute-$host"
   if [[ ${2:-} == --purge ]]; then
     rm -rf "${NOVA_CP_DIR:?}/compute/$host" "$LOG/compute-$host.log" "$LOG/compute-$host.log.1"
   fi

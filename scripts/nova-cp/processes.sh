@@ -37,20 +37,27 @@ start_service() {
   echo "$pid $(starttime "$pid")" >"$RUN/$name.pid"
 }
 
-# SIGTERM to the process group, SIGKILL after 10 s: oslo services shut down
-# in about a second; one that hangs must not hang `down`.
-stop_service() {
-  local name=$1 pid i
-  if pid=$(pid_of "$name"); then
-    kill -TERM -- "-$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-      kill -0 -- "-$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    say "stopped $name ($pid)"
-  fi
-  rm -f "$RUN/$name.pid"
+# SIGTERM to each process group, SIGKILL to what is left after 10 s: oslo
+# services shut down in a few seconds (all at once, not one after the other);
+# one that hangs must not hang `down`.
+stop_services() {
+  local name pid i
+  local -a pids=()
+  for name in "$@"; do
+    if pid=$(pid_of "$name"); then
+      kill -TERM -- "-$pid" 2>/dev/null || true
+      pids+=("$pid")
+      say "stopping $name ($pid)"
+    fi
+    rm -f "$RUN/$name.pid"
+  done
+  for ((i = 0; i < 100; i++)); do
+    local left=0
+    for pid in "${pids[@]}"; do kill -0 -- "-$pid" 2>/dev/null && left=1; done
+    ((left)) || return 0
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
 }
 
 fail_service() {
