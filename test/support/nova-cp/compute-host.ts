@@ -9,6 +9,7 @@
  * can the scheduler place a server there.
  */
 import type { ControlPlane } from '../nova-control-plane';
+import { deleteQueue } from './broker';
 import { pollUntil } from './poll';
 import type { InventoryMap } from './schemas';
 import { runScript } from './script';
@@ -80,7 +81,11 @@ export async function awaitRegistration(plane: ControlPlane, host: string, timeo
   return { serviceId: service.id, ...registered };
 }
 
-/** Deletes the host's nova-compute service (with its compute node and resource provider). */
+/**
+ * Removes what a stopped compute host leaves behind: its nova-compute service
+ * (with its compute node and resource provider) and its topic queue.
+ */
 export async function forgetComputeHost(plane: ControlPlane, host: string): Promise<void> {
   for (const s of await plane.nova.listServices({ host, binary: 'nova-compute' })) await plane.nova.deleteService(s.id);
+  await deleteQueue(plane.env.NOVA_CP_TRANSPORT_URL, `compute.${host}`);
 }
