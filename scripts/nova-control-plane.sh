@@ -172,9 +172,10 @@ all_answer() {
 
 cmd_up() {
   local t0=$SECONDS
-  ensure_packages
   mkdir -p "$ETC" "$RUN" "$LOG" "$NOVA_CP_DIR/nova/lock" "$NOVA_CP_DIR/glance"
+  # Before the packages: two `up`s at once must not race apt-get either.
   lock_state
+  ensure_packages
   ensure_broker
   ensure_mariadb
   choose_ports

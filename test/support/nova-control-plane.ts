@@ -17,7 +17,15 @@ import { PlacementApi } from './nova-cp/placement-api';
 import { ControlPlaneEnv } from './nova-cp/schemas';
 import { CONTROL_PLANE_SCRIPT, runScript } from './nova-cp/script';
 
-export { awaitRegistration, type ComputeHost, type ComputeHostHandle, debianNovaCompute, forgetComputeHost, type RegisteredHost } from './nova-cp/compute-host';
+export {
+  awaitRegistration,
+  type ComputeHost,
+  type ComputeHostHandle,
+  debianNovaCompute,
+  forgetComputeHost,
+  type RegisteredHost,
+  writeComputeConf,
+} from './nova-cp/compute-host';
 export { ControlPlaneError } from './nova-cp/errors';
 export { NovaApi, type ServerAction } from './nova-cp/nova-api';
 export { PlacementApi } from './nova-cp/placement-api';

@@ -30,6 +30,16 @@ export interface ComputeHost {
 const SCRIPT_TIMEOUT_MS = 60_000;
 
 /**
+ * Writes HOST's nova-compute.conf for this control plane (transport, state
+ * and instances paths, report_interval, notifications, Placement, Neutron and
+ * Glance; no database) and answers its path: what any ComputeHost reads.
+ */
+export async function writeComputeConf(host: string): Promise<string> {
+  const { stdout } = await runScript(['compute-conf', host], SCRIPT_TIMEOUT_MS);
+  return stdout.trim();
+}
+
+/**
  * Debian's nova-compute (nova.cmd.compute:main under /usr/bin/python3) with
  * `compute_driver = fake.SmallFakeDriver`, configured by
  * scripts/nova-cp/compute-conf.sh; stop() also removes its files.
