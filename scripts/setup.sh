@@ -23,6 +23,9 @@ if [[ $MODE == test ]]; then
   # outlives a worker: the fault suite) and runs QEMU guests under TCG (the
   # real-hypervisor tier).
   PKGS+=(libvirt-clients libvirt-daemon-system qemu-system-x86 openssl python3-oslo.messaging python3-nova python3-libvirt python3-jsonschema python3-placement docker-compose)
+  # The real Nova control plane of the compatibility tests and the benchmark
+  # (scripts/nova-control-plane.sh, which starts MariaDB itself when needed).
+  PKGS+=(python3-glance python3-pymysql mariadb-server mariadb-client curl)
 fi
 missing=()
 for p in "${PKGS[@]}"; do
