@@ -9,7 +9,7 @@
 import { DEFAULT_HTTP_TIMEOUT_MS, expectStatus, type JsonRequest, parseBody, send, sendJson } from './http';
 import { ControlPlaneError } from './errors';
 import { type PollOptions, pollUntil } from './poll';
-import { type Hypervisor, HypervisorList, type Server, ServerCreated, ServerReply, type Service, ServiceList } from './schemas';
+import { type Hypervisor, HypervisorList, HypervisorReply, type InstanceAction, InstanceActionList, InstanceActionReply, type Server, ServerCreated, ServerReply, type Service, ServiceList } from './schemas';
 
 export const NOVA_MICROVERSION = '2.88';
 
@@ -129,6 +129,27 @@ export class NovaApi {
   async deleteService(id: string): Promise<void> {
     const req = this.req('DELETE', `/os-services/${id}`);
     expectStatus(req, await send(req), [204, 404]);
+  }
+
+  /** POST /servers/{id}/action {rebuild}: Nova casts rebuild_instance to the server's host. */
+  async rebuild(id: string, imageRef: string): Promise<void> {
+    const req = this.req('POST', `/servers/${id}/action`, { rebuild: { imageRef } });
+    expectStatus(req, await send(req), [202]);
+  }
+
+  /** The server's instance actions, newest first, each with its events. */
+  async instanceActions(id: string): Promise<InstanceAction[]> {
+    const list = await sendJson(this.req('GET', `/servers/${id}/os-instance-actions`), [200], InstanceActionList);
+    const out: InstanceAction[] = [];
+    for (const a of list.instanceActions) {
+      out.push((await sendJson(this.req('GET', `/servers/${id}/os-instance-actions/${a.request_id}`), [200], InstanceActionReply)).instanceAction);
+    }
+    return out;
+  }
+
+  /** GET /os-hypervisors/{id}: at 2.88 Nova asks that one host its uptime (the list asks every host, dead ones too). */
+  async getHypervisor(id: string): Promise<Hypervisor> {
+    return (await sendJson(this.req('GET', `/os-hypervisors/${id}`), [200], HypervisorReply)).hypervisor;
   }
 
   async listHypervisors(): Promise<Hypervisor[]> {

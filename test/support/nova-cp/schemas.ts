@@ -35,16 +35,29 @@ export const Service = z.object({
 export type Service = z.output<typeof Service>;
 export const ServiceList = z.object({ services: z.array(Service) });
 
+/** GET /servers/{id}/os-instance-actions/{request_id}: the action and its events (admins see tracebacks). */
+export const InstanceAction = z.object({
+  action: z.string(),
+  request_id: z.string(),
+  events: z.array(z.object({ event: z.string(), result: z.string().nullable(), host: z.string().nullable().optional(), traceback: z.string().nullable().optional() })).optional(),
+});
+export type InstanceAction = z.output<typeof InstanceAction>;
+export const InstanceActionList = z.object({ instanceActions: z.array(InstanceAction) });
+export const InstanceActionReply = z.object({ instanceAction: InstanceAction });
+
 export const Hypervisor = z.object({
   id: z.string(),
   hypervisor_hostname: z.string(),
   state: z.enum(['up', 'down']),
   status: z.enum(['enabled', 'disabled']),
   hypervisor_type: z.string().optional(),
+  /** The host's `uptime` line (a get_host_uptime call to the compute host, 2.88); null when it cannot tell. */
+  uptime: z.string().nullable().optional(),
   service: z.object({ id: z.string(), host: z.string() }),
 });
 export type Hypervisor = z.output<typeof Hypervisor>;
 export const HypervisorList = z.object({ hypervisors: z.array(Hypervisor) });
+export const HypervisorReply = z.object({ hypervisor: Hypervisor });
 
 /** GET /allocations/{consumer}: an empty map once the consumer has none. */
 export const ConsumerAllocations = z.object({
