@@ -29,6 +29,7 @@ import {
   debianNovaCompute,
   forgetComputeHost,
 } from '../test/support/nova-control-plane';
+import { hostwallComputeHost } from '../test/support/nova-cp/hostwall-host';
 
 export const PHASES = ['post', 'boot', 'stop', 'start', 'delete'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -127,7 +128,7 @@ function flag(name: string, fallback: number): number {
 async function main(): Promise<void> {
   const opts: BenchOptions = { runs: flag('--runs', 5), intervalMs: flag('--interval-ms', 50), stepTimeoutMs: 60_000 };
   // The compute hosts to compare, the first being the reference.
-  const hosts: ComputeHost[] = [debianNovaCompute];
+  const hosts: ComputeHost[] = [debianNovaCompute, hostwallComputeHost()];
   const tUp = performance.now();
   const plane = await controlPlane();
   console.log(`control plane ${plane.startedHere ? 'started' : 'already up'} in ${((performance.now() - tUp) / 1000).toFixed(1)} s: ${plane.env.NOVA_API_URL}`);

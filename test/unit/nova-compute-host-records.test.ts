@@ -94,7 +94,7 @@ describe('Nova compute host: instance records as nova-compute writes them', () =
     ['stop_instance', 'stop', 'stopped', 'shutdown'],
     ['start_instance', 'start', 'active', 'running'],
   ] as const) {
-    it(`${method}: one save with nova-compute's guard and settled state, between the action event's start and finish`, async () => {
+    it(`${method}: one save with nova-compute's guard and settled state, then the action event's start and finish`, async () => {
       const { rpc, hooks } = setup();
       const { hooks: h, uuid } = hooks(method);
       await h.before?.();
@@ -102,7 +102,7 @@ describe('Nova compute host: instance records as nova-compute writes them', () =
       const saves = rpc.objectActions('Instance.save');
       expect(saves.map((s) => s.kwargs.expected_task_state)).to.deep.equal(capturedGuards(group));
       expect(saves[0]?.data).to.include({ vm_state: vmState, task_state: null, power_state: power === 'running' ? 1 : 4 });
-      expect(rpc.labels().filter((l) => l.startsWith('InstanceActionEvent'))).to.deep.equal(['InstanceActionEvent.event_start', 'InstanceActionEvent.event_finish_with_failure']);
+      expect(rpc.labels()).to.deep.equal(['Instance.save', 'InstanceActionEvent.event_start', 'InstanceActionEvent.event_finish_with_failure']);
     });
   }
 

@@ -148,20 +148,25 @@ export class NovaRecords implements SenderRecords {
     return { conductor: this.deps.conductor, context: servedContext(req.context), deadlineMs: this.deps.deadlineMs, log: this.deps.log, stopped: this.deps.stopped };
   }
 
+  /**
+   * The action event is recorded after the state it reports, not around the
+   * driver as nova-compute's decorator does: sent beside the saves it made
+   * the conductor answer them later (measured: a stop's save 15-20 ms alone,
+   * ~38 ms beside event_start), and the saves are what the API shows.
+   */
   private hooks(script: ActionScript, record: InstanceRecord, req: WireRequest, args: Readonly<Record<string, unknown>>): IntentHooks {
     const io = this.io(req);
     const step = (facts: InstanceFacts | undefined): StepContext => ({ host: this.deps.host, node: this.deps.node(), facts, args });
-    let started: Promise<boolean> = Promise.resolve(false);
+    const event = async (error: ErrorInfo | undefined) => this.eventFinish(io, record.uuid, script.event, this.eventStart(io, record.uuid, script.event), error);
     return {
       before: async () => {
-        started = this.eventStart(io, record.uuid, script.event);
         for (const s of script.before?.(step(undefined)) ?? []) await this.save(io, record, s);
       },
       succeeded: async (facts) => {
         await this.save(io, record, script.succeeded(step(facts)));
         if (script.after === 'built') this.afterBuild(io, record);
         if (script.after === 'deleted') await this.afterDelete(io, record);
-        await this.eventFinish(io, record.uuid, script.event, started, undefined);
+        await event(undefined);
       },
       failed: async (error, facts) => {
         try {
@@ -169,7 +174,7 @@ export class NovaRecords implements SenderRecords {
             await this.fault(io, record.uuid, error);
           }
           if (error.details.source !== FROM_NOVA) await this.applyPolicy(io, record, this.policyOf(script, facts));
-          await this.eventFinish(io, record.uuid, script.event, started, error);
+          await event(error);
         } catch (err) {
           this.deps.log.error('could not record the failure in Nova', { instance_uuid: record.uuid, event: script.event, error: String(err) });
         }

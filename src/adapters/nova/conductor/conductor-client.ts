@@ -110,7 +110,14 @@ export class ConductorClient {
     return { data: applyUpdates(objinst['nova_object.data'], updates), updates, result };
   }
 
-  private call(context: NovaContext, method: string, args: Record<string, unknown>): Promise<unknown> {
-    return this.rpc.call({ topic: this.settings.topic }, { method, args, version: CONDUCTOR_API_VERSION, context }, { timeoutMs: this.settings.timeoutMs });
+  private async call(context: NovaContext, method: string, args: Record<string, unknown>): Promise<unknown> {
+    const t0 = performance.now();
+    try {
+      return await this.rpc.call({ topic: this.settings.topic }, { method, args, version: CONDUCTOR_API_VERSION, context }, { timeoutMs: this.settings.timeoutMs });
+    } finally {
+      const inst = args.objinst as Record<string, unknown> | undefined;
+      const what = method === 'object_action' ? `${String(inst?.['nova_object.name'])}.${String(args.objmethod)}` : `${String(args.objname)}.${String(args.objmethod)}`;
+      this.log.debug('nova-conductor call', { call: what, ms: Math.round(performance.now() - t0), request_id: context.request_id });
+    }
   }
 }
