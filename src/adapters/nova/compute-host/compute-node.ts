@@ -18,7 +18,15 @@ import { adminContext } from '../conductor/context';
 import { NovaListPrimitive, primitive } from '../conductor/primitive';
 import { hostFields, type PlacedInstance, type ResourceSettings, usageFields } from './resources';
 
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+/** Values as the database holds them: a nested primitive's change list is bookkeeping, not a value. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (typeof v !== 'object' || v === null) return v;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v).sort()) if (k !== 'nova_object.changes') out[k] = canonical((v as Record<string, unknown>)[k]);
+  return out;
+}
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 
 export class ComputeNodeRecord {
   private data: Record<string, unknown> | undefined;
@@ -67,6 +75,7 @@ export class ComputeNodeRecord {
     const want = { ...hostFields(inv, this.settings, this.name, current, false), ...usageFields(instances, inv, this.settings) };
     const changed = Object.keys(want).filter((k) => !same(current[k], want[k]));
     if (changed.length === 0) return false;
+    this.log.debug('compute node changed', { fields: changed });
     const r = await this.conductor.objectAction(adminContext(), primitive('ComputeNode', { ...current, ...want }, changed), 'save');
     this.data = r.data;
     return true;
