@@ -28,7 +28,8 @@ describe('Nova compute host: registration', () => {
     const service = new ServiceRecord(conductor, settings.host, log);
     expect(await service.register()).to.equal('created');
     expect(rpc.objectActions('Service.create')[0]?.changes).to.deep.equal(changesOf('Service.create'));
-    expect(rpc.objectActions('Service.create')[0]?.data).to.deep.equal(groupCalls(captured, 'startup').find((c) => c.label === 'Service.create')?.msg.args.objinst && (groupCalls(captured, 'startup').find((c) => c.label === 'Service.create')?.msg.args.objinst as Record<string, unknown>)['nova_object.data']);
+    const capturedCreate = groupCalls(captured, 'startup').find((c) => c.label === 'Service.create')?.msg.args.objinst as Record<string, unknown> | undefined;
+    expect(rpc.objectActions('Service.create')[0]?.data).to.deep.equal(capturedCreate?.['nova_object.data']);
     expect(service.id).to.equal(4);
     await service.beat();
     expect(rpc.objectActions('Service.save')[0]).to.deep.include({ changes: ['report_count'] });
