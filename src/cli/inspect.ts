@@ -39,6 +39,12 @@ async function recentIntents(client: IntentClient, host: string, query: Record<s
   return rows;
 }
 
+/** One intent as a row of the TTY table. */
+export function intentRow(r: RecordedIntent): string {
+  const err = r.error ? `${r.error.code}: ${r.error.message}` : r.intent_id;
+  return `${r.received_at.padEnd(24)} ${r.kind.padEnd(22)} ${(r.instance_uuid ?? '-').padEnd(36)} ${r.state.padEnd(9)} ${String(r.duration_ms ?? '').padStart(6)}  ${err}`;
+}
+
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
@@ -63,10 +69,7 @@ export function registerInspect(program: Command): void {
         if (tty) {
           process.stdout.write(`intents on ${f.host} since ${f.since} (newest first)\n`);
           process.stdout.write(`${'received'.padEnd(24)} ${'kind'.padEnd(22)} ${'instance'.padEnd(36)} ${'state'.padEnd(9)} ${'ms'.padStart(6)}  intent id / error\n`);
-          for (const r of rows) {
-            const err = r.error ? `${r.error.code}: ${r.error.message}` : r.intent_id;
-            process.stdout.write(`${r.received_at.padEnd(24)} ${r.kind.padEnd(22)} ${(r.instance_uuid ?? '-').padEnd(36)} ${r.state.padEnd(9)} ${String(r.duration_ms ?? '').padStart(6)}  ${err}\n`);
-          }
+          for (const r of rows) process.stdout.write(`${intentRow(r)}\n`);
         } else {
           for (const r of rows) process.stdout.write(`${JSON.stringify({ type: 'intent', host: f.host, ...r })}\n`);
         }

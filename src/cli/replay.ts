@@ -48,7 +48,8 @@ async function* deadLetterSource(reader: DeadLetterReader): AsyncGenerator<Sourc
   for await (const h of reader.take()) yield { msg: h.msg, sent: h.remove, skipped: h.keep };
 }
 
-function row(item: ReplayItem, status: ItemStatus): string {
+/** One message as a row of the TTY table (a dry run, or a message that was not sent). */
+export function row(item: ReplayItem, status: ItemStatus): string {
   const when = item.msg.source === 'journal' ? `#${item.msg.ref}` : (item.at?.toISOString() ?? '');
   const extra = item.msg.reason ? `  ${item.msg.reason}` : item.undecodable ? `  ${item.undecodable}` : '';
   return `${when.padEnd(24)} ${(item.host ?? '-').padEnd(16)} ${(item.kind ?? '?').padEnd(22)} ${(item.instanceUuid ?? '-').padEnd(36)} ${status}${extra}`;
