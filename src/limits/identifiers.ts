@@ -7,7 +7,8 @@
  * - identifiers that decide something are REFUSED when they break their
  *   bound, never cut (a cut id could merge two intents, a cut reply address
  *   could answer someone else): `_unique_id` (the intent id), `_msg_id` and
- *   `_reply_q` (echoed in every reply), `method`, `namespace`, `version`.
+ *   `_reply_q` (echoed in every reply; the reply queue must also be named as
+ *   oslo names them), `method`, `namespace`, `version`.
  *   Refused as NOT_OSLO_ENVELOPE before anything reads them, so a refused
  *   call is not answered (its reply address is not trusted).
  * - strings only carried along (the context's request ids, user and project
@@ -26,9 +27,22 @@ import { RejectedError } from '../errors';
 export const MAX_MESSAGE_ID_CHARS = 64;
 /** Letters, digits, ".", "_", ":" and "-", starting with a letter or digit (as ResourceId). */
 const MESSAGE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
-/** AMQP's limit on a routing key (a short string); printable ASCII, no spaces (oslo: `reply_<hex>`). */
+/** AMQP's limit on a routing key (a short string). */
 export const MAX_REPLY_QUEUE_CHARS = 255;
-const REPLY_QUEUE = /^[\x21-\x7e]+$/;
+/**
+ * A reply queue as oslo.messaging's rabbit driver names it (amqpdriver.py
+ * `_get_reply_q`): `reply_` + `uuid.uuid4().hex` (32 lower-case hex digits),
+ * or, with `use_queue_manager = True` (oslo.messaging 14.4 and later),
+ * `reply_<hostname>:<processname>:<counter>`. The driver never uses RabbitMQ's
+ * direct reply-to (`amq.rabbitmq.reply-to`). A reply is published to the
+ * default exchange with this name as routing key, so any other name could
+ * aim the worker's answers and call-monitor heartbeats at any queue: another
+ * host's `compute.<host>`, the journal stream, a dead-letter queue. Only
+ * names that start with `reply_` are answered; no hostwall or compute queue
+ * does. Naming another caller's reply queue is not prevented here (README,
+ * Guarantees: reply queues).
+ */
+const REPLY_QUEUE = /^reply_(?:[0-9a-f]{32}|[A-Za-z0-9._-]+:[A-Za-z0-9._-]+:[0-9]+)$/;
 /** Method and namespace: Nova's longest method name is under 60 characters. */
 export const MAX_NAME_CHARS = 255;
 const NAME = /^[\x21-\x7e]*$/;
@@ -57,7 +71,7 @@ function check(field: string, value: string | undefined, max: number, pattern: R
 export function checkIdentifiers(req: NamedFields): void {
   // The reply address first: a refusal names what it refused, and must not be sent to a hostile address.
   check('_msg_id', req.call?.msgId, MAX_MESSAGE_ID_CHARS, MESSAGE_ID, 'letters, digits, ".", "_", ":" or "-"');
-  check('_reply_q', req.call?.replyQueue, MAX_REPLY_QUEUE_CHARS, REPLY_QUEUE, 'printable ASCII without spaces');
+  check('_reply_q', req.call?.replyQueue, MAX_REPLY_QUEUE_CHARS, REPLY_QUEUE, "oslo's reply queue name, reply_<32 hex digits> (or reply_<host>:<process>:<n>)");
   check('_unique_id', req.uniqueId, MAX_MESSAGE_ID_CHARS, MESSAGE_ID, 'letters, digits, ".", "_", ":" or "-"');
   check('method', req.method, MAX_NAME_CHARS, NAME, 'printable ASCII without spaces');
   check('namespace', req.namespace, MAX_NAME_CHARS, NAME, 'printable ASCII without spaces');

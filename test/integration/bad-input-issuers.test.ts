@@ -22,6 +22,7 @@ import { expect } from 'chai';
 import { envelopeJson } from '../../src/oslo/envelope';
 import { decodeOsloBody } from '../../src/oslo/envelope';
 import { decodeRpcReply, type ReplyValue } from '../../src/oslo/rpc-reply';
+import { replyQueueName } from '../../src/oslo/topology';
 import { signatureHeaders } from '../../src/policy/signature';
 import { DEAD_LETTER_HEADERS } from '../../src/worker/wire';
 import { loadNovaFixtures } from '../compat/nova-capture-fixtures';
@@ -152,7 +153,7 @@ describe('bad input: port facts are learnt only from issuers that may plug ports
     w = await startHostWorker({ host, statePath, config: { issuerMode: 'verified', issuerUsers: { guest: 'nova' }, issuerKeysFile: keysFile(statePath), journal: false } });
     bus = await TestBus.connect(AMQP_URL);
     const ch = await bus.channel();
-    replyQueue = (await ch.assertQueue('', { exclusive: true, autoDelete: true })).queue;
+    replyQueue = (await ch.assertQueue(replyQueueName(), { exclusive: true, autoDelete: true })).queue;
     await ch.consume(replyQueue, (m) => {
       if (!m) return;
       const r = decodeRpcReply(decodeOsloBody(m.content, m.properties.contentType, m.properties.contentEncoding));

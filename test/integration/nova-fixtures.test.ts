@@ -25,6 +25,7 @@ import type { LibvirtDriver } from '../../src/drivers/libvirt/driver';
 import type { HostwallEvent } from '../../src/events/schemas';
 import { decodeOsloBody, envelopeJson } from '../../src/oslo/envelope';
 import { decodeRpcReply, type ReplyValue } from '../../src/oslo/rpc-reply';
+import { replyQueueName } from '../../src/oslo/topology';
 import { DEAD_LETTER_HEADERS } from '../../src/worker/wire';
 import type { Worker } from '../../src/worker/worker';
 import { loadNovaFixtures, type NovaFixture } from '../compat/nova-capture-fixtures';
@@ -64,7 +65,8 @@ class NovaSide {
     conn.on('error', () => undefined);
     const ch = await conn.createConfirmChannel();
     ch.on('error', () => undefined);
-    const replyQ = (await ch.assertQueue('', { exclusive: true, autoDelete: true })).queue;
+    // Named as oslo names reply queues: the worker answers no other.
+    const replyQ = (await ch.assertQueue(replyQueueName(), { exclusive: true, autoDelete: true })).queue;
     const notifQ = (await ch.assertQueue('', { exclusive: true, autoDelete: true })).queue;
     await ch.assertExchange('nova', 'topic', { durable: false });
     for (const p of ['info', 'error']) await ch.bindQueue(notifQ, 'nova', `versioned_notifications.${p}`);

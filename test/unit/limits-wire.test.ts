@@ -40,6 +40,17 @@ describe('identifier bounds', () => {
     expect(refusal(() => checkIdentifiers(req({ version: '1.'.repeat(20) })))).to.match(/version/);
   });
 
+  it('answers only reply queues named as oslo names them, never a compute, hostwall or other queue', () => {
+    const call = (replyQueue: string) => refusal(() => checkIdentifiers(req({ call: { msgId: 'abc', replyQueue } })));
+    expect(call('reply_0123456789abcdef0123456789abcdef')).to.equal('accepted');
+    // oslo.messaging's use_queue_manager names: reply_<hostname>:<processname>:<counter>.
+    expect(call('reply_compute-1.example.org:nova-api:3')).to.equal('accepted');
+    for (const q of ['compute.other-host', 'compute', 'hostwall.journal', 'hostwall.dead.h1', 'hostwall.tail.x', 'amq.rabbitmq.reply-to',
+      'reply_0123456789ABCDEF0123456789ABCDEF', 'reply_0123456789abcdef', 'reply_x', 'xreply_0123456789abcdef0123456789abcdef']) {
+      expect(call(q), q).to.match(/^NOT_OSLO_ENVELOPE: _reply_q .*oslo's reply queue name/);
+    }
+  });
+
   it('cuts carried strings to their bound with a mark, never inside a surrogate pair', () => {
     expect(cut('short')).to.equal('short');
     const long = cut('r'.repeat(5000));
