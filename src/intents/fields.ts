@@ -60,6 +60,21 @@ export const ConnectionInfo = z.strictObject({
   data: z.record(z.string().max(256), z.unknown()),
 });
 
+/**
+ * Nova's bounds on instance metadata (its API schema: keys of 1 to 255
+ * characters, values of at most 255; the `metadata_items` quota: 128 items),
+ * so the worker never keeps more per guest than Nova would let a user set:
+ * at most ~64 KB, held in memory and in the domain definition for the guest's
+ * life.
+ */
+export const METADATA_LIMITS = { items: 128, keyChars: 255, valueChars: 255 } as const;
+
+export const Metadata = z
+  .record(z.string().min(1).max(METADATA_LIMITS.keyChars), z.string().max(METADATA_LIMITS.valueChars))
+  .refine((m) => Object.keys(m).length <= METADATA_LIMITS.items, { message: `at most ${METADATA_LIMITS.items} items (Nova's metadata_items quota)` })
+  .meta({ maxProperties: METADATA_LIMITS.items })
+  .describe("Nova's instance metadata: at most 128 items, keys of 1 to 255 characters, values of at most 255");
+
 export const VolumeRef = z.strictObject({
   volume_id: ResourceId,
   connection_info: ConnectionInfo,

@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import {
-  ConnectionInfo, DeviceName, Flavor, Image, InstanceUuid, IntentId, Port, ResourceId, VolumeRef,
+  ConnectionInfo, DeviceName, Flavor, Image, InstanceUuid, IntentId, Metadata, Port, ResourceId, VolumeRef,
 } from './fields';
 
 const base = { intent_id: IntentId.optional() };
@@ -25,7 +25,7 @@ export const SpawnV1 = z.strictObject({
   image: Image.optional(),
   ports: z.array(Port).max(32).optional(),
   volumes: z.array(VolumeRef).max(64).optional(),
-  metadata: z.record(z.string().max(255), z.string().max(65535)).optional(),
+  metadata: Metadata.optional(),
   wait_for_ports: z.boolean().optional().describe('default: true when ports are given'),
 });
 

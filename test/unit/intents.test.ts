@@ -79,6 +79,16 @@ describe('intent schemas', () => {
     const err2 = rejection(() => validateIntent('instance.spawn', '1.0', { instance_uuid: UUID, name: 'x', flavor: { vcpus: '2', memory_mb: 1, root_gb: 1 } }));
     expect(err2.message).to.contain('flavor.vcpus');
   });
+
+  it('bounds a spawn\'s metadata as Nova does: 128 items, keys of 1 to 255 characters, values of at most 255', () => {
+    const spawn = (metadata: Record<string, string>) => () => validateIntent('instance.spawn', '1.0', { instance_uuid: UUID, name: 'n', flavor: { vcpus: 1, memory_mb: 64, root_gb: 0 }, metadata });
+    const items = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
+    expect(spawn({ ...items(127), ['k'.repeat(255)]: 'v'.repeat(255) })).to.not.throw();
+    expect(rejection(spawn(items(129))).message).to.match(/metadata.*128 items/);
+    expect(rejection(spawn({ ['k'.repeat(256)]: 'v' })).message).to.contain('metadata');
+    expect(rejection(spawn({ k: 'v'.repeat(256) })).message).to.contain('metadata');
+    expect(rejection(spawn({ '': 'v' })).message).to.contain('metadata');
+  });
 });
 
 describe('minor versions', () => {
