@@ -6,17 +6,33 @@
  */
 import { z } from 'zod';
 
-/** An id made of safe characters (Neutron/Cinder ids, intent ids). */
-export const ResourceId = z
+/** An id made of safe characters. */
+const SafeId = z
   .string()
   .min(1)
   .max(128)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'must be letters, digits, ".", "_", ":" or "-"');
 
-/** Nova instance uuid (any RFC 4122 layout, case-insensitive). */
-export const InstanceUuid = z.guid().describe('Nova instance uuid');
+const UUID_SHAPE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
-export const IntentId = ResourceId.describe(
+/**
+ * Resource ids are canonical from validation on: they become lock keys
+ * (`instance:<uuid>`, `volume:<id>`, `port:<id>`), and an id spelt another way
+ * would take another lane and run beside the intent it should wait for
+ * (issue 15: an upper-case uuid ran beside the spawn of its instance). A uuid
+ * is case-insensitive (RFC 4122), so it is kept in lower case, as OpenStack
+ * writes it; any other id is exact as sent.
+ */
+const canonicalId = (id: string): string => (UUID_SHAPE.test(id) ? id.toLowerCase() : id);
+
+/** A Neutron or Cinder id (a uuid, in lower case from here on; any other safe id as sent). */
+export const ResourceId = SafeId.overwrite(canonicalId);
+
+/** Nova instance uuid (any RFC 4122 layout, any case; lower case from here on). */
+export const InstanceUuid = z.guid().toLowerCase().describe('Nova instance uuid');
+
+/** Not a resource: compared exactly, never made canonical. */
+export const IntentId = SafeId.describe(
   'Idempotency key; defaults to the oslo _unique_id of the message',
 );
 

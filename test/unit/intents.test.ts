@@ -162,6 +162,16 @@ describe('lock keys', () => {
     expect(lockKeysOf(validateIntent('port.plug', '1.0', { instance_uuid: UUID, port: PORT }))).to.deep.equal([`instance:${UUID}`, `port:${PORT.port_id}`]);
   });
 
+  it('gives one resource one key whatever the case of its uuid; other ids and intent ids stay as sent', () => {
+    const upper = UUID.toUpperCase();
+    expect(lockKeysOf(validateIntent('instance.pause', '1.0', { instance_uuid: upper }))).to.deep.equal([`instance:${UUID}`]);
+    const attach = validateIntent('volume.attach', '1.0', { instance_uuid: upper, volume_id: PORT.port_id.toUpperCase(), connection_info: { driver_volume_type: 'local', data: {} } });
+    expect(lockKeysOf(attach)).to.deep.equal([`instance:${UUID}`, `volume:${PORT.port_id}`]);
+    expect(lockKeysOf(validateIntent('port.ready', '1.0', { port_id: PORT.port_id.toUpperCase() }))).to.deep.equal([`port:${PORT.port_id}`]);
+    expect(lockKeysOf(validateIntent('volume.detach', '1.0', { instance_uuid: UUID, volume_id: 'Vol-A' }))).to.deep.equal([`instance:${UUID}`, 'volume:Vol-A']);
+    expect(validateIntent('instance.pause', '1.0', { instance_uuid: UUID, intent_id: upper }).args.intent_id).to.equal(upper);
+  });
+
   it('does not lock the ports of a spawn (it waits for their port.ready)', () => {
     const spawn = validateIntent('instance.spawn', '1.0', { instance_uuid: UUID, name: 'n', flavor: { vcpus: 1, memory_mb: 64, root_gb: 0 }, ports: [PORT] });
     expect(lockKeysOf(spawn)).to.deep.equal([`instance:${UUID}`]);
