@@ -38,7 +38,7 @@ import type { InstanceBook } from './instance-book';
 import type { OutcomeLedger } from './ledger';
 import { NovaFactsDirectory } from './nova-facts';
 import { type ErrorInfo, errorInfo, type FinalOutcome } from './outcome';
-import { countDelivery, type DeliveryCount, refusalBackoffMs } from './poison';
+import { type CountedByBroker, countDelivery, type DeliveryCount, refusalBackoffMs } from './poison';
 import type { EventSink, IntentHooks, SenderRecords, Wire, WireRequest } from './ports';
 
 export interface DispatcherDeps {
@@ -51,6 +51,8 @@ export interface DispatcherDeps {
   policy: IssuerPolicy;
   /** Deliveries of one unfinished message before it is dead-lettered as POISON. */
   poisonDeliveries: number;
+  /** The consumed queues whose `x-delivery-count` the broker sets (poison.ts); none if unset. */
+  countedByBroker?: CountedByBroker | undefined;
   exec: ExecDeps;
   log: Logger;
   /** Nova's records of its own requests (adapters/nova compute host), when kept. */
@@ -168,7 +170,7 @@ export class Dispatcher {
     let count: DeliveryCount | undefined;
     if (plans.some((p) => p.prior === undefined || p.prior.kind === 'retry')) {
       try {
-        count = countDelivery(msg, this.deps.store);
+        count = countDelivery(msg, this.deps.store, this.deps.countedByBroker);
         if (count && count.deliveries > this.deps.poisonDeliveries) {
           throw new RejectedError('POISON', `delivered ${count.deliveries} times without finishing (limit ${this.deps.poisonDeliveries}): dead-lettered instead of tried again`, { deliveries: count.deliveries });
         }
@@ -246,7 +248,7 @@ export class Dispatcher {
    */
   private async refuse(msg: InboundMessage, req: WireRequest | undefined, thrown: unknown, kind?: string, counted?: DeliveryCount): Promise<Disposition> {
     let err = thrown instanceof RejectedError ? thrown : new RejectedError('POISON', `could not process message: ${asHostwallError(thrown).message}`);
-    const count = counted ?? countDelivery(msg, this.deps.store);
+    const count = counted ?? countDelivery(msg, this.deps.store, this.deps.countedByBroker);
     const first = err;
     if (count && count.deliveries > this.deps.poisonDeliveries && err.code !== 'POISON') {
       err = new RejectedError('POISON', `refused ${count.deliveries} times without being dead-lettered (limit ${this.deps.poisonDeliveries}): ${first.code}: ${first.message}`, { deliveries: count.deliveries, first: first.code });

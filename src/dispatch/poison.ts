@@ -11,6 +11,15 @@
  * and it survives the crashes it counts. Only redeliveries are counted: the
  * first delivery of every message costs nothing.
  *
+ * Only what the broker says is counted, never what the sender wrote: the
+ * `redelivered` flag is the broker's, but an `x-delivery-count` header is
+ * the broker's only on a quorum queue (RabbitMQ 3.x sets it on every
+ * delivery, 0 on the first, over whatever the publisher put there). On a
+ * classic queue it is the publisher's own header, passed through: trusted,
+ * it made a valid first delivery poison (issue 15). So the header is read
+ * only from queues the worker declared as quorum queues, and only on a
+ * redelivery (a first delivery has nothing to count).
+ *
  * Refusals are counted the same way: a refused message whose dead letter
  * could not be sent (the queue was deleted, the broker refused it) comes
  * back; past the limit it is dead-lettered as POISON when it can be, and
@@ -26,13 +35,15 @@ export interface DeliveryCount {
   deliveries: number;
 }
 
-export function countDelivery(msg: InboundMessage, store: IntentStore): DeliveryCount | undefined {
-  const header = msg.headers['x-delivery-count'];
-  const brokerCount = typeof header === 'number' && Number.isFinite(header) ? header : undefined;
-  if (!msg.redelivered && brokerCount === undefined) return undefined;
+/** Whether the broker counts the deliveries of a consumed queue in `x-delivery-count` (its quorum queues). */
+export type CountedByBroker = (queue: string) => boolean;
+
+export function countDelivery(msg: InboundMessage, store: IntentStore, countedByBroker: CountedByBroker = () => false): DeliveryCount | undefined {
+  if (!msg.redelivered) return undefined;
+  const header = countedByBroker(msg.queue) ? msg.headers['x-delivery-count'] : undefined;
+  const brokerCount = typeof header === 'number' && Number.isFinite(header) ? header : 0;
   const fingerprint = createHash('sha256').update(msg.body).digest('hex');
-  const local = msg.redelivered ? store.countDelivery(fingerprint) : 0;
-  return { fingerprint, deliveries: 1 + Math.max(local, brokerCount ?? 0) };
+  return { fingerprint, deliveries: 1 + Math.max(store.countDelivery(fingerprint), brokerCount) };
 }
 
 /** The first pause before a refusal that could not be dead-lettered is requeued, doubled per delivery. */

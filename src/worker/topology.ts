@@ -44,3 +44,13 @@ export function workerTopology(config: Pick<Config, 'host' | 'controlExchange' |
     deadLetterQueue: dlq,
   };
 }
+
+/**
+ * Whether the broker counts a consumed queue's deliveries itself: quorum
+ * queues set `x-delivery-count`; on any other queue that header is whatever
+ * the publisher wrote (dispatch/poison.ts).
+ */
+export function countedByBroker(t: WorkerTopology): (queue: string) => boolean {
+  const quorum = new Set(t.declare.queues.filter((q) => q.arguments?.['x-queue-type'] === 'quorum').map((q) => q.name));
+  return (queue) => quorum.has(queue);
+}

@@ -31,7 +31,7 @@ import type { Transport } from '../transport/transport';
 import type { WorkerCompanion } from './companion';
 import { BusEventSink } from './event-sink';
 import { HypervisorSync } from './hypervisor-sync';
-import { type WorkerTopology, workerTopology } from './topology';
+import { countedByBroker, type WorkerTopology, workerTopology } from './topology';
 import { OsloWire } from './wire';
 
 export type WorkerState = 'created' | 'starting' | 'running' | 'draining' | 'stopped';
@@ -86,6 +86,7 @@ export class Worker {
       store: this.store,
       policy,
       poisonDeliveries: config.poisonDeliveries,
+      countedByBroker: countedByBroker(this.topology),
       log,
       records: parts.companion?.records,
       exec: {
