@@ -5,6 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import winston from 'winston';
+import { printable } from './limits/terminal-text';
 
 export type Logger = winston.Logger;
 
@@ -68,6 +69,20 @@ export class TurnBatchedStream extends Writable {
   }
 }
 
+/** winston's finished line (triple-beam's MESSAGE). */
+const LINE = Symbol.for('message');
+
+/**
+ * JSON escapes C0 controls but not DEL, C1 or the bidi and separator
+ * characters; a JSON line shown by journalctl or `tail` on a TTY would pass
+ * them to the terminal. Escaped as JSON spells them: the same JSON.
+ */
+const printableLine = winston.format((info) => {
+  const line: unknown = Reflect.get(info, LINE);
+  if (typeof line === 'string') Reflect.set(info, LINE, printable(line));
+  return info;
+});
+
 let stderrLines: TurnBatchedStream | undefined;
 
 export function createLogger(opts: { level: string; format: 'json' | 'pretty' | 'auto'; stream?: NodeJS.WritableStream }): Logger {
@@ -83,10 +98,11 @@ export function createLogger(opts: { level: string; format: 'json' | 'pretty' | 
         winston.format.printf((info) => {
           const { level, message, timestamp, ...rest } = info;
           const meta = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
-          return `${String(timestamp)} ${level} ${String(message)}${meta}`;
+          // Messages and fields carry text from messages: one line per entry, no escape sequences (limits/terminal-text.ts).
+          return `${String(timestamp)} ${level} ${printable(`${String(message)}${meta}`)}`;
         }),
       )
-    : winston.format.json();
+    : winston.format.combine(winston.format.json(), printableLine());
   return winston.createLogger({
     level: opts.level,
     format: winston.format.combine(redactFormat(), winston.format.timestamp(), output),

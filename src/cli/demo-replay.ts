@@ -1,5 +1,6 @@
 /** The demo's operator step: replay the journal for one instance and watch what the worker does with it. */
 import type { Config } from '../config';
+import { printable } from '../limits/terminal-text';
 import { amqp091UrlOf } from '../worker/connect';
 import { replay } from '../replay/replay';
 import { readJournal } from '../store/journal-reader';
@@ -21,7 +22,7 @@ export async function replayJournal(o: { transport: Transport; config: Config; h
     asNew: false,
     rate: 50,
     publish: (m) => o.transport.publish(m),
-    onItem: (item, status) => process.stdout.write(`   replay: ${item.kind ?? '?'} ${item.intentId ?? ''} ${status}\n`),
+    onItem: (item, status) => process.stdout.write(`   replay: ${printable(`${item.kind ?? '?'} ${item.intentId ?? ''}`)} ${status}\n`),
   });
   const ids = new Set(report.items.filter((i) => i.status === 'sent').map((i) => i.intentId));
   // Each re-sent intent is answered by its recorded outcome, marked replayed; wait for all of them.

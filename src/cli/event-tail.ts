@@ -4,10 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EVENTS_EXCHANGE, HostwallEvent } from '../events/schemas';
+import { printable } from '../limits/terminal-text';
 import type { Transport } from '../transport/transport';
 
 type Waiter = { match: (e: HostwallEvent) => boolean; resolve: (e: HostwallEvent | undefined) => void };
 
+/** One event as a line for a terminal: fields from messages are escaped (limits/terminal-text.ts). */
 export function eventLine(e: HostwallEvent): string {
   const parts: string[] = [e.at, e.host, e.event];
   if ('kind' in e && e.kind) parts.push(e.kind);
@@ -17,7 +19,7 @@ export function eventLine(e: HostwallEvent): string {
   if ('replayed' in e && e.replayed) parts.push('replayed');
   if ('redelivered' in e && e.redelivered) parts.push('redelivered');
   if ('error' in e && e.error) parts.push(`${e.error.code}: ${e.error.message}`);
-  return parts.join(' ');
+  return printable(parts.join(' '));
 }
 
 export class EventTail {

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import { EVENTS_EXCHANGE, HostwallEvent } from '../events/schemas';
+import { printable } from '../limits/terminal-text';
 import { globToRegExp } from '../replay/selection';
 import { connectCli } from './connect';
 import { eventLine } from './event-tail';
@@ -57,6 +58,8 @@ export function registerEvents(program: Command): void {
           const known = HostwallEvent.safeParse(ev);
           if (process.stdout.isTTY && known.success) {
             process.stdout.write(`${eventLine(known.data)}\n`);
+          } else if (process.stdout.isTTY) {
+            process.stdout.write(`${printable(JSON.stringify(ev))}\n`);
           } else {
             process.stdout.write(`${JSON.stringify(ev)}\n`);
           }

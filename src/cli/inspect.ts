@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { IntentClient } from '../client/intent-client';
 import { loadConfig } from '../config';
 import { type RecordedIntent, RecordedIntentsPage } from '../intents';
+import { printable } from '../limits/terminal-text';
 import { DeadLetterReader } from '../replay/dead-letters';
 import { describe } from '../replay/replay-message';
 import { parseWhen } from '../replay/selection';
@@ -39,10 +40,10 @@ async function recentIntents(client: IntentClient, host: string, query: Record<s
   return rows;
 }
 
-/** One intent as a row of the TTY table. */
+/** One intent as a row of the TTY table, its fields escaped (limits/terminal-text.ts). */
 export function intentRow(r: RecordedIntent): string {
   const err = r.error ? `${r.error.code}: ${r.error.message}` : r.intent_id;
-  return `${r.received_at.padEnd(24)} ${r.kind.padEnd(22)} ${(r.instance_uuid ?? '-').padEnd(36)} ${r.state.padEnd(9)} ${String(r.duration_ms ?? '').padStart(6)}  ${err}`;
+  return printable(`${r.received_at.padEnd(24)} ${r.kind.padEnd(22)} ${(r.instance_uuid ?? '-').padEnd(36)} ${r.state.padEnd(9)} ${String(r.duration_ms ?? '').padStart(6)}  ${err}`);
 }
 
 export function registerInspect(program: Command): void {
@@ -81,7 +82,7 @@ export function registerInspect(program: Command): void {
             for await (const h of reader.take(Number(f.limit))) {
               const item = describe(h.msg, config.topic);
               const line = { type: 'dead-letter', host: f.host, at: h.msg.at?.toISOString() ?? null, kind: item.kind ?? null, instance_uuid: item.instanceUuid ?? null, intent_id: item.intentId ?? null, reason: h.msg.reason ?? null };
-              process.stdout.write(tty ? `${String(line.at).padEnd(24)} ${String(line.kind ?? '?').padEnd(22)} ${String(line.instance_uuid ?? '-').padEnd(36)} ${line.reason}\n` : `${JSON.stringify(line)}\n`);
+              process.stdout.write(tty ? `${printable(`${String(line.at).padEnd(24)} ${String(line.kind ?? '?').padEnd(22)} ${String(line.instance_uuid ?? '-').padEnd(36)} ${line.reason}`)}\n` : `${JSON.stringify(line)}\n`);
             }
           } finally {
             await reader.close();

@@ -7,6 +7,7 @@
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
+import { printable } from '../limits/terminal-text';
 import { loadIssuerKeys } from '../policy/identity';
 import { DeadLetterReader } from '../replay/dead-letters';
 import { type ItemStatus, replay, type SourceEntry } from '../replay/replay';
@@ -48,11 +49,11 @@ async function* deadLetterSource(reader: DeadLetterReader): AsyncGenerator<Sourc
   for await (const h of reader.take()) yield { msg: h.msg, sent: h.remove, skipped: h.keep };
 }
 
-/** One message as a row of the TTY table (a dry run, or a message that was not sent). */
+/** One message as a row of the TTY table (a dry run, or a message that was not sent), its fields escaped (limits/terminal-text.ts). */
 export function row(item: ReplayItem, status: ItemStatus): string {
   const when = item.msg.source === 'journal' ? `#${item.msg.ref}` : (item.at?.toISOString() ?? '');
   const extra = item.msg.reason ? `  ${item.msg.reason}` : item.undecodable ? `  ${item.undecodable}` : '';
-  return `${when.padEnd(24)} ${(item.host ?? '-').padEnd(16)} ${(item.kind ?? '?').padEnd(22)} ${(item.instanceUuid ?? '-').padEnd(36)} ${status}${extra}`;
+  return printable(`${when.padEnd(24)} ${(item.host ?? '-').padEnd(16)} ${(item.kind ?? '?').padEnd(22)} ${(item.instanceUuid ?? '-').padEnd(36)} ${status}${extra}`);
 }
 
 function json(item: ReplayItem, status: ItemStatus, detail?: string): string {
@@ -103,7 +104,7 @@ export function registerReplay(program: Command): void {
           onItem: (item, status, detail) => {
             done++;
             if (f.dryRun || !tty) process.stdout.write(`${tty ? row(item, status) : json(item, status, detail)}\n`);
-            else if (status !== 'sent') process.stderr.write(`\n${row(item, status)}${detail ? `  ${detail}` : ''}\n`);
+            else if (status !== 'sent') process.stderr.write(`\n${row(item, status)}${detail ? `  ${printable(detail)}` : ''}\n`);
             if (tty && !f.dryRun) {
               const total = sel.limit;
               const bar = total ? `[${'#'.repeat(Math.round((done / total) * 30)).padEnd(30, '.')}] ` : '';

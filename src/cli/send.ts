@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { checkIntent, IntentClient, type MessageSigner } from '../client/intent-client';
 import { loadConfig } from '../config';
+import { printable } from '../limits/terminal-text';
 import { RemoteError } from '../oslo/failure';
 import { isIssuer, loadIssuerKeys } from '../policy/identity';
 import { connectCli, jsonOption, requireConsumer } from './connect';
@@ -85,10 +86,11 @@ export function registerCall(program: Command): void {
         const result = await withClient(flags, 'call', { kind, args }, (c, host, context) =>
           c.call(host, kind, args, { ...(flags.version ? { version: flags.version } : {}), context, timeoutMs: Number(flags.timeout) * 1000 }),
         );
-        process.stdout.write(`${JSON.stringify(result, null, process.stdout.isTTY ? 2 : undefined)}\n`);
+        const text = JSON.stringify(result, null, process.stdout.isTTY ? 2 : undefined);
+        process.stdout.write(`${process.stdout.isTTY ? printable(text) : text}\n`);
       } catch (err) {
         if (err instanceof RemoteError) {
-          process.stderr.write(`hostwall: ${kind} failed: ${err.message}\n`);
+          process.stderr.write(`hostwall: ${kind} failed: ${printable(err.message)}\n`);
           process.exit(1);
         }
         throw err;

@@ -39,6 +39,27 @@ describe('log', () => {
     expect(stderr).to.match(/"message":"last words"/);
   });
 
+  it('writes text from messages as one line without escape sequences, in both formats', async () => {
+    const hostile = 'x\u001b[2J\r\n2099-01-01T00:00:00.000Z info FORGED\u202e\u009b';
+    for (const format of ['json', 'pretty'] as const) {
+      const out = new PassThrough();
+      let text = '';
+      out.on('data', (b: Buffer) => {
+        text += b.toString();
+      });
+      const log = createLogger({ level: 'info', format, stream: out });
+      log.warn(`rejected: unknown issuer "${hostile}"`, { issuer: hostile });
+      await nextTurn();
+      const [line, ...more] = text.split('\n').filter((l) => l !== '');
+      expect(more, format).to.deep.equal([]);
+      // pretty colours the level (ESC [ n m); nothing else may reach the terminal.
+      const shown = (line ?? '').replace(new RegExp(`${String.fromCharCode(27)}\\[\\d+m`, 'g'), '');
+      expect(shown, format).to.not.match(new RegExp('[\\u0000-\\u001f\\u007f-\\u009f\\u202e]'));
+      expect(shown, format).to.contain('FORGED');
+      if (format === 'json') expect(JSON.parse(shown)).to.include({ issuer: hostile });
+    }
+  });
+
   it('redacts secrets before any output', async () => {
     const out = new PassThrough();
     const lines: string[] = [];

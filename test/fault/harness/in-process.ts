@@ -51,7 +51,7 @@ export async function startHostWorker(o: { host: string; statePath: string; conf
   const real = await openLibvirtDriver({ uri: config.libvirtUri, connections: 2, instancesPath: config.instancesPath });
   const driver = o.wrap ? o.wrap(real) : real;
   const transport = createAmqp091Transport({ url: config.amqpUrl, connectionName: `hw-test-${o.host}`, reconnectMinMs: 100, reconnectMaxMs: 1000, maxPublishBytes: config.maxPublishBytes });
-  const worker = new Worker({ config, log: createLogger({ level: config.logLevel, format: 'json', ...(o.logStream ? { stream: o.logStream } : {}) }), transport, driver });
+  const worker = new Worker({ config, log: createLogger({ level: config.logLevel, format: config.logFormat, ...(o.logStream ? { stream: o.logStream } : {}) }), transport, driver });
   await worker.start();
   return {
     worker, config, transport,
