@@ -1,5 +1,5 @@
 /**
- * A bounded in-memory map of recent outcomes by intent id (oldest forgotten
+ * A bounded in-memory map of recent outcomes by key (oldest forgotten
  * first): the answers of reads, which the intent store does not keep
  * (ledger.ts). It does not survive a restart; a read is harmless to run again.
  */

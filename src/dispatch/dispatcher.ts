@@ -35,7 +35,7 @@ import { type Admitted, admit } from './admission';
 import { type ApplyDeps, applyIntent, keep } from './apply';
 import type { ExecDeps } from './execute';
 import type { InstanceBook } from './instance-book';
-import type { OutcomeLedger } from './ledger';
+import { issuerOf, type OutcomeLedger } from './ledger';
 import { NovaFactsDirectory } from './nova-facts';
 import { type ErrorInfo, errorInfo, type FinalOutcome } from './outcome';
 import { type CountedByBroker, countDelivery, type DeliveryCount, refusalBackoffMs } from './poison';
@@ -165,7 +165,10 @@ export class Dispatcher {
     const again = isReplay(msg.headers) ? { replayed: true } : { redelivered: true };
     const plans = admitted.intents.map(({ intent, issuer, hooks }) => {
       const intentId = intent.args.intent_id ?? req.uniqueId ?? randomUUID().replace(/-/g, '');
-      return { intent, hooks, request: requestFacts(intentId, req.context, issuer), prior: this.deps.ledger.lookup(intentId) };
+      const request = requestFacts(intentId, req.context, issuer);
+      const durable = definitionOf(intent.kind).scheduling !== 'read';
+      const key = { intentId, kind: intent.kind, issuer: issuerOf(request) };
+      return { intent, hooks, request, durable, key, prior: this.deps.ledger.lookup(key, durable) };
     });
     let count: DeliveryCount | undefined;
     if (plans.some((p) => p.prior === undefined || p.prior.kind === 'retry')) {
@@ -178,12 +181,11 @@ export class Dispatcher {
         return this.refuse(msg, req, err, plans[0]?.intent.kind, count);
       }
     }
-    const settled: Promise<Settled | undefined>[] = plans.map(({ intent, hooks, request, prior }) => {
+    const settled: Promise<Settled | undefined>[] = plans.map(({ intent, hooks, request, durable, key, prior }) => {
       if (prior?.kind === 'running') return prior.outcome.then((o) => o && { outcome: o, request, duplicate: { published: true } });
       if (prior?.kind === 'finished') return Promise.resolve({ outcome: prior.outcome, request, duplicate: { published: prior.published } });
-      const durable = definitionOf(intent.kind).scheduling !== 'read';
       const run = this.run(intent, request, { recovering: prior?.kind === 'retry', durable, receivedAt, hooks });
-      this.deps.ledger.track(request.intent_id, run.then((r) => r?.outcome));
+      this.deps.ledger.track(key, run.then((r) => r?.outcome));
       return run.then((r) => r && { outcome: r.outcome, request, fresh: { published: r.published, durable } });
     });
     const done = await Promise.all(settled);
@@ -198,7 +200,7 @@ export class Dispatcher {
         // Events, notifications and the reply must be confirmed before the ack; the mark that they
         // were need not be committed first (OutcomeLedger.published says why).
         await d.fresh.published;
-        this.deps.ledger.published(d.outcome, d.fresh.durable);
+        this.deps.ledger.published(d.outcome, issuerOf(d.request), d.fresh.durable);
       } else if (d.duplicate) {
         await this.republish(d.outcome, d.request, again, d.duplicate.published);
       }
@@ -217,7 +219,7 @@ export class Dispatcher {
   private async republish(o: FinalOutcome, request: RequestFacts, flags: { redelivered?: boolean; replayed?: boolean }, published: boolean): Promise<void> {
     this.deps.log.info('duplicate intent: recorded outcome published again, not applied', { intent_id: o.intentId, request_id: request.request_id, kind: o.kind, status: o.status, ...flags });
     await this.deps.events.outcome(o, { ...request, intent_id: o.intentId }, flags);
-    if (!published) this.deps.ledger.published(o, true);
+    if (!published) this.deps.ledger.published(o, issuerOf(request), true);
   }
 
   /**
@@ -296,14 +298,14 @@ export class Dispatcher {
         if (o.durable) {
           // On disk before the host is touched: a crash from here on is found and reconciled at restart.
           await this.deps.ledger.begin({
-            intentId: request.intent_id, kind: intent.kind, instanceUuid: instanceOf(intent),
+            intentId: request.intent_id, kind: intent.kind, issuer: issuerOf(request), instanceUuid: instanceOf(intent),
             args: JSON.stringify(redact(intent.args)), request: JSON.stringify(request), receivedAt: o.receivedAt,
           });
         }
         const out = await applyIntent(intent, request, pubs, log, deps, { recovering: o.recovering, hooks: o.hooks });
         // The host is done with; the next intent of these lanes still waits for the outcome's commit.
         releaseSlot();
-        await this.deps.ledger.finish(out, o.durable);
+        await this.deps.ledger.finish(out, issuerOf(request), o.durable);
         return out;
       },
     );

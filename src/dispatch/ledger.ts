@@ -1,10 +1,17 @@
 /**
- * What the dispatcher knows about an intent id before running it: running
- * now in this process, finished (with its outcome, and whether its events
- * were confirmed), to be retried (an interrupted run reconciled as safe to
+ * What the dispatcher knows about an intent before running it: running now
+ * in this process, finished (with its outcome, and whether its events were
+ * confirmed), to be retried (an interrupted run reconciled as safe to
  * repeat), or unknown. Backed by the durable intent store, with the
  * in-process part (running promises, a bounded cache of recent reads) in
  * memory in front of it.
+ *
+ * An intent is its id, kind and issuer together (IntentKey): a message of
+ * another kind or from another issuer that reuses the id is another intent,
+ * never a duplicate (issue 15: a `get_state`, or a Neutron `port.ready`,
+ * sent with the id of a Nova `destroy` answered it, and the guest stayed).
+ * Reads are looked up only among reads and actions only in the store, so a
+ * read's id never stands for an action whatever it is keyed on.
  *
  * Intents that change the host are answered from the store alone. A cache of
  * their outcomes would save no disk read: an id never seen is read from the
@@ -16,9 +23,9 @@
  * memory only: answering a duplicate read from the cache is a courtesy, and
  * running it again after a restart (or once the cache forgot it) is harmless.
  */
-import type { InstanceFacts } from '../events/instance-facts';
+import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
 import type { Logger } from '../log';
-import type { BeginRecord, IntentStore } from '../store/intent-store';
+import type { BeginRecord, IntentKey, IntentStore } from '../store/intent-store';
 import { RecentOutcomes } from './dedupe';
 import { type FinalOutcome, FinalOutcomeSchema } from './outcome';
 
@@ -27,6 +34,19 @@ export type Prior =
   | { kind: 'finished'; outcome: FinalOutcome; published: boolean }
   | { kind: 'retry' }
   | undefined;
+
+/** The issuer part of an intent's key: the one its request facts name (as stored), '' for none. */
+export function issuerOf(request: Pick<RequestFacts, 'issuer'>): string {
+  return request.issuer ?? '';
+}
+
+/** The key of the intent an outcome is about. */
+export function outcomeKey(o: FinalOutcome, issuer: string): IntentKey {
+  return { intentId: o.intentId, kind: o.kind, issuer };
+}
+
+/** One string per key for the in-memory maps (no separator can be forged: JSON quotes each part). */
+const mapKey = (k: IntentKey): string => JSON.stringify([k.issuer, k.kind, k.intentId]);
 
 export class OutcomeLedger {
   private readonly running = new Map<string, Promise<FinalOutcome | undefined>>();
@@ -41,12 +61,16 @@ export class OutcomeLedger {
     this.reads = new RecentOutcomes(readCacheSize);
   }
 
-  lookup(intentId: string): Prior {
-    const running = this.running.get(intentId);
+  /** `durable`: the kind changes the host (its outcomes are in the store); else it is a read. */
+  lookup(key: IntentKey, durable: boolean): Prior {
+    const k = mapKey(key);
+    const running = this.running.get(k);
     if (running) return { kind: 'running', outcome: running };
-    const read = this.reads.lookup(intentId);
-    if (read !== undefined) return { kind: 'finished', ...read };
-    const row = this.store.prior(intentId);
+    if (!durable) {
+      const read = this.reads.lookup(k);
+      return read === undefined ? undefined : { kind: 'finished', ...read };
+    }
+    const row = this.store.prior(key);
     if (!row) return undefined;
     if (row.state === 'retry') return { kind: 'retry' };
     if (row.state === 'started') {
@@ -56,17 +80,18 @@ export class OutcomeLedger {
     }
     const outcome = parseOutcome(row.outcome);
     if (!outcome) {
-      this.log.error('intent store holds an unreadable outcome; the intent is run again', { intent_id: intentId });
+      this.log.error('intent store holds an unreadable outcome; the intent is run again', { intent_id: key.intentId, kind: key.kind });
       return { kind: 'retry' };
     }
     return { kind: 'finished', outcome, published: row.published_at !== null };
   }
 
   /** Follow an intent while it runs (undefined: it was not run, e.g. the worker is draining). */
-  track(intentId: string, outcome: Promise<FinalOutcome | undefined>): void {
-    this.running.set(intentId, outcome);
+  track(key: IntentKey, outcome: Promise<FinalOutcome | undefined>): void {
+    const k = mapKey(key);
+    this.running.set(k, outcome);
     const done = () => {
-      if (this.running.get(intentId) === outcome) this.running.delete(intentId);
+      if (this.running.get(k) === outcome) this.running.delete(k);
     };
     outcome.then(done, done);
   }
@@ -80,9 +105,10 @@ export class OutcomeLedger {
    * A durable outcome is committed before this resolves, so by the time the intent stops
    * being `running` the store answers for it.
    */
-  async finish(outcome: FinalOutcome, durable: boolean): Promise<void> {
-    if (durable) await this.store.finish(outcome.intentId, outcome.status, storedOutcome(outcome));
-    else this.reads.record(outcome.intentId, { outcome, published: false });
+  async finish(outcome: FinalOutcome, issuer: string, durable: boolean): Promise<void> {
+    const key = outcomeKey(outcome, issuer);
+    if (durable) await this.store.finish(key, outcome.status, storedOutcome(outcome));
+    else this.reads.record(mapKey(key), { outcome, published: false });
   }
 
   /**
@@ -95,12 +121,13 @@ export class OutcomeLedger {
    * would hold every ack for a commit that protects nothing else. A graceful stop commits
    * what is queued when it closes the store.
    */
-  published(outcome: FinalOutcome, durable: boolean): void {
+  published(outcome: FinalOutcome, issuer: string, durable: boolean): void {
+    const key = outcomeKey(outcome, issuer);
     if (!durable) {
-      this.reads.record(outcome.intentId, { outcome, published: true });
+      this.reads.record(mapKey(key), { outcome, published: true });
       return;
     }
-    this.store.markPublishedLater(outcome.intentId).catch((err: unknown) => {
+    this.store.markPublishedLater(key).catch((err: unknown) => {
       // Not fatal: the outcome is published once more (flagged) at the next start.
       this.log.warn('could not record that an outcome was published', { intent_id: outcome.intentId, error: String(err) });
     });

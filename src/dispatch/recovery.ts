@@ -28,7 +28,7 @@ import type { Driver, GuestState } from '../drivers/driver';
 import type { IntentKind, PowerState } from '../intents';
 import { isIntentKind } from '../intents';
 import type { Logger } from '../log';
-import type { IntentStore, StoredIntent } from '../store/intent-store';
+import { type IntentStore, keyOf, type StoredIntent } from '../store/intent-store';
 import type { InstanceBook } from './instance-book';
 import { parseOutcome } from './ledger';
 import { errorInfo, type FinalOutcome } from './outcome';
@@ -123,7 +123,7 @@ export async function recoverInterrupted(deps: RecoveryDeps): Promise<RecoverySu
     log.warn(`interrupted intent reconciled: ${decision}`, { intent_id: row.intent_id, kind: row.kind, instance_uuid: row.instance_uuid, power_state: guest?.power_state ?? 'absent' });
     summary[decision]++;
     if (decision === 'retry') {
-      store.markRetry(row.intent_id);
+      store.markRetry(keyOf(row));
       continue;
     }
     if (guest) book.observe(guest.instance_uuid, guest.power_state, guest.name);
@@ -136,18 +136,18 @@ export async function recoverInterrupted(deps: RecoveryDeps): Promise<RecoverySu
             status: 'failed', intentId: row.intent_id, kind: row.kind, instance: facts,
             error: errorInfo(new IntentFailure('INTERRUPTED', `${row.kind} was interrupted by a worker crash and is not safe to repeat: the guest is ${guest ? guest.power_state : 'gone'}`, { power_state: guest?.power_state ?? null })),
           };
-    await store.finish(row.intent_id, outcome.status, JSON.stringify(outcome));
+    await store.finish(keyOf(row), outcome.status, JSON.stringify(outcome));
     const pubs: Promise<void>[] = [events.outcome(outcome, request, {})];
     if (facts) pubs.push(events.instanceState(facts, request, 'reconcile'));
     await Promise.all(pubs);
-    await store.markPublished(row.intent_id);
+    await store.markPublished(keyOf(row));
   }
   for (const row of store.unpublished()) {
     const outcome = parseOutcome(row.outcome);
     if (!outcome) continue;
     // Its first publication may have reached the broker before the crash: flagged, so at most one is not.
     await events.outcome(outcome, requestOf(row), { redelivered: true });
-    await store.markPublished(row.intent_id);
+    await store.markPublished(keyOf(row));
     summary.republished++;
   }
   return summary;

@@ -2,10 +2,11 @@
  * The worker's local record of intents (DESIGN §6): one SQLite file per host
  * (better-sqlite3, in-process, synchronous reads of a few microseconds).
  *
- * Per intent id: kind, instance, redacted args (what reconciliation needs,
- * never connection_info secrets), the worker run that started it, received /
- * started / finished / published times, its state and its final outcome (as
- * JSON: enough to publish it again and to answer a call).
+ * Per intent (its id, kind and issuer together: IntentKey): instance,
+ * redacted args (what reconciliation needs, never connection_info secrets),
+ * the worker run that started it, received / started / finished / published
+ * times, its state and its final outcome (as JSON: enough to publish it again
+ * and to answer a call).
  *
  * States: started → succeeded | failed; started (by a run that died) →
  * succeeded | failed | retry, decided by reconciliation; retry → started.
@@ -34,6 +35,8 @@ export type IntentState = z.infer<typeof IntentState>;
 const Row = z.object({
   intent_id: z.string(),
   kind: z.string(),
+  /** '' when the message named no issuer (issuerMode open). */
+  issuer: z.string(),
   instance_uuid: z.string().nullable(),
   args: z.string().nullable(),
   request: z.string().nullable(),
@@ -60,9 +63,24 @@ export interface RecentQuery {
   before?: { receivedAt: number; seq: number } | undefined;
 }
 
-export interface BeginRecord {
+/**
+ * What one record is about: an intent id alone is not enough (issue 15: a
+ * `get_state` or a Neutron `port.ready` sent with a Nova action's id was
+ * answered as a duplicate of it, or suppressed it). The id, the kind and the
+ * issuer together name an intent; no message of another kind or issuer can
+ * stand for it. `issuer` is '' when the message named none (issuerMode open).
+ */
+export interface IntentKey {
   intentId: string;
   kind: string;
+  issuer: string;
+}
+
+export function keyOf(row: Pick<StoredIntent, 'intent_id' | 'kind' | 'issuer'>): IntentKey {
+  return { intentId: row.intent_id, kind: row.kind, issuer: row.issuer };
+}
+
+export interface BeginRecord extends IntentKey {
   instanceUuid: string | undefined;
   /** Redacted args as JSON. */
   args: string;
@@ -82,20 +100,22 @@ export interface IntentStoreOptions {
 }
 
 /**
- * Version 2 (PRAGMA user_version): an ordinary rowid table. Version 1 (user_version 0, the
- * first release) was WITHOUT ROWID, which SQLite recommends only for rows well under ~1 KB:
- * its rows live in the primary key's b-tree, and anything past ~1 KB of a row spills into
- * overflow pages, so every lookup and every update walked (and rewrote) chains of pages. Here
- * the key is a small separate index and a row of a few KB fits its page. Columns that are read
- * back (state, published_at, outcome) come before the ones nothing reads on the hot path
- * (request, args), so reading an outcome never walks past them.
+ * Version 3 (PRAGMA user_version): a record per intent id, kind and issuer (IntentKey);
+ * version 2 kept one per intent id. Version 2 made it an ordinary rowid table: version 1
+ * (user_version 0, the first release) was WITHOUT ROWID, which SQLite recommends only for
+ * rows well under ~1 KB: its rows live in the primary key's b-tree, and anything past ~1 KB
+ * of a row spills into overflow pages, so every lookup and every update walked (and rewrote)
+ * chains of pages. Here the key is a small separate index and a row of a few KB fits its
+ * page. Columns that are read back (state, published_at, outcome) come before the ones
+ * nothing reads on the hot path (request, args), so reading an outcome never walks past them.
  */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
-const INTENTS_V2 = (name: string) => `
+const INTENTS_V3 = (name: string) => `
 CREATE TABLE ${name} (
-  intent_id TEXT PRIMARY KEY NOT NULL,
+  intent_id TEXT NOT NULL,
   kind TEXT NOT NULL,
+  issuer TEXT NOT NULL,
   instance_uuid TEXT,
   run_id TEXT NOT NULL,
   received_at INTEGER NOT NULL,
@@ -105,7 +125,8 @@ CREATE TABLE ${name} (
   state TEXT NOT NULL,
   outcome TEXT,
   request TEXT,
-  args TEXT
+  args TEXT,
+  PRIMARY KEY (intent_id, kind, issuer)
 )`;
 
 const INDEXES_AND_DELIVERIES = `
@@ -121,9 +142,17 @@ CREATE TABLE IF NOT EXISTS deliveries (
 const COLUMNS = 'intent_id, kind, instance_uuid, run_id, received_at, started_at, finished_at, published_at, state, outcome, request, args';
 
 /**
+ * The issuer of a record of version 1 or 2: the one its request facts name (the dispatcher
+ * stores the admitted issuer there), '' when none. So a redelivery after the upgrade finds
+ * the record its message made before it.
+ */
+const OLD_ISSUER = "COALESCE(CASE WHEN json_valid(request) THEN CAST(json_extract(request, '$.issuer') AS TEXT) END, '')";
+
+/**
  * Bring the file to SCHEMA_VERSION, in one transaction: a crash part way leaves the old
- * schema as it was, and the next start migrates again. Version 1's rows are copied as they
- * are (their outcomes hold more instance facts than version 2 writes; both read the same).
+ * schema as it was, and the next start migrates again. Every row of version 1 or 2 is copied
+ * (version 1's outcomes hold more instance facts than later versions write; all read the
+ * same), with its issuer taken from its request facts (OLD_ISSUER).
  */
 function migrate(db: Database.Database, path: string): void {
   const version: unknown = db.pragma('user_version', { simple: true });
@@ -134,23 +163,27 @@ function migrate(db: Database.Database, path: string): void {
   db.transaction(() => {
     const old = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'intents'").get();
     if (old === undefined) {
-      db.exec(INTENTS_V2('intents'));
+      db.exec(INTENTS_V3('intents'));
     } else {
-      db.exec(INTENTS_V2('intents_v2'));
-      db.exec(`INSERT INTO intents_v2 (${COLUMNS}) SELECT ${COLUMNS} FROM intents ORDER BY received_at`);
+      db.exec(INTENTS_V3('intents_v3'));
+      db.exec(`INSERT INTO intents_v3 (${COLUMNS}, issuer) SELECT ${COLUMNS}, ${OLD_ISSUER} FROM intents ORDER BY received_at`);
       db.exec('DROP TABLE intents');
-      db.exec('ALTER TABLE intents_v2 RENAME TO intents');
+      db.exec('ALTER TABLE intents_v3 RENAME TO intents');
     }
     db.exec(INDEXES_AND_DELIVERIES);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   })();
 }
 
-/** What the ledger reads for every intent id it has not seen in this run. */
+/** What the ledger reads for every intent it has not seen in this run. */
 const PriorRow = Row.pick({ state: true, outcome: true, published_at: true });
 export type PriorRecord = z.infer<typeof PriorRow>;
 
 const CountRow = z.object({ count: z.number() });
+
+/** One record, by its IntentKey's named parameters. */
+const BY_KEY = 'intent_id = @intentId AND kind = @kind AND issuer = @issuer';
+const keyParams = (k: IntentKey) => ({ intentId: k.intentId, kind: k.kind, issuer: k.issuer });
 
 export class IntentStore {
   private readonly db: Database.Database;
@@ -175,15 +208,16 @@ export class IntentStore {
     }
     const db = this.db;
     this.stmt = {
-      get: db.prepare('SELECT * FROM intents WHERE intent_id = ?'),
-      prior: db.prepare('SELECT state, outcome, published_at FROM intents WHERE intent_id = ?'),
-      begin: db.prepare(`INSERT INTO intents (intent_id, kind, instance_uuid, args, request, run_id, received_at, started_at, state)
-        VALUES (@intentId, @kind, @instanceUuid, @args, @request, @runId, @receivedAt, @startedAt, 'started')
-        ON CONFLICT(intent_id) DO UPDATE SET run_id = excluded.run_id, started_at = excluded.started_at, state = 'started',
+      get: db.prepare(`SELECT * FROM intents WHERE ${BY_KEY}`),
+      withId: db.prepare('SELECT * FROM intents WHERE intent_id = ? ORDER BY received_at DESC, rowid DESC'),
+      prior: db.prepare(`SELECT state, outcome, published_at FROM intents WHERE ${BY_KEY}`),
+      begin: db.prepare(`INSERT INTO intents (intent_id, kind, issuer, instance_uuid, args, request, run_id, received_at, started_at, state)
+        VALUES (@intentId, @kind, @issuer, @instanceUuid, @args, @request, @runId, @receivedAt, @startedAt, 'started')
+        ON CONFLICT(intent_id, kind, issuer) DO UPDATE SET run_id = excluded.run_id, started_at = excluded.started_at, state = 'started',
           outcome = NULL, finished_at = NULL, published_at = NULL`),
-      finish: db.prepare('UPDATE intents SET state = @state, outcome = @outcome, finished_at = @at, published_at = NULL WHERE intent_id = @intentId'),
-      published: db.prepare('UPDATE intents SET published_at = @at WHERE intent_id = @intentId'),
-      retry: db.prepare("UPDATE intents SET state = 'retry' WHERE intent_id = ?"),
+      finish: db.prepare(`UPDATE intents SET state = @state, outcome = @outcome, finished_at = @at, published_at = NULL WHERE ${BY_KEY}`),
+      published: db.prepare(`UPDATE intents SET published_at = @at WHERE ${BY_KEY}`),
+      retry: db.prepare(`UPDATE intents SET state = 'retry' WHERE ${BY_KEY}`),
       // The IN term is redundant but lets SQLite see that intents_open covers the query (else it scans every row at start).
       interrupted: db.prepare("SELECT * FROM intents WHERE state IN ('started', 'retry') AND state = 'started' AND run_id != ? ORDER BY received_at"),
       unpublished: db.prepare("SELECT * FROM intents WHERE state IN ('succeeded', 'failed') AND published_at IS NULL AND run_id != ? ORDER BY received_at"),
@@ -212,35 +246,40 @@ export class IntentStore {
     return this.opts.runId;
   }
 
-  get(intentId: string): StoredIntent | undefined {
-    const row: unknown = this.stmt.get.get(intentId);
+  get(key: IntentKey): StoredIntent | undefined {
+    const row: unknown = this.stmt.get.get(keyParams(key));
     return row === undefined ? undefined : Row.parse(row);
   }
 
+  /** Every record of an intent id (of any kind or issuer), latest first: for operators and tests. */
+  withId(intentId: string): StoredIntent[] {
+    return this.stmt.withId.all(intentId).map((r) => Row.parse(r));
+  }
+
   /** The state, outcome and publication of an intent: only the columns a duplicate is answered from. */
-  prior(intentId: string): PriorRecord | undefined {
-    const row: unknown = this.stmt.prior.get(intentId);
+  prior(key: IntentKey): PriorRecord | undefined {
+    const row: unknown = this.stmt.prior.get(keyParams(key));
     return row === undefined ? undefined : PriorRow.parse(row);
   }
 
   /** Record that the intent is about to change the host; resolves once committed. */
   begin(r: BeginRecord, now = Date.now()): Promise<void> {
     return this.batch.write(() => {
-      this.stmt.begin.run({ ...r, instanceUuid: r.instanceUuid ?? null, runId: this.opts.runId, startedAt: now });
+      this.stmt.begin.run({ ...keyParams(r), args: r.args, request: r.request, receivedAt: r.receivedAt, instanceUuid: r.instanceUuid ?? null, runId: this.opts.runId, startedAt: now });
     });
   }
 
   /** Record the final outcome (JSON); resolves once committed. */
-  finish(intentId: string, state: 'succeeded' | 'failed', outcome: string, now = Date.now()): Promise<void> {
+  finish(key: IntentKey, state: 'succeeded' | 'failed', outcome: string, now = Date.now()): Promise<void> {
     return this.batch.write(() => {
-      this.stmt.finish.run({ intentId, state, outcome, at: now });
+      this.stmt.finish.run({ ...keyParams(key), state, outcome, at: now });
     });
   }
 
   /** Record that the outcome's events were confirmed by the broker; resolves once committed. */
-  markPublished(intentId: string, now = Date.now()): Promise<void> {
+  markPublished(key: IntentKey, now = Date.now()): Promise<void> {
     return this.batch.write(() => {
-      this.stmt.published.run({ intentId, at: now });
+      this.stmt.published.run({ ...keyParams(key), at: now });
     });
   }
 
@@ -248,15 +287,15 @@ export class IntentStore {
    * The same, for a caller that does not wait: committed with the next group commit (or
    * within the batch's lazyMs), at no commit of its own.
    */
-  markPublishedLater(intentId: string, now = Date.now()): Promise<void> {
+  markPublishedLater(key: IntentKey, now = Date.now()): Promise<void> {
     return this.batch.later(() => {
-      this.stmt.published.run({ intentId, at: now });
+      this.stmt.published.run({ ...keyParams(key), at: now });
     });
   }
 
   /** Reconciliation: run it again when its message comes back. */
-  markRetry(intentId: string): void {
-    this.stmt.retry.run(intentId);
+  markRetry(key: IntentKey): void {
+    this.stmt.retry.run(keyParams(key));
   }
 
   /** Intents another (dead) run started and never finished, oldest first. */

@@ -162,9 +162,10 @@ describe('bad input: identifiers and replies are bounded', function () {
     const t0 = Date.now() - 60_000;
     for (let i = 0; i < 100; i++) {
       const id = `${String(i).padStart(3, '0')}${'i'.repeat(1_400_000)}`;
-      await old.begin({ intentId: id, kind: 'instance.pause', instanceUuid: uuid(), args: '{}', request: '{}', receivedAt: t0 + i }, t0 + i);
-      await old.finish(id, 'succeeded', '{}', t0 + i);
-      await old.markPublished(id, t0 + i);
+      const key = { intentId: id, kind: 'instance.pause', issuer: '' };
+      await old.begin({ ...key, instanceUuid: uuid(), args: '{}', request: '{}', receivedAt: t0 + i }, t0 + i);
+      await old.finish(key, 'succeeded', '{}', t0 + i);
+      await old.markPublished(key, t0 + i);
     }
     old.close();
     w = await startHostWorker({ host, statePath, config: { journal: false } });
@@ -190,7 +191,7 @@ describe('bad input: identifiers and replies are bounded', function () {
     expect(rejected.event === 'intent.rejected' ? rejected.error.message : '').to.match(/_unique_id/);
     const [dead] = await bus.deadLetters(host, 1, 10_000);
     expect(dead?.headers[DEAD_LETTER_HEADERS.reason]).to.equal('NOT_OSLO_ENVELOPE');
-    expect(w.worker.store.get(big)).to.equal(undefined);
+    expect(w.worker.store.withId(big)).to.deep.equal([]);
     expect(log.invalid, 'events that fail their own schema').to.deep.equal([]);
   });
 
@@ -202,7 +203,7 @@ describe('bad input: identifiers and replies are bounded', function () {
     expect(done.event).to.equal('intent.succeeded');
     expect(done.request_id?.length ?? 0).to.be.within(1, 255);
     expect(requestId.startsWith((done.request_id ?? 'x').replace(/…$/, ''))).to.equal(true);
-    const stored = w.worker.store.get(uniqueId);
+    const [stored] = w.worker.store.withId(uniqueId);
     expect(String(stored?.request).length).to.be.below(1_000);
     expect(log.invalid, 'events that fail their own schema').to.deep.equal([]);
   });
@@ -239,7 +240,7 @@ describe('bad input: a reply the broker could never take', function () {
     host = uniqueHost('toolarge');
     const statePath = tempStatePath();
     const store = IntentStore.open({ path: intentStorePath({ statePath, host }), runId: 'earlier', retentionMs: 3_600_000 });
-    for (let i = 0; i < 400; i++) await store.begin({ intentId: `id-${i}`, kind: 'instance.pause', instanceUuid: uuid(), args: '{}', request: '{}', receivedAt: Date.now() - 1000 });
+    for (let i = 0; i < 400; i++) await store.begin({ intentId: `id-${i}`, kind: 'instance.pause', issuer: '', instanceUuid: uuid(), args: '{}', request: '{}', receivedAt: Date.now() - 1000 });
     store.close();
     // The broker here takes 128 MiB; the worker is told it takes 64 KiB, as a RabbitMQ configured so would.
     w = await startHostWorker({ host, statePath, config: { journal: false, maxPublishBytes: 64 * 1024 } });

@@ -61,8 +61,8 @@ describe('reliability: secrets are redacted in logs, events and the store', func
     const [dead] = await bus.deadLetters(host, 1);
     seen += JSON.stringify(dead?.headers ?? {});
     await new Promise((r) => setTimeout(r, 300));
-    for (const i of [attach, rbd]) seen += `${w.worker.store.get(i)?.args ?? ''}${w.worker.store.get(i)?.outcome ?? ''}`;
-    expect(w.worker.store.get(rbd)?.args, 'the store keeps the args, redacted').to.contain('"keyring":"***"');
+    for (const i of [attach, rbd]) seen += `${w.worker.store.withId(i)[0]?.args ?? ''}${w.worker.store.withId(i)[0]?.outcome ?? ''}`;
+    expect(w.worker.store.withId(rbd)[0]?.args, 'the store keeps the args, redacted').to.contain('"keyring":"***"');
     expect(seen).to.contain('req-secret-1');
     expect(seen).to.contain('vol-1');
     for (const s of SECRETS) expect(seen, s).to.not.contain(s);

@@ -36,7 +36,8 @@ function paused(intentId: string): FinalOutcome {
   return { status: 'succeeded', intentId, kind: 'instance.pause', result: { intent_id: intentId, kind: 'instance.pause', outcome: 'succeeded', instance }, instance: facts() };
 }
 
-const beginOf = (intentId: string) => ({ intentId, kind: 'instance.pause', instanceUuid: UUID, args: '{}', request: '{"request_id":"req-1"}', receivedAt: 1 });
+const key = (intentId: string, kind = 'instance.pause', issuer = 'nova') => ({ intentId, kind, issuer });
+const beginOf = (intentId: string) => ({ ...key(intentId), instanceUuid: UUID, args: '{}', request: '{"request_id":"req-1","issuer":"nova"}', receivedAt: 1 });
 
 describe('dispatch: the outcome ledger', () => {
   it('answers a finished durable intent from the store, with the facts its outcome event needs', async () => {
@@ -44,17 +45,17 @@ describe('dispatch: the outcome ledger', () => {
     const ledger = new OutcomeLedger(store, 10, log);
     await ledger.begin(beginOf('i1'));
     const o = paused('i1');
-    await ledger.finish(o, true);
-    const prior = ledger.lookup('i1');
+    await ledger.finish(o, 'nova', true);
+    const prior = ledger.lookup(key('i1'), true);
     expect(prior).to.deep.equal({
       kind: 'finished', published: false,
       outcome: { ...o, instance: { uuid: UUID, power_state: 'paused', vm_state: 'paused', task_state: null } },
     });
-    expect(store.get('i1')?.outcome?.length, 'the instance facts are not stored whole').to.be.lessThan(400);
-    ledger.published(o, true);
+    expect(store.get(key('i1'))?.outcome?.length, 'the instance facts are not stored whole').to.be.lessThan(400);
+    ledger.published(o, 'nova', true);
     await store.begin(beginOf('i2'));
-    expect(ledger.lookup('i1')).to.include({ kind: 'finished', published: true });
-    expect(ledger.lookup('unknown')).to.equal(undefined);
+    expect(ledger.lookup(key('i1'), true)).to.include({ kind: 'finished', published: true });
+    expect(ledger.lookup(key('unknown'), true)).to.equal(undefined);
     store.close();
   });
 
@@ -63,14 +64,15 @@ describe('dispatch: the outcome ledger', () => {
     const ledger = new OutcomeLedger(store, 10, log);
     let finish: (o: FinalOutcome) => void = () => undefined;
     const running = new Promise<FinalOutcome>((r) => (finish = r));
-    ledger.track('i1', running);
-    expect(ledger.lookup('i1')).to.include({ kind: 'running' });
+    ledger.track(key('i1'), running);
+    expect(ledger.lookup(key('i1'), true)).to.include({ kind: 'running' });
+    expect(ledger.lookup(key('i1', 'instance.get_state'), false), 'another kind with that id').to.equal(undefined);
     await ledger.begin(beginOf('i1'));
-    await ledger.finish(paused('i1'), true);
+    await ledger.finish(paused('i1'), 'nova', true);
     finish(paused('i1'));
     await running;
     await new Promise((r) => setImmediate(r));
-    expect(ledger.lookup('i1')).to.include({ kind: 'finished' });
+    expect(ledger.lookup(key('i1'), true)).to.include({ kind: 'finished' });
     store.close();
   });
 
@@ -79,13 +81,33 @@ describe('dispatch: the outcome ledger', () => {
     const ledger = new OutcomeLedger(store, 2, log);
     const read = (id: string): FinalOutcome => ({ status: 'succeeded', intentId: id, kind: 'instance.get_state', result: { power_state: 'running' }, instance: undefined });
     for (const id of ['r1', 'r2', 'r3']) {
-      await ledger.finish(read(id), false);
-      ledger.published(read(id), false);
+      await ledger.finish(read(id), 'nova', false);
+      ledger.published(read(id), 'nova', false);
     }
-    expect(store.get('r3')).to.equal(undefined);
-    expect(ledger.lookup('r3')).to.deep.equal({ kind: 'finished', outcome: read('r3'), published: true });
-    expect(ledger.lookup('r2')).to.include({ kind: 'finished' });
-    expect(ledger.lookup('r1'), 'forgotten: run again').to.equal(undefined);
+    const readKey = (id: string) => key(id, 'instance.get_state');
+    expect(store.withId('r3')).to.deep.equal([]);
+    expect(ledger.lookup(readKey('r3'), false)).to.deep.equal({ kind: 'finished', outcome: read('r3'), published: true });
+    expect(ledger.lookup(readKey('r2'), false)).to.include({ kind: 'finished' });
+    expect(ledger.lookup(readKey('r1'), false), 'forgotten: run again').to.equal(undefined);
+    store.close();
+  });
+
+  it('keeps apart intents that share an id but not a kind or an issuer: none answers for another', async () => {
+    const store = IntentStore.open({ path: ':memory:', runId: 'run-1', retentionMs: 60_000 });
+    const ledger = new OutcomeLedger(store, 10, log);
+    const read: FinalOutcome = { status: 'succeeded', intentId: 'x', kind: 'instance.get_state', result: {}, instance: undefined };
+    await ledger.finish(read, 'nova', false);
+    ledger.published(read, 'nova', false);
+    const ready: FinalOutcome = { status: 'succeeded', intentId: 'x', kind: 'port.ready', result: {}, instance: undefined };
+    await ledger.begin({ ...beginOf('x'), ...key('x', 'port.ready', 'neutron') });
+    await ledger.finish(ready, 'neutron', true);
+    expect(ledger.lookup(key('x', 'instance.get_state'), false)).to.include({ kind: 'finished' });
+    expect(ledger.lookup(key('x', 'port.ready', 'neutron'), true)).to.include({ kind: 'finished' });
+    // A Nova destroy, and Neutron's port.ready said to come from Nova, are other intents.
+    expect(ledger.lookup(key('x', 'instance.destroy'), true)).to.equal(undefined);
+    expect(ledger.lookup(key('x', 'port.ready', 'nova'), true)).to.equal(undefined);
+    // A read's answer never stands for an action of the same kind name either: actions are only in the store.
+    expect(ledger.lookup(key('x', 'instance.get_state'), true)).to.equal(undefined);
     store.close();
   });
 
@@ -102,8 +124,8 @@ describe('dispatch: the outcome ledger', () => {
         const ledger = new OutcomeLedger(store, 10, createLogger({ level: 'error', format: 'json' }));
         const outcome = ${JSON.stringify(paused('i1'))};
         await ledger.begin(${JSON.stringify(beginOf('i1'))});
-        await ledger.finish(outcome, true);
-        ledger.published(outcome, true);
+        await ledger.finish(outcome, 'nova', true);
+        ledger.published(outcome, 'nova', true);
         process.exit(0);
       })();`;
     execFileSync(process.execPath, ['-e', script], { stdio: 'inherit' });
@@ -122,7 +144,7 @@ describe('dispatch: the outcome ledger', () => {
     expect(summary).to.include({ republished: 1 });
     expect(published).to.have.length(1);
     expect(published[0]?.flags).to.deep.equal({ redelivered: true });
-    expect(published[0]?.o).to.deep.equal(parseOutcome(store.get('i1')?.outcome ?? null));
+    expect(published[0]?.o).to.deep.equal(parseOutcome(store.get(key('i1'))?.outcome ?? null));
     expect(store.unpublished()).to.deep.equal([]);
     store.close();
   });

@@ -179,12 +179,12 @@ describe('host.intents: the intent store, as an operator reads it', () => {
   it('answers newest first with ISO times, duration and the failure\'s code and message', async () => {
     const store = IntentStore.open({ path: ':memory:', runId: 'run-1', retentionMs: 86_400_000 });
     const t0 = Date.parse('2026-03-01T10:00:00.000Z');
-    await store.begin({ intentId: 'a', kind: 'instance.pause', instanceUuid: UUID, args: '{}', request: '{}', receivedAt: t0 }, t0 + 5);
-    await store.finish('a', 'succeeded', JSON.stringify({ status: 'succeeded', intentId: 'a', kind: 'instance.pause', result: {} }), t0 + 25);
-    await store.begin({ intentId: 'b', kind: 'volume.detach', instanceUuid: UUID, args: '{}', request: '{}', receivedAt: t0 + 1000 }, t0 + 1000);
+    await store.begin({ intentId: 'a', kind: 'instance.pause', issuer: '', instanceUuid: UUID, args: '{}', request: '{}', receivedAt: t0 }, t0 + 5);
+    await store.finish({ intentId: 'a', kind: 'instance.pause', issuer: '' }, 'succeeded', JSON.stringify({ status: 'succeeded', intentId: 'a', kind: 'instance.pause', result: {} }), t0 + 25);
+    await store.begin({ intentId: 'b', kind: 'volume.detach', issuer: '', instanceUuid: UUID, args: '{}', request: '{}', receivedAt: t0 + 1000 }, t0 + 1000);
     const error = { code: 'DEVICE_NOT_FOUND', message: 'volume v is not attached', osloClass: 'DeviceNotFound', osloModule: 'hostwall.errors', details: {} };
-    await store.finish('b', 'failed', JSON.stringify({ status: 'failed', intentId: 'b', kind: 'volume.detach', error }), t0 + 1010);
-    await store.begin({ intentId: 'c', kind: 'instance.reboot', instanceUuid: undefined, args: '{}', request: '{}', receivedAt: t0 + 2000 }, t0 + 2000);
+    await store.finish({ intentId: 'b', kind: 'volume.detach', issuer: '' }, 'failed', JSON.stringify({ status: 'failed', intentId: 'b', kind: 'volume.detach', error }), t0 + 1010);
+    await store.begin({ intentId: 'c', kind: 'instance.reboot', issuer: '', instanceUuid: undefined, args: '{}', request: '{}', receivedAt: t0 + 2000 }, t0 + 2000);
     const q = (args: Record<string, unknown>) => queryIntentsPage(validateIntent('host.intents', '1.0', args).args as IntentArgs<'host.intents'>, store).intents;
     const all = q({});
     expect(RecordedIntents.safeParse(all).success, 'the reply schema describes it').to.equal(true);
@@ -209,7 +209,7 @@ describe('host.intents: the intent store, as an operator reads it', () => {
       // Ten rows per millisecond; one id as long as a store without bounds could hold.
       const id = i === 7 ? `seven-${'x'.repeat(100_000)}` : `id-${String(i).padStart(2, '0')}`;
       ids.push(id);
-      await store.begin({ intentId: id, kind: 'instance.pause', instanceUuid: UUID, args: '{}', request: '{}', receivedAt: t0 + Math.floor(i / 10) }, t0);
+      await store.begin({ intentId: id, kind: 'instance.pause', issuer: '', instanceUuid: UUID, args: '{}', request: '{}', receivedAt: t0 + Math.floor(i / 10) }, t0);
     }
     const ask = (args: Record<string, unknown>) => queryIntents(validateIntent('host.intents', '1.1', { paged: true, ...args }).args as IntentArgs<'host.intents'>, store);
     const seen: string[] = [];
