@@ -161,7 +161,8 @@ describe('bad input: hostile messages that are taken in do not have the effect t
       const uid = hex();
       const body = env({ method: 'instance.get_state', namespace: 'hostwall', version: '1.0', args: { instance_uuid: instance }, _unique_id: uid, _msg_id: hex(), _reply_q: decoy, _timeout: 1 });
       await bus.publish({ routingKey: `compute.${host}`, body, properties: NOVA });
-      const refused = await settled(uid, 'the call');
+      // Refused before its identifiers are trusted, so the refusal names no intent id: it names the queue.
+      const refused = await log.waitFor((e) => (e.intent_id === uid && isFinal(e)) || (e.event === 'intent.rejected' && e.error.message.includes(decoy)), 10_000, 'the call');
       expect(refused).to.nested.include({ event: 'intent.rejected', 'error.code': 'NOT_OSLO_ENVELOPE' });
       // Anything the worker sent for that call went out before it settled it; the next intent comes after.
       const next = await send('instance.pause', { instance_uuid: instance });
