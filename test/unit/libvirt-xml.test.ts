@@ -224,6 +224,16 @@ describe('libvirt volume XML', () => {
     for (const text of [v.xml, v.secret?.xml ?? '', JSON.stringify(v)]) expect(text).to.not.include('s3cr3t');
   });
 
+  it('iscsi CHAP by reference: a libvirt secret named by secret_uuid, none defined, no password needed', () => {
+    const ref = '11111111-2222-4333-8444-55555555AAAA';
+    const v = vol('iscsi', { target_iqn: 'iqn.x:vol', target_lun: 0, target_portal: '192.0.2.7:3260', auth_method: 'CHAP', auth_username: 'chapuser', secret_uuid: ref });
+    const d = parse(v.xml);
+    expect(one(d, 'auth').attrs.username).to.equal('chapuser');
+    expect(one(d, 'secret').attrs).to.deep.equal({ type: 'iscsi', uuid: ref.toLowerCase() });
+    expect(v.secret, 'nothing for the driver to define').to.equal(undefined);
+    expectFailure(() => vol('iscsi', { target_iqn: 'iqn.x:vol', target_portal: 'h:1', auth_method: 'CHAP', auth_username: 'u', secret_uuid: "x' /><evil/>" }), 'NOT_SUPPORTED', /secret_uuid/);
+  });
+
   it('rbd: pool/image with every monitor, ceph auth by secret_uuid', () => {
     const v = vol('rbd', {
       name: 'volumes/volume-1', hosts: ['10.0.0.1', '10.0.0.2'], ports: ['6789', '6790'], auth_enabled: true, auth_username: 'cinder',

@@ -5,8 +5,10 @@
  *
  * Secrets (CHAP passwords, Ceph keys) never enter device XML. A volume that
  * needs one returns a SecretRequest: the driver defines a libvirt secret
- * with that usage and sets its value; the disk refers to it by usage (or by
- * the uuid Cinder gave). The value is behind a function so that logging or
+ * with that usage and sets its value; the disk refers to it by usage. Or the
+ * message names a secret already defined on the host by its uuid
+ * (`secret_uuid`, rbd as Cinder gives it, iSCSI CHAP as hostwall takes it):
+ * then no secret travels in the message, nor in the journal that records it. The value is behind a function so that logging or
  * serialising a SecretRequest cannot print it.
  */
 import { createHash } from 'node:crypto';
@@ -198,10 +200,18 @@ export function volumeDevice(o: VolumeDeviceOptions): VolumeDevice {
       let secret: SecretRequest | undefined;
       if (String(data.auth_method ?? '').toUpperCase() === 'CHAP') {
         const user = str(data, 'auth_username', type);
-        const password = str(data, 'auth_password', type);
-        // Nova's usage id for iSCSI CHAP secrets: the source name iqn/lun.
-        secret = secretRequest('iscsi', name, volumeId, Buffer.from(password, 'utf8'));
-        auth = `<auth username='${escapeAttr(user)}'><secret type='iscsi' usage='${escapeAttr(name)}'/></auth>`;
+        const byReference = optStr(data, 'secret_uuid');
+        if (byReference !== undefined) {
+          // A libvirt secret the operator (or Cinder's deployment) defined on this host, as rbd's
+          // secret_uuid: the password never travels in the message, so the journal never holds it.
+          if (!UUID_RE.test(byReference)) throw invalid(type, 'data.secret_uuid must be the uuid of a libvirt secret');
+          auth = `<auth username='${escapeAttr(user)}'><secret type='iscsi' uuid='${escapeAttr(byReference.toLowerCase())}'/></auth>`;
+        } else {
+          const password = str(data, 'auth_password', type);
+          // Nova's usage id for iSCSI CHAP secrets: the source name iqn/lun.
+          secret = secretRequest('iscsi', name, volumeId, Buffer.from(password, 'utf8'));
+          auth = `<auth username='${escapeAttr(user)}'><secret type='iscsi' usage='${escapeAttr(name)}'/></auth>`;
+        }
       }
       return done(diskXml({ ...common, type: 'network', format: 'raw', cache: 'none', source, auth }), secret);
     }
