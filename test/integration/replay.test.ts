@@ -14,6 +14,8 @@ import { runCli, startWorkerProcess, type WorkerProcess } from '../support/worke
 import { AMQP_URL, connectTransport, uniqueHost, uuid } from '../support/worker';
 
 const FLAVOR = { vcpus: 1, memory_mb: 64, root_gb: 0 };
+/** Over 2 KiB of instance metadata: 20 items of 200 characters (Nova's bounds: 128 items, values of 255). */
+const bigMetadata = (): Record<string, string> => Object.fromEntries(Array.from({ length: 20 }, (_, n) => [`note${n}`, 'x'.repeat(200)]));
 
 async function queueDepth(queue: string): Promise<number> {
   const conn = await amqp.connect(AMQP_URL);
@@ -100,7 +102,8 @@ describe('hostwall replay', function () {
     const strict = await startWorkerProcess(host, { ...stateDir(), HOSTWALL_MAX_MESSAGE_BYTES: '2048' });
     workers.push(strict);
     const id = uuid();
-    const metadata = { note: 'x'.repeat(3000) };
+    // Within Nova's metadata bounds (values of 255 at most), 4 KB in all.
+    const metadata = bigMetadata();
     // Oversize bodies are refused unread, so a caller could get no answer: cast it.
     await client.cast(host, 'instance.spawn', { instance_uuid: id, name: 'dlq-1', flavor: FLAVOR, metadata });
     const dlq = `hostwall.dead.${host}`;
@@ -135,7 +138,7 @@ describe('hostwall replay', function () {
     await client.call(host, 'instance.spawn', { instance_uuid: id, name: 'insp-1', flavor: FLAVOR });
     const missing = uuid();
     await client.call(host, 'instance.pause', { instance_uuid: missing }).catch(() => undefined);
-    await client.cast(host, 'instance.spawn', { instance_uuid: uuid(), name: 'too-big', flavor: FLAVOR, metadata: { note: 'x'.repeat(3000) } });
+    await client.cast(host, 'instance.spawn', { instance_uuid: uuid(), name: 'too-big', flavor: FLAVOR, metadata: bigMetadata() });
     for (let i = 0; i < 100 && (await queueDepth(`hostwall.dead.${host}`)) < 1; i++) await new Promise((res) => setTimeout(res, 50));
     const r = await runCli(['inspect', '--host', host, '--since', '-10m']);
     expect(r.code, r.stderr).to.equal(0);
