@@ -37,6 +37,9 @@ export type FailureCode =
   | 'PORT_FAILED'
   | 'TIMEOUT'
   | 'INTERRUPTED'
+  | 'PATH_NOT_ALLOWED'
+  | 'PATH_TIMEOUT'
+  | 'HYPERVISOR_UNAVAILABLE'
   | 'INTERNAL';
 
 export type ErrorCode = RejectionCode | FailureCode | 'TRANSPORT_ERROR' | 'CONFIG_INVALID';
@@ -96,6 +99,10 @@ const FAILURE_OSLO: Record<FailureCode, string> = {
   PORT_FAILED: 'VirtualInterfaceCreateException',
   TIMEOUT: 'Timeout',
   INTERRUPTED: 'InstanceInvalidState',
+  PATH_NOT_ALLOWED: 'PathNotAllowed',
+  PATH_TIMEOUT: 'PathTimeout',
+  // Nova's own name for a hypervisor connection that is down (nova.exception.HypervisorUnavailable).
+  HYPERVISOR_UNAVAILABLE: 'HypervisorUnavailable',
   INTERNAL: 'InternalError',
 };
 
@@ -107,6 +114,18 @@ export class IntentFailure extends HostwallError {
     super(message, details);
     this.code = code;
     this.osloClass = FAILURE_OSLO[code];
+  }
+}
+
+/**
+ * The hypervisor cannot be reached right now (libvirt connections lost and
+ * being reopened). Nothing was changed; the same intent may succeed once the
+ * driver is ready again: `details.retryable` is true.
+ */
+export class HypervisorUnavailable extends IntentFailure {
+  readonly retryable = true;
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('HYPERVISOR_UNAVAILABLE', message, { ...details, retryable: true });
   }
 }
 
