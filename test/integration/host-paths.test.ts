@@ -22,6 +22,7 @@ import { type LibvirtDriver, openLibvirtDriver } from '../../src/drivers/libvirt
 import type { RemoteError } from '../../src/oslo/failure';
 import type { Transport } from '../../src/transport/transport';
 import type { Worker } from '../../src/worker/worker';
+import { type HungMount, hungMountUnavailable, mountHung } from '../support/hung-mount';
 import { connectTransport, startWorker, uuid } from '../support/worker';
 
 const FLAVOR = { vcpus: 1, memory_mb: 64, root_gb: 0 };
@@ -140,5 +141,54 @@ describe('host paths in intents: only files and devices inside the configured ro
     const ok = await client.call(host, 'instance.spawn', { instance_uuid: id, name: `ok-${id.slice(0, 8)}`, flavor: FLAVOR }, { ...asNova, timeoutMs: 10_000 });
     expect(ok).to.deep.nested.include({ 'instance.power_state': 'running' });
     expect(await Promise.all(spawns)).to.deep.equal(['PATH_NOT_ALLOWED', 'PATH_NOT_ALLOWED', 'PATH_NOT_ALLOWED', 'PATH_NOT_ALLOWED']);
+  });
+});
+
+describe('host paths on a hung filesystem (FUSE standing in for a hung NFS server)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let mount: HungMount | undefined;
+  let worker: Worker | undefined;
+  let host: string;
+  let transport: Transport | undefined;
+  let client: IntentClient;
+
+  before(async function () {
+    const why = hungMountUnavailable();
+    if (why) {
+      console.log(`      skipped: ${why}`);
+      this.skip();
+    }
+    dir = mkdtempSync(join(tmpdir(), 'hw-hung-'));
+    const instances = join(dir, 'instances');
+    mkdirSync(join(instances, 'nfs'), { recursive: true });
+    mount = await mountHung(join(instances, 'nfs'));
+    const w = await startWorker({ instancesPath: instances, maxConcurrentBuilds: 2, hostPathTimeoutMs: 1_000 });
+    worker = w.worker;
+    host = w.config.host;
+    transport = await connectTransport('test-host-paths-hung');
+    client = new IntentClient(transport, { controlExchange: 'nova' });
+  });
+
+  after(async () => {
+    // First: every call waiting on the mount (the worker's abandoned threads, or before the fix its pool threads) gets ENOTCONN.
+    await mount?.release();
+    await transport?.close();
+    await worker?.stop(5_000);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('fails spawns whose image never answers with PATH_TIMEOUT, freeing their build slots: a valid spawn after them runs', async () => {
+    const hung = (mount as HungMount).hungFile;
+    const spawns = [0, 1, 2].map(() => {
+      const id = uuid();
+      return client
+        .call(host, 'instance.spawn', { instance_uuid: id, name: `hg-${id.slice(0, 8)}`, flavor: FLAVOR, image: { id: 'x', path: hung } }, { ...asNova, timeoutMs: 20_000 })
+        .then(() => 'ok', (e: RemoteError) => `${e.code}: ${e.remoteMessage}`);
+    });
+    const id = uuid();
+    const ok = await client.call(host, 'instance.spawn', { instance_uuid: id, name: `ok-${id.slice(0, 8)}`, flavor: FLAVOR }, { ...asNova, timeoutMs: 15_000 });
+    expect(ok).to.deep.nested.include({ 'instance.power_state': 'running' });
+    for (const r of await Promise.all(spawns)) expect(r).to.match(/^PATH_TIMEOUT: .*hung\.img: the filesystem did not return within 1000 ms/);
   });
 });
