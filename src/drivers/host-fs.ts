@@ -48,7 +48,8 @@ export type FsReply =
   | { id: number; ok: true; probe?: Probe; data?: Uint8Array | undefined }
   | { id: number; ok: false; code: string; message: string };
 
-type Request = FsRequest extends infer R ? (R extends FsRequest ? Omit<R, 'id'> : never) : never;
+/** A request before it is numbered (Omit over each member of the union). */
+type Request = FsRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 
 const MAX_THREADS = 4;
 const MAX_STUCK = 8;

@@ -24,8 +24,8 @@
  * The filesystem calls themselves are host-fs.ts's: bounded, off the pool.
  */
 import * as path from 'node:path';
-import { IntentFailure } from '../errors';
-import type { HostFs, Probe } from './host-fs';
+import { ConfigError, IntentFailure } from '../errors';
+import type { HostFs, PathKind, Probe } from './host-fs';
 
 export interface HostPathRoots {
   instancesPath: string;
@@ -35,6 +35,31 @@ export interface HostPathRoots {
   allow: readonly string[];
   /** Directories through which block devices are named (resolved through their symlinks). */
   blockDeviceDirs: readonly string[];
+}
+
+export const DEFAULT_HOST_PATH_ALLOW = ['/var/lib/hostwall/volumes'];
+/** Where os-brick's connectors find attached volumes: iSCSI by path, FC and multipath by id and in the mapper. */
+export const DEFAULT_BLOCK_DEVICE_DIRS = ['/dev/disk/by-path', '/dev/disk/by-id', '/dev/mapper'];
+
+/** The roots with their defaults (image cache `<instancesPath>/_base`, as Nova's); each must be absolute. */
+export function hostPathRoots(o: {
+  instancesPath: string;
+  nfsMountBase: string;
+  imageCachePath?: string | undefined;
+  allow?: readonly string[] | undefined;
+  blockDeviceDirs?: readonly string[] | undefined;
+}): HostPathRoots {
+  const roots: HostPathRoots = {
+    instancesPath: o.instancesPath,
+    nfsMountBase: o.nfsMountBase,
+    imageCachePath: o.imageCachePath ?? path.join(o.instancesPath, '_base'),
+    allow: o.allow ?? DEFAULT_HOST_PATH_ALLOW,
+    blockDeviceDirs: o.blockDeviceDirs ?? DEFAULT_BLOCK_DEVICE_DIRS,
+  };
+  for (const d of [roots.instancesPath, roots.nfsMountBase, roots.imageCachePath, ...roots.allow, ...roots.blockDeviceDirs]) {
+    if (!path.isAbsolute(d)) throw new ConfigError(`host path roots must be absolute directories, got ${JSON.stringify(d)}`);
+  }
+  return roots;
 }
 
 export type Backing = 'file' | 'block';
@@ -58,6 +83,11 @@ export interface PathUse {
   field: string;
 }
 
+const KIND_WORDS: Record<PathKind, string> = {
+  file: 'a regular file', block: 'a block device', directory: 'a directory', char: 'a character device', fifo: 'a FIFO',
+  socket: 'a socket', other: 'not a file', missing: 'nothing', dangling: 'a dangling symlink',
+};
+
 const UUID_DIR = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const inside = (p: string, root: string) => p === root || p.startsWith(root.endsWith('/') ? root : `${root}/`);
@@ -79,7 +109,7 @@ export class HostPathPolicy {
     return [...this.roots.blockDeviceDirs, ...this.roots.allow].map((p) => path.resolve(p));
   }
 
-  /** Where a path given for `use` would be refused, in words (for the error), else undefined. */
+  /** Why `p` is refused before the filesystem is asked, in words (for the error), else undefined. */
   private lexical(p: string): string | undefined {
     if (p.includes('\0')) return 'contains a NUL byte';
     if (!path.isAbsolute(p)) return 'is not an absolute path';
@@ -130,7 +160,7 @@ export class HostPathPolicy {
       : probe.kind === 'dangling' ? 'is a dangling symlink'
       : probe.kind === 'block' ? `resolves to the block device ${probe.real}, not named through a block-device directory`
       : probe.kind === 'file' ? `resolves to the file ${probe.real}, outside the file roots`
-      : `resolves to ${probe.real}, a ${probe.kind}`;
+      : `resolves to ${probe.real}, ${KIND_WORDS[probe.kind]}`;
     throw this.refuse(p, use, `${what}; a disk must be ${wanted === 'file' ? 'a regular file' : 'a block device'}`, wanted === 'file' ? fileRoots : blockRoots);
   }
 
@@ -159,7 +189,7 @@ export class HostPathPolicy {
     const probe = await this.fs.probe(p, roots);
     if (!probe.rootsReal.some((r) => inside(probe.real, r))) throw this.refuse(p, use, `resolves to ${probe.real}, outside the instance's directory`, roots);
     if (probe.kind === 'missing') return undefined;
-    if (probe.kind !== 'file') throw this.refuse(p, use, `is a ${probe.kind}, not a regular file`, roots);
+    if (probe.kind !== 'file') throw this.refuse(p, use, `is ${KIND_WORDS[probe.kind]}, not a regular file`, roots);
     return probe.real;
   }
 }

@@ -17,7 +17,7 @@ import { constants as fsc, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { DeviceChange, Driver, GuestChange, GuestState, GuestWatch, SpawnOptions, WatchHooks } from '../driver';
 import { HostFs } from '../host-fs';
-import { HostPathPolicy } from '../host-paths';
+import { HostPathPolicy, hostPathRoots } from '../host-paths';
 import { hostUptime } from '../host-uptime';
 import { asHostwallError, ConfigError, IntentFailure } from '../../errors';
 import type { ConnectionInfo, HostInventory, Port, SpawnArgs } from '../../intents';
@@ -359,28 +359,21 @@ export async function openLibvirtDriver(opts: LibvirtDriverOptions = {}): Promis
   }
   const timeoutMs = opts.hostPathTimeoutMs ?? 5_000;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new ConfigError(`libvirt hostPathTimeoutMs must be a positive integer, got ${timeoutMs}`);
-  const instancesPath = opts.instancesPath ?? '/var/lib/hostwall/instances';
-  const nfsMountBase = opts.nfsMountBase ?? '/var/lib/hostwall/mnt';
-  const roots = {
-    instancesPath,
-    imageCachePath: opts.imageCachePath ?? path.join(instancesPath, '_base'),
-    nfsMountBase,
-    allow: opts.hostPathAllow ?? ['/var/lib/hostwall/volumes'],
-    blockDeviceDirs: opts.blockDeviceDirs ?? ['/dev/disk/by-path', '/dev/disk/by-id', '/dev/mapper'],
-  };
-  for (const [k, dirs] of Object.entries({ ...roots, allow: roots.allow.join(','), blockDeviceDirs: roots.blockDeviceDirs.join(',') })) {
-    for (const d of dirs.split(',').filter((x) => x !== '')) {
-      if (!path.isAbsolute(d)) throw new ConfigError(`libvirt ${k}: ${d} is not an absolute path`);
-    }
-  }
+  const roots = hostPathRoots({
+    instancesPath: opts.instancesPath ?? '/var/lib/hostwall/instances',
+    nfsMountBase: opts.nfsMountBase ?? '/var/lib/hostwall/mnt',
+    imageCachePath: opts.imageCachePath,
+    allow: opts.hostPathAllow,
+    blockDeviceDirs: opts.blockDeviceDirs,
+  });
   libvirt();
   let driver: LibvirtDriver | undefined;
   const pool = await ConnectionPool.open(uri, size, { onReadyChange: opts.onReadyChange, onRegained: () => driver?.regained() });
   const hostFs = new HostFs(timeoutMs);
   const host: GuestHost = {
     domainType,
-    instancesPath,
-    nfsMountBase,
+    instancesPath: roots.instancesPath,
+    nfsMountBase: roots.nfsMountBase,
     vhostuserSocketDir: opts.vhostuserSocketDir ?? '/var/run/openvswitch',
     cpuMode: opts.cpuMode,
     fs: hostFs,

@@ -12,7 +12,7 @@ export function libvirtDriverOptions(config: Config, log?: Logger): LibvirtDrive
     uri: config.libvirtUri,
     connections: config.libvirtConnections,
     instancesPath: config.instancesPath,
-    imageCachePath: config.imageCachePath || path.join(config.instancesPath, '_base'),
+    imageCachePath: config.imageCachePath || undefined,
     // Nova's [libvirt] nfs_mount_point_base defaults to $state_path/mnt.
     nfsMountBase: config.nfsMountBase || path.join(config.statePath, 'mnt'),
     hostPathAllow: config.hostPathAllow,
