@@ -67,6 +67,8 @@ interface Pending {
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
   thread?: Thread | undefined;
+  /** Removes this call's listeners from its thread. */
+  detach?: (() => void) | undefined;
   id: number;
 }
 
@@ -129,7 +131,7 @@ export class HostFs {
       p.thread = thread;
       const onReply = (reply: FsReply) => {
         if (reply.id !== p.id) return;
-        thread.worker.off('message', onReply);
+        detach();
         clearTimeout(p.timer);
         this.busy--;
         this.park(thread);
@@ -137,7 +139,23 @@ export class HostFs {
         else p.reject(this.translate(p.req.path, reply));
         this.pump();
       };
+      // The thread itself died (it could not load, or ran out of memory): this call fails, the thread is gone.
+      const onDeath = (err?: unknown) => {
+        detach();
+        clearTimeout(p.timer);
+        this.busy--;
+        this.fail(p, new IntentFailure('INTERNAL', `${p.req.path}: the filesystem thread ended (${err instanceof Error ? err.message : 'exit'})`, { path: p.req.path }));
+        this.pump();
+      };
+      const detach = () => {
+        thread.worker.off('message', onReply);
+        thread.worker.off('error', onDeath);
+        thread.worker.off('exit', onDeath);
+      };
+      p.detach = detach;
       thread.worker.on('message', onReply);
+      thread.worker.once('error', onDeath);
+      thread.worker.once('exit', onDeath);
       thread.worker.postMessage({ ...p.req, id: p.id });
     }
   }
@@ -147,7 +165,12 @@ export class HostFs {
     // An idle or stuck thread never keeps the process alive.
     worker.unref();
     const t: Thread = { worker };
+    // An idle thread that dies is forgotten (a busy one fails its call: pump).
     worker.on('error', () => undefined);
+    worker.on('exit', () => {
+      const i = this.idle.indexOf(t);
+      if (i >= 0) this.idle.splice(i, 1);
+    });
     return t;
   }
 
@@ -174,7 +197,7 @@ export class HostFs {
       // Its thread is somewhere in the kernel: abandon it, count it until it exits.
       this.busy--;
       this.stuck++;
-      t.worker.removeAllListeners('message');
+      p.detach?.();
       t.worker.once('exit', () => {
         this.stuck--;
       });

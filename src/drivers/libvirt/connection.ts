@@ -15,6 +15,12 @@
  * Every connection holds libvirt's event loop (event-loop.ts) from open to
  * close: a remote one needs it to answer the daemon's keepalives.
  *
+ * A daemon connection can be lost (libvirtd restarted, keepalive timed
+ * out): a failed call then asks virConnectIsAlive, and a dead connection is
+ * marked lost, its failure and every later call's become
+ * HYPERVISOR_UNAVAILABLE (retryable), and its owner is told (onLost: the
+ * pool in pool.ts replaces it).
+ *
  * In-process drivers (test:///...) are called inline, on the JS thread: the
  * test driver works on memory and a call takes ~1.5 us there, while a trip
  * through libuv's pool costs ~30 us of latency and ~20 us of JS-thread CPU

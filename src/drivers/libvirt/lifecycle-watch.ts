@@ -12,8 +12,10 @@
  *   1,000 (FACTS.md).
  * - A lost connection (libvirt's close callback: daemon gone, or 3 missed
  *   keepalives 5 s apart) or a failed listing: the connection is dropped and
- *   reopened with backoff (0.5 s doubling to 30 s); once back, a listing
- *   reports whatever changed meanwhile (reason `reconnect`).
+ *   reopened with backoff (0.5 s doubling to 30 s), at once when the
+ *   driver's own pool got the daemon back (poke); once back, events are
+ *   registered again and a listing reports whatever changed meanwhile
+ *   (reason `reconnect`).
  * - The dedicated connection keeps events and listings off the pool's
  *   connections, so busy intents neither delay nor are delayed by them.
  */

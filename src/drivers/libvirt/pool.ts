@@ -76,10 +76,9 @@ export class ConnectionPool {
     const slots: Slot[] = [];
     try {
       for (let i = 0; i < size; i++) {
-        const conn = await openOne(uri);
-        slots.push({ conn, unwatch: async () => {} });
-        const slot = slots[slots.length - 1];
-        if (slot) slot.unwatch = await guard(conn);
+        const slot: Slot = { conn: await openOne(uri), unwatch: async () => {} };
+        slots.push(slot);
+        if (slot.conn) slot.unwatch = await guard(slot.conn);
       }
     } catch (err) {
       await Promise.allSettled(slots.map(async (s) => {
