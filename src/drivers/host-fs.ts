@@ -51,7 +51,7 @@ export type FsReply =
 /** A request before it is numbered (Omit over each member of the union). */
 type Request = FsRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 
-const MAX_THREADS = 4;
+const MAX_THREADS = 2;
 const MAX_STUCK = 8;
 const IDLE_MS = 10_000;
 const THREAD_SCRIPT = path.join(__dirname, 'host-fs-thread.js');
