@@ -44,6 +44,7 @@ const TO_SETTINGS: readonly [string, string, SettingName, ((v: string) => unknow
   [DEFAULT_SECTION, 'executor_thread_pool_size', 'concurrency'],
   ['notifications', 'notification_format', 'notificationFormat'],
   ['libvirt', 'connection_uri', 'libvirtUri'],
+  ['libvirt', 'nfs_mount_point_base', 'nfsMountBase'],
   ['oslo_messaging_rabbit', 'ssl_ca_file', 'tlsCaFile'],
   ['oslo_messaging_rabbit', 'ssl_cert_file', 'tlsCertFile'],
   ['oslo_messaging_rabbit', 'ssl_key_file', 'tlsKeyFile'],
