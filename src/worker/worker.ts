@@ -88,6 +88,7 @@ export class Worker {
       poisonDeliveries: config.poisonDeliveries,
       log,
       records: parts.companion?.records,
+      novaInstanceNameTemplate: config.novaInstanceNameTemplate,
       exec: {
         driver,
         ports: new PortReadiness({ memoryMs: config.portReadyMemoryS * 1000 }),

@@ -42,6 +42,7 @@ const TO_SETTINGS: readonly [string, string, SettingName, ((v: string) => unknow
   [DEFAULT_SECTION, 'vif_plugging_is_fatal', 'vifPluggingIsFatal'],
   [DEFAULT_SECTION, 'graceful_shutdown_timeout', 'shutdownTimeoutS'],
   [DEFAULT_SECTION, 'executor_thread_pool_size', 'concurrency'],
+  [DEFAULT_SECTION, 'instance_name_template', 'novaInstanceNameTemplate'],
   ['notifications', 'notification_format', 'notificationFormat'],
   ['libvirt', 'connection_uri', 'libvirtUri'],
   ['libvirt', 'nfs_mount_point_base', 'nfsMountBase'],
