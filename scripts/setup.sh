@@ -21,8 +21,9 @@ PKGS=(libvirt0 build-essential python3)
 if [[ $MODE == test ]]; then
   # libvirtd hosts the test driver behind a socket (test+unix://, state that
   # outlives a worker: the fault suite) and runs QEMU guests under TCG (the
-  # real-hypervisor tier).
-  PKGS+=(libvirt-clients libvirt-daemon-system qemu-system-x86 openssl python3-oslo.messaging python3-nova python3-libvirt python3-jsonschema python3-placement docker-compose)
+  # real-hypervisor tier). python3-fusepy mounts a filesystem whose file never
+  # answers, as on a hung NFS server (test/support/hung_fs.py).
+  PKGS+=(libvirt-clients libvirt-daemon-system qemu-system-x86 openssl python3-oslo.messaging python3-nova python3-libvirt python3-jsonschema python3-placement docker-compose python3-fusepy)
   # The real Nova control plane of the compatibility tests and the benchmark
   # (scripts/nova-control-plane.sh, which starts MariaDB itself when needed).
   PKGS+=(python3-glance python3-pymysql mariadb-server mariadb-client curl)

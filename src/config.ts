@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_BLOCK_DEVICE_DIRS, DEFAULT_HOST_PATH_ALLOW } from './drivers/host-paths';
 import { ConfigError } from './errors';
 import { parseBrokerUrl, redactUrl } from './transport/broker-url';
 
@@ -32,6 +33,20 @@ const jsonRecord = <V extends z.ZodType>(value: V) =>
       return v;
     }
   }, z.record(z.string().min(1), value));
+
+/** Absolute directories, given as a list (file), or as JSON array text or comma-separated text (flag, environment). */
+const dirList = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const t = v.trim();
+  if (t.startsWith('[')) {
+    try {
+      return JSON.parse(t);
+    } catch {
+      return v;
+    }
+  }
+  return t.split(',').map((d) => d.trim()).filter((d) => d !== '');
+}, z.array(z.string().regex(/^\/[^\0]*$/, 'must be absolute paths')));
 
 /** Each setting: its schema, its environment variable, and what it costs (help). */
 export const SETTINGS = {
@@ -61,6 +76,11 @@ export const SETTINGS = {
   watchReconcileS: { env: 'HOSTWALL_WATCH_RECONCILE', schema: int(0, 86400), default: 60, help: 'seconds between full listings of the guests that catch state changes whose hypervisor event was missed (~7 ms per 1,000 guests); 0 = events only' },
   watchStopDelayS: { env: 'HOSTWALL_WATCH_STOP_DELAY', schema: int(0, 600), default: 5, help: 'seconds a guest seen stopping is given before it counts as shut down behind our back (a reboot stops it briefly; Nova waits 15)' },
   instancesPath: { env: 'HOSTWALL_INSTANCES_PATH', schema: z.string().min(1), default: '/var/lib/hostwall/instances', help: 'where guest disks live; its filesystem is the inventory\'s disk_gb' },
+  imageCachePath: { env: 'HOSTWALL_IMAGE_CACHE_PATH', schema: z.string().regex(/^(\/.*)?$/, 'must be an absolute path or ""'), default: '', help: 'image cache directory (Nova: $instances_path/_base), a root a spawn\'s image.path may lie in ("" = <instances-path>/_base)' },
+  nfsMountBase: { env: 'HOSTWALL_NFS_MOUNT_BASE', schema: z.string().regex(/^(\/.*)?$/, 'must be an absolute path or ""'), default: '', help: 'where NFS exports are mounted (Nova: [libvirt] nfs_mount_point_base, os-brick\'s <base>/<md5 of export>), a root NFS volumes lie in ("" = <state-path>/mnt, as Nova\'s $state_path/mnt)' },
+  hostPathAllow: { env: 'HOSTWALL_HOST_PATH_ALLOW', schema: dirList, default: DEFAULT_HOST_PATH_ALLOW, help: 'more directories (comma-separated or a JSON array) whose regular files and block devices a message may hand a guest as a disk, besides the instances path, the image cache and the NFS mount base; every entry widens what a sender can attach, so list only directories that hold nothing but guest disks' },
+  blockDeviceDirs: { env: 'HOSTWALL_BLOCK_DEVICE_DIRS', schema: dirList, default: DEFAULT_BLOCK_DEVICE_DIRS, help: 'directories through which a volume may name a block device (os-brick: by-path for iSCSI, by-id and mapper for FC and multipath); the link is followed, the target must be a block device the host does not mount, swap on or stack on (LVM, dm)' },
+  hostPathTimeoutMs: { env: 'HOSTWALL_HOST_PATH_TIMEOUT_MS', schema: int(100, 600_000), default: 5_000, help: 'ms a filesystem call on a path a message named (stat, realpath, a disk header, a console log) may take before the intent fails PATH_TIMEOUT; the call runs on a thread of its own, and one that never returns (a hung NFS mount) keeps that thread (at most 8 such threads, then checks fail at once)' },
   dedupeMemory: { env: 'HOSTWALL_DEDUPE_MEMORY', schema: int(0, 10_000_000), default: 1_000, help: 'answers of reads (instance.get_state, instance.console_output, host.*) kept in memory, so a duplicate delivery gets the same answer; each holds its answer (a console log up to ~100 KiB). Reads are not stored and are run again once forgotten; intents that change the host are answered from the intent store, not from memory' },
   statePath: { env: 'HOSTWALL_STATE_PATH', schema: z.string().min(1), default: '/var/lib/hostwall', help: 'directory of the local intent store (intents-<host>.sqlite, SQLite in WAL mode): must outlive the worker, or duplicates after a restart are applied again' },
   storeRetentionH: { env: 'HOSTWALL_STORE_RETENTION', schema: int(1, 24 * 3650), default: 14 * 24, help: 'hours an intent outcome is kept to answer duplicates and replays; keep it longer than the journal\'s max age, or an old replay is applied again (disk: ~0.5 KB per intent)' },
@@ -82,6 +102,7 @@ export const SETTINGS = {
   novaNotifications: { env: 'HOSTWALL_NOVA_NOTIFICATIONS', schema: bool, default: true, help: 'publish Nova\'s notifications (a nova-compute.conf whose [oslo_messaging_notifications] driver is unset or noop turns them off, as in Nova); native events are always published' },
   novaControlPlane: { env: 'HOSTWALL_NOVA_CONTROL_PLANE', schema: z.enum(['auto', 'on', 'off']), default: 'auto', help: 'be the compute host of a Nova control plane (service record and heartbeat, compute node, Placement, instance state through nova-conductor): auto = on when --config-file gives a nova-compute.conf' },
   novaNodename: { env: 'HOSTWALL_NOVA_NODENAME', schema: z.string().max(255), default: '', help: 'name of the compute node created in Nova ("" = the host name); an existing node of this host is reused whatever its name' },
+  novaInstanceNameTemplate: { env: 'HOSTWALL_NOVA_INSTANCE_NAME_TEMPLATE', schema: z.string().min(1).max(255), default: 'instance-%08x', help: 'Nova\'s instance_name_template: how a guest Nova builds is named in libvirt (the name a host that ran nova-compute already gave its guests)' },
   novaWriteRetryS: { env: 'HOSTWALL_NOVA_WRITE_RETRY', schema: int(0, 86_400), default: 300, help: 'seconds a write to Nova\'s database (through nova-conductor) is tried again while the conductor does not answer; the intent\'s lanes wait meanwhile' },
   signatureWindowS: { env: 'HOSTWALL_SIGNATURE_WINDOW', schema: int(10, 86400), default: 300, help: 'seconds either side of the worker\'s clock an x-hostwall-signed-at may be: a signed message re-sent later is refused (hosts\' clocks must agree within it: NTP); copies within it are answered from the intent store' },
   maxPublishBytes: { env: 'HOSTWALL_MAX_PUBLISH_BYTES', schema: int(64 * 1024, 512 * 1024 * 1024), default: 128 * 1024 * 1024, help: 'the broker\'s max message size (RabbitMQ max_message_size: 128 MiB before 4.0, 16 MiB from 4.0); a bigger reply, event or dead letter fails alone before it is sent (AMQP 0-9-1), instead of the broker closing the channel under every publish in flight' },

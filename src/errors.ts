@@ -42,6 +42,9 @@ export type FailureCode =
   | 'INTERRUPTED'
   | 'UNEXPECTED_TASK_STATE'
   | 'CONTROL_PLANE'
+  | 'PATH_NOT_ALLOWED'
+  | 'PATH_TIMEOUT'
+  | 'HYPERVISOR_UNAVAILABLE'
   | 'INTERNAL';
 
 export type PlacementErrorCode =
@@ -113,6 +116,10 @@ const FAILURE_OSLO: Record<FailureCode, string> = {
   INTERRUPTED: 'InstanceInvalidState',
   UNEXPECTED_TASK_STATE: 'UnexpectedTaskStateError',
   CONTROL_PLANE: 'NovaControlPlaneError',
+  PATH_NOT_ALLOWED: 'PathNotAllowed',
+  PATH_TIMEOUT: 'PathTimeout',
+  // Nova's own name for a hypervisor connection that is down (nova.exception.HypervisorUnavailable).
+  HYPERVISOR_UNAVAILABLE: 'HypervisorUnavailable',
   INTERNAL: 'InternalError',
 };
 
@@ -124,6 +131,18 @@ export class IntentFailure extends HostwallError {
     super(message, details);
     this.code = code;
     this.osloClass = FAILURE_OSLO[code];
+  }
+}
+
+/**
+ * The hypervisor cannot be reached right now (libvirt connections lost and
+ * being reopened). Nothing was changed; the same intent may succeed once the
+ * driver is ready again: `details.retryable` is true.
+ */
+export class HypervisorUnavailable extends IntentFailure {
+  readonly retryable = true;
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('HYPERVISOR_UNAVAILABLE', message, { ...details, retryable: true });
   }
 }
 

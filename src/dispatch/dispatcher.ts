@@ -57,6 +57,8 @@ export interface DispatcherDeps {
   log: Logger;
   /** Nova's records of its own requests (adapters/nova compute host), when kept. */
   records?: SenderRecords | undefined;
+  /** Nova's instance_name_template (default instance-%08x). */
+  novaInstanceNameTemplate?: string | undefined;
 }
 
 /** 'leave': not started because the worker is draining; stays unacked and comes back when the channel closes. */
@@ -92,7 +94,7 @@ export class Dispatcher {
   readonly novaFacts: NovaFactsDirectory;
 
   constructor(private readonly deps: DispatcherDeps) {
-    this.novaFacts = new NovaFactsDirectory(deps.book);
+    this.novaFacts = new NovaFactsDirectory(deps.book, undefined, deps.novaInstanceNameTemplate);
   }
 
   get driver(): Driver {

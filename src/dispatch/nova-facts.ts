@@ -61,16 +61,20 @@ export class NovaFactsDirectory {
   private readonly ports = new Map<string, PortFacts>();
   private readonly volumes = new Map<string, KnownConnection[]>();
 
+  /** The adapter's view of this directory. */
+  readonly facts: NovaFacts;
+
   constructor(
     private readonly book: InstanceBook,
     private readonly capacity = 4096,
-  ) {}
-
-  /** The adapter's view of this directory. */
-  readonly facts: NovaFacts = {
-    port: (portId) => this.port(portId),
-    connectionInfo: (ref) => this.connectionInfo(ref),
-  };
+    instanceNameTemplate?: string,
+  ) {
+    this.facts = {
+      port: (portId) => this.port(portId),
+      connectionInfo: (ref) => this.connectionInfo(ref),
+      ...(instanceNameTemplate !== undefined ? { instanceNameTemplate } : {}),
+    };
+  }
 
   /** Learn from an intent the worker admitted (before it runs: these are the senders' facts, not outcomes). */
   learnIntent(intent: Intent): void {

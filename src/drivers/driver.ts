@@ -109,4 +109,10 @@ export interface Driver {
   extendVolume?(uuid: string, volumeId: string, newSizeBytes?: number): Promise<DeviceChange>;
   /** The host's `uptime` line, as Nova's get_host_uptime returns it (`env LANG=C uptime` stdout). */
   hostUptime?(): Promise<string>;
+  /**
+   * Whether the hypervisor can be reached now. false while the driver lost
+   * it and is reconnecting: calls then fail HYPERVISOR_UNAVAILABLE at once
+   * (retryable) rather than hang. A driver without it is always ready.
+   */
+  ready?(): boolean;
 }

@@ -89,6 +89,7 @@ export class Worker {
       countedByBroker: countedByBroker(this.topology),
       log,
       records: parts.companion?.records,
+      novaInstanceNameTemplate: config.novaInstanceNameTemplate,
       exec: {
         driver,
         ports: new PortReadiness({ memoryMs: config.portReadyMemoryS * 1000 }),

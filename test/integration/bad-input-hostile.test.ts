@@ -9,7 +9,8 @@
  * with an HMAC key.
  */
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as amqp from 'amqplib';
 import { IntentClient } from '../../src/client/intent-client';
@@ -196,4 +197,73 @@ describe('bad input: hostile messages are dead-lettered with their reason, and t
     expect(log.outcomesOf(uniqueId)[1]).to.include({ event: 'intent.succeeded', replayed: true });
     expect(await bus.deadLetters(host, 1, 300)).to.deep.equal([]);
   });
+});
+
+/**
+ * Host paths are hostile input too (issue 15): a volume or an image that
+ * names a host file or device outside the configured roots, climbs out with
+ * `..`, or is a FIFO is refused PATH_NOT_ALLOWED before the hypervisor sees
+ * it (intent.failed: the message was well formed, the host refused it), and
+ * the worker carries on; FIFO images never hold a build slot.
+ */
+describe('bad input: hostile host paths fail PATH_NOT_ALLOWED and the worker carries on', function () {
+  this.timeout(60_000);
+  let bus: TestBus;
+  let w: HostWorker;
+  let host: string;
+  let instance: string;
+  let dir: string;
+  let valid = 0;
+
+  before(async () => {
+    host = uniqueHost('hostile-paths');
+    dir = tempStatePath();
+    const instancesPath = join(dir, 'instances');
+    mkdirSync(instancesPath);
+    symlinkSync('/etc/shadow', join(instancesPath, 'shadow.img'));
+    execFileSync('mkfifo', [join(instancesPath, 'fifo.img')]);
+    w = await startHostWorker({ host, statePath: dir, config: { instancesPath, maxConcurrentBuilds: 1 } });
+    bus = await TestBus.connect(AMQP_URL);
+    instance = uuid();
+    const log = await bus.eventLog(host);
+    const { body } = bus.intentBody('instance.spawn', { instance_uuid: instance, name: `hp-${instance.slice(0, 8)}`, flavor });
+    await bus.publish({ routingKey: `compute.${host}`, body, properties: JSON_PROPS });
+    await log.waitFor((e) => e.event === 'intent.succeeded' && e.kind === 'instance.spawn');
+  });
+
+  after(async () => {
+    await w?.worker.stop(2_000);
+    await bus?.removeHost(host);
+    await bus?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const attach = (type: string, data: () => Record<string, unknown>) => ['volume.attach', () => ({ instance_uuid: instance, volume_id: `v-${uuid().slice(0, 8)}`, connection_info: { driver_volume_type: type, data: data() } })] as const;
+  const spawnImage = (p: () => string) => ['instance.spawn', () => ({ instance_uuid: uuid(), name: 'x', flavor, image: { id: 'img', path: p() } })] as const;
+  const cases: { name: string; intent: readonly [string, () => Record<string, unknown>] }[] = [
+    { name: 'a file volume on /etc/shadow', intent: attach('file', () => ({ device_path: '/etc/shadow' })) },
+    { name: 'a local volume on the host disk /dev/sda', intent: attach('local', () => ({ device_path: '/dev/sda' })) },
+    { name: 'an NFS volume whose name climbs out with ..', intent: attach('nfs', () => ({ export: '10.0.0.9:/srv', name: '../../../../../etc/shadow' })) },
+    { name: 'a volume through a symlink to /etc/shadow', intent: attach('file', () => ({ device_path: join(dir, 'instances', 'shadow.img') })) },
+    { name: 'a spawn whose image is /etc/shadow', intent: spawnImage(() => '/etc/shadow') },
+    { name: 'a spawn whose image is a FIFO (the worker has one build slot)', intent: spawnImage(() => join(dir, 'instances', 'fifo.img')) },
+    { name: 'another spawn whose image is the FIFO', intent: spawnImage(() => join(dir, 'instances', 'fifo.img')) },
+  ];
+
+  for (const c of cases) {
+    it(`refuses ${c.name} (PATH_NOT_ALLOWED); the next valid intent succeeds`, async () => {
+      const log = await bus.eventLog(host);
+      const [kind, args] = c.intent;
+      const hostile = bus.intentBody(kind, args());
+      await bus.publish({ routingKey: `compute.${host}`, body: hostile.body, properties: JSON_PROPS });
+      const failed = await log.waitFor((e) => e.intent_id === hostile.uniqueId && (e.event === 'intent.failed' || e.event === 'intent.succeeded'), 10_000, `${kind} outcome`);
+      expect(failed.event).to.equal('intent.failed');
+      expect(failed).to.have.nested.property('error.code', 'PATH_NOT_ALLOWED');
+      const next = valid++ % 2 === 0 ? 'instance.pause' : 'instance.unpause';
+      const { body, uniqueId } = bus.intentBody(next, { instance_uuid: instance });
+      await bus.publish({ routingKey: `compute.${host}`, body, properties: JSON_PROPS });
+      const ok = await log.waitFor((e) => e.intent_id === uniqueId && (e.event === 'intent.succeeded' || e.event === 'intent.failed'), 10_000, `${next} outcome`);
+      expect(ok.event).to.equal('intent.succeeded');
+    });
+  }
 });

@@ -34,7 +34,7 @@ function nics(xml: string): Map<string, string> {
   return out;
 }
 
-const fileVolume = (id: string): ConnectionInfo => ({ driver_volume_type: 'file', data: { device_path: `/var/lib/cinder/volumes/${id}` } });
+const fileVolume = (id: string): ConnectionInfo => ({ driver_volume_type: 'file', data: { device_path: `/var/lib/hostwall/volumes/${id}` } });
 
 describe('libvirt driver devices on test:///default', function () {
   this.timeout(30000);

@@ -44,7 +44,8 @@ describe('libvirt driver on qemu:///system (when available)', function () {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'hostwall-qemu-'));
     await fs.chmod(dir, 0o755);
     await driver.close();
-    driver = await openLibvirtDriver({ uri: 'qemu:///system', connections: 2, instancesPath: path.join(dir, 'instances') });
+    // Volumes are made beside the instances: allow that directory as a disk root.
+    driver = await openLibvirtDriver({ uri: 'qemu:///system', connections: 2, instancesPath: path.join(dir, 'instances'), hostPathAllow: [dir] });
   });
 
   afterEach(async () => {

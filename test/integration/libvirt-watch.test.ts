@@ -9,13 +9,12 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import type { GuestChange, GuestWatch } from '../../src/drivers/driver';
 import { type LibvirtDriver, type LibvirtDriverOptions, openLibvirtDriver } from '../../src/drivers/libvirt/driver';
+import { type PrivateLibvirtd, startPrivateLibvirtd } from '../support/private-libvirtd';
 
 const STOP_DELAY_MS = 300;
 
@@ -64,67 +63,6 @@ function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { timeout: 10_000 }, (err, out) => (err ? reject(err) : resolve(out)));
   });
-}
-
-interface PrivateLibvirtd {
-  uri: string;
-  restart(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/**
- * A libvirtd of our own, in session mode as `nobody` with its socket in a
- * temporary directory, so it can be restarted without touching the host's
- * daemon. Needs root (to become nobody), setpriv and libvirtd.
- */
-async function startPrivateLibvirtd(): Promise<PrivateLibvirtd> {
-  if (process.getuid?.() !== 0) throw new Error('needs root');
-  const uid = Number((await run('id', ['-u', 'nobody'])).trim());
-  const gid = Number((await run('id', ['-g', 'nobody'])).trim());
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'hostwall-libvirtd-'));
-  const runtime = path.join(dir, 'run');
-  await fs.mkdir(runtime, { mode: 0o700 });
-  await fs.chown(dir, uid, gid);
-  await fs.chown(runtime, uid, gid);
-  const sock = path.join(runtime, 'libvirt', 'libvirt-sock');
-  const pidFile = path.join(runtime, 'libvirt', 'libvirtd.pid');
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  let pid = 0;
-  const start = async () => {
-    const env = [`HOME=${dir}`, `XDG_RUNTIME_DIR=${runtime}`, `XDG_CONFIG_HOME=${dir}/config`, `XDG_CACHE_HOME=${dir}/cache`, 'PATH=/usr/sbin:/usr/bin:/sbin:/bin'];
-    await run('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', 'env', '-i', ...env, 'libvirtd', '-d']);
-    // An external daemon: poll for its socket and pid file.
-    for (let i = 0; i < 100 && !pid; i++) {
-      const text = await fs.readFile(pidFile, 'utf8').catch(() => '');
-      if (text && (await fs.stat(sock).catch(() => undefined))) pid = Number(text.trim());
-      else await sleep(50);
-    }
-    if (!pid) throw new Error('private libvirtd did not come up');
-  };
-  const halt = async () => {
-    if (pid && alive(pid)) process.kill(pid, 'SIGTERM');
-    for (let i = 0; i < 100 && pid && alive(pid); i++) await sleep(50);
-    pid = 0;
-  };
-  await start();
-  return {
-    uri: `test+unix:///default?socket=${sock}`,
-    restart: async () => {
-      await halt();
-      await start();
-    },
-    stop: async () => {
-      await halt();
-      await fs.rm(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /**
@@ -252,7 +190,7 @@ describe('libvirt watch on test:///default', function () {
     const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code);
     expect(await code(t.watched.consoleOutput(uuid))).to.equal('NOT_SUPPORTED');
     expect(await code(t.watched.extendVolume(uuid, 'vol-none', 1 << 30))).to.equal('DEVICE_NOT_FOUND');
-    await t.watched.attachVolume(uuid, { volume_id: 'vol-x', connection_info: { driver_volume_type: 'file', data: { device_path: '/nonexistent/vol-x' } } });
+    await t.watched.attachVolume(uuid, { volume_id: 'vol-x', connection_info: { driver_volume_type: 'file', data: { device_path: '/var/lib/hostwall/volumes/vol-x' } } });
     await t.watched.powerOff(uuid, { clean: false, timeoutS: 0 });
     expect(await t.watched.extendVolume(uuid, 'vol-x', 1 << 30)).to.deep.equal({ live: false, device: 'vda' });
     await t.watched.powerOn(uuid);

@@ -264,7 +264,7 @@ describe('Nova golden fixtures through the dispatcher, to the libvirt test drive
     if (chap.event === 'intent.failed') expect(chap.error.code).to.equal('NOT_SUPPORTED');
     // Cinder attaches the same attachment itself (a file volume): the worker learns its connection.
     const { body, uniqueId: cinder } = bus.intentBody('volume.attach', {
-      instance_uuid: INSTANCE, volume_id: VOLUME, attachment_id: ATTACHMENT, connection_info: { driver_volume_type: 'file', data: { device_path: `/var/lib/cinder/volumes/${VOLUME}` } },
+      instance_uuid: INSTANCE, volume_id: VOLUME, attachment_id: ATTACHMENT, connection_info: { driver_volume_type: 'file', data: { device_path: `/var/lib/hostwall/volumes/${VOLUME}` } },
     }, { context: { issuer: 'cinder' }, version: '1.1' });
     await bus.publish({ routingKey: `compute.${host}`, body, properties: { contentType: 'application/json', contentEncoding: 'utf-8' } });
     expect(await final(cinder)).to.deep.include({ event: 'intent.succeeded' });
@@ -312,7 +312,7 @@ describe('Nova golden fixtures through the dispatcher, to the libvirt test drive
     // The batch's network-vif-plugged for the port (after the failed one) is remembered: the boot does not wait.
     const boot = await succeeds('build_and_run_instance.volume');
     expect(boot).to.deep.include({ kind: 'instance.spawn', power_state: 'running' });
-    expect(await xml()).to.contain(`/var/lib/cinder/volumes/${VOLUME}`);
+    expect(await xml()).to.contain(`/var/lib/hostwall/volumes/${VOLUME}`);
     const again = await nova.send(host, fixture('terminate_instance'));
     expect(await final(again.uniqueId)).to.deep.include({ event: 'intent.succeeded', vm_state: 'deleted' });
   });

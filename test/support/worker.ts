@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '../../src/config';
 import { openLibvirtDriver } from '../../src/drivers/libvirt/driver';
+import { libvirtDriverOptions } from '../../src/drivers/libvirt/options';
 import { createLogger } from '../../src/log';
 import type { Transport } from '../../src/transport/transport';
 import { openTransport } from '../../src/worker/connect';
@@ -33,7 +34,7 @@ export async function startWorker(overrides: Partial<Config> = {}): Promise<{ wo
     ...overrides,
   };
   const log = createLogger({ level: config.logLevel, format: 'json' });
-  const driver = await openLibvirtDriver({ uri: config.libvirtUri, connections: config.libvirtConnections, instancesPath: config.instancesPath, watchReconcileMs: config.watchReconcileS * 1000, watchStopDelayMs: config.watchStopDelayS * 1000 });
+  const driver = await openLibvirtDriver(libvirtDriverOptions(config, log));
   const transport = openTransport(config, { connectionName: `hostwall-test-worker:${config.host}` });
   const worker = new Worker({ config, log, transport, driver });
   await worker.start();

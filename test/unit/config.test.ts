@@ -39,6 +39,15 @@ describe('config', () => {
     expect(bad(() => loadConfig({ env: {}, file }))).to.not.contain('\n');
   });
 
+  it('takes the disk roots as comma-separated or JSON lists of absolute directories', () => {
+    expect(loadConfig({ env: {} })).to.deep.include({ hostPathAllow: ['/var/lib/hostwall/volumes'], blockDeviceDirs: ['/dev/disk/by-path', '/dev/disk/by-id', '/dev/mapper'], hostPathTimeoutMs: 5000, nfsMountBase: '', imageCachePath: '' });
+    expect(loadConfig({ env: { HOSTWALL_HOST_PATH_ALLOW: '/srv/a, /srv/b' } }).hostPathAllow).to.deep.equal(['/srv/a', '/srv/b']);
+    expect(loadConfig({ env: { HOSTWALL_BLOCK_DEVICE_DIRS: '["/dev/disk/by-path"]' } }).blockDeviceDirs).to.deep.equal(['/dev/disk/by-path']);
+    expect(loadConfig({ env: { HOSTWALL_HOST_PATH_ALLOW: '' } }).hostPathAllow).to.deep.equal(['/var/lib/hostwall/volumes']);
+    expect(() => loadConfig({ env: { HOSTWALL_HOST_PATH_ALLOW: 'relative/dir' } })).to.throw(ConfigError, /HOSTWALL_HOST_PATH_ALLOW: must be absolute paths/);
+    expect(() => loadConfig({ env: { HOSTWALL_NFS_MOUNT_BASE: 'mnt' } })).to.throw(ConfigError, /HOSTWALL_NFS_MOUNT_BASE/);
+  });
+
   it('hides the password of a broker URL', () => {
     expect(redactUrl('amqp://guest:secret@h:5672/v')).to.equal('amqp://guest:***@h:5672/v');
   });

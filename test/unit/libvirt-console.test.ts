@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import { HostFs } from '../../src/drivers/host-fs';
 import { consoleSource, consoleText, MAX_CONSOLE_BYTES, readConsoleLog } from '../../src/drivers/libvirt/console-log';
 import { buildDomainXml } from '../../src/drivers/libvirt/domain-xml';
 import { childAttr, findElements } from '../../src/drivers/libvirt/xml';
@@ -33,17 +34,20 @@ describe('libvirt console log', () => {
 
   it('reads the last 100 KiB across rotated files, oldest first; a missing log is empty', async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'hostwall-console-'));
+    const hostFs = new HostFs(5_000);
+    const tail = (p: string, n: number) => hostFs.read(p, -n, n);
     try {
       const log = path.join(dir, 'console.log');
-      expect((await readConsoleLog(log)).length).to.equal(0);
+      expect((await readConsoleLog(log, tail)).length).to.equal(0);
       await fs.writeFile(`${log}.1`, 'A'.repeat(MAX_CONSOLE_BYTES));
       await fs.writeFile(`${log}.0`, 'older\n');
       await fs.writeFile(log, 'newest\n');
-      const out = await readConsoleLog(log);
+      const out = await readConsoleLog(log, tail);
       expect(out.length).to.equal(MAX_CONSOLE_BYTES);
       expect(out.toString('latin1').endsWith('Aolder\nnewest\n')).to.equal(true);
-      expect((await readConsoleLog(log, 10)).toString()).to.equal('er\nnewest\n');
+      expect((await readConsoleLog(log, tail, 10)).toString()).to.equal('er\nnewest\n');
     } finally {
+      await hostFs.close();
       await fs.rm(dir, { recursive: true, force: true });
     }
   });

@@ -15,6 +15,12 @@
  * Every connection holds libvirt's event loop (event-loop.ts) from open to
  * close: a remote one needs it to answer the daemon's keepalives.
  *
+ * A daemon connection can be lost (libvirtd restarted, keepalive timed
+ * out): a failed call then asks virConnectIsAlive, and a dead connection is
+ * marked lost, its failure and every later call's become
+ * HYPERVISOR_UNAVAILABLE (retryable), and its owner is told (onLost: the
+ * pool in pool.ts replaces it).
+ *
  * In-process drivers (test:///...) are called inline, on the JS thread: the
  * test driver works on memory and a call takes ~1.5 us there, while a trip
  * through libuv's pool costs ~30 us of latency and ~20 us of JS-thread CPU
@@ -26,7 +32,7 @@
  * thread. Anything that talks to a daemon (qemu:///, test+unix:///) stays on
  * the pool: its calls block on a socket.
  */
-import { IntentFailure, LibvirtError, type FailureCode } from '../../errors';
+import { HypervisorUnavailable, IntentFailure, LibvirtError, type FailureCode } from '../../errors';
 import { retainEventLoop } from './event-loop';
 import {
   type CallbackPtr, callAsync, type ConnectPtr, type DomainPtr, ErrorNumber, EVENT_ID_LIFECYCLE, type KoffiFunction,
@@ -77,13 +83,24 @@ export function isInProcessUri(uri: string): boolean {
   return /^test:\/\/\//.test(uri);
 }
 
+/**
+ * A connection libvirt has lost (daemon restarted or gone, keepalive timed
+ * out): what was said, once. Every later call on it fails
+ * HYPERVISOR_UNAVAILABLE at once, and the pool (pool.ts) replaces it.
+ */
+export type LostHandler = (c: Connection, why: string) => void;
+
 export class Connection {
   private tail: Promise<unknown> = Promise.resolve();
   /** Calls run on the JS thread (isInProcessUri), not on libuv's pool. */
   private readonly inline: boolean;
   private closed = false;
+  /** Why libvirt lost this connection, once it has. */
+  private lostWhy: string | undefined;
   /** Calls queued or running: the pool's load measure. */
   pending = 0;
+  /** Told once when the connection is found lost. */
+  onLost: LostHandler | undefined;
 
   constructor(
     readonly uri: string,
@@ -94,8 +111,37 @@ export class Connection {
     this.inline = isInProcessUri(uri);
   }
 
+  get lost(): boolean {
+    return this.lostWhy !== undefined;
+  }
+
+  /** Mark the connection lost (libvirt's close callback, or a failed call on a dead socket); idempotent. */
+  markLost(why: string): void {
+    if (this.lostWhy !== undefined) return;
+    this.lostWhy = why;
+    this.onLost?.(this, why);
+  }
+
+  private unavailable(call: string, during?: string): HypervisorUnavailable {
+    const what = during === undefined
+      ? `libvirt connection to ${this.uri} is lost (${this.lostWhy}); reconnecting`
+      : `libvirt connection to ${this.uri} was lost during ${call} (${during}); its effect is unknown; reconnecting`;
+    return new HypervisorUnavailable(what, { libvirt_call: call, uri: this.uri });
+  }
+
+  /**
+   * After a failed call on a daemon connection: is the connection itself
+   * gone? virConnectIsAlive reads the client's state, no round trip.
+   */
+  private async stillAlive(): Promise<boolean> {
+    const r = await callAsync<number>(this.fn.connectIsAlive, [this.ptr]).catch(() => -1);
+    return r === 1;
+  }
+
   /** fn.async(args) after every earlier call here; on a `failed` result, libvirt's error for it. */
   private call<R>(name: string, fn: KoffiFunction, args: unknown[], failed: (r: R) => boolean): Promise<R> {
+    // Closing a lost connection still frees it.
+    if (this.lost && name !== 'virConnectClose') return Promise.reject(this.unavailable(name));
     if (this.closed) return Promise.reject(new IntentFailure('INTERNAL', `libvirt connection to ${this.uri} is closed`));
     if (this.inline) {
       // Nothing else can run between the call and the error read, so no queue is needed.
@@ -105,10 +151,15 @@ export class Connection {
     this.pending++;
     const run = async (): Promise<R> => {
       try {
+        // Queued behind the call that found the connection lost.
+        if (this.lost && name !== 'virConnectClose') throw this.unavailable(name);
         const r = await callAsync<R>(fn, args);
+        if (!failed(r)) return r;
         // Read before the next call on this connection can overwrite it.
-        if (failed(r)) throw toLibvirtError(name, takeConnError(this.ptr));
-        return r;
+        const err = toLibvirtError(name, takeConnError(this.ptr));
+        if (name === 'virConnectClose' || (await this.stillAlive())) throw err;
+        this.markLost(err.message);
+        throw this.unavailable(name, err.message);
       } finally {
         this.pending--;
       }
@@ -292,43 +343,4 @@ export async function openOne(uri: string): Promise<Connection> {
   const p = opening.then(run, run);
   opening = p.catch(() => undefined);
   return p;
-}
-
-export class ConnectionPool {
-  private next = 0;
-
-  private constructor(private readonly conns: Connection[]) {}
-
-  /** `size` connections to `uri`; none are left open if any open fails. */
-  static async open(uri: string, size: number): Promise<ConnectionPool> {
-    const conns: Connection[] = [];
-    try {
-      for (let i = 0; i < size; i++) conns.push(await openOne(uri));
-    } catch (err) {
-      await Promise.allSettled(conns.map((c) => c.close()));
-      throw err;
-    }
-    return new ConnectionPool(conns);
-  }
-
-  get size(): number {
-    return this.conns.length;
-  }
-
-  /** The least busy connection (round robin among equals). */
-  pick(): Connection {
-    let best: Connection | undefined;
-    for (let i = 0; i < this.conns.length; i++) {
-      const c = this.conns[(this.next + i) % this.conns.length];
-      if (c && (!best || c.pending < best.pending)) best = c;
-    }
-    this.next = (this.next + 1) % this.conns.length;
-    if (!best) throw new IntentFailure('INTERNAL', 'libvirt connection pool is empty');
-    return best;
-  }
-
-  /** Close every connection after its queued calls; the references each still held. */
-  close(): Promise<number[]> {
-    return Promise.all(this.conns.map((c) => c.close()));
-  }
 }

@@ -16,7 +16,6 @@
  * path to find the log and refuses a stopped guest; the log path is in the
  * persistent definition too, so a stopped guest's last output is returned.
  */
-import { promises as fs } from 'node:fs';
 import { attrOf, childAttr, findElements } from './xml';
 
 export const MAX_CONSOLE_BYTES = 100 * 1024;
@@ -40,30 +39,19 @@ export function consoleSource(domainXml: string): ConsoleSource {
   return { missing: chardevs.length > 0 ? 'console without a log file' : 'no console' };
 }
 
-/** The last `n` bytes of a file, or undefined if it does not exist. */
-async function lastBytes(p: string, n: number): Promise<Buffer | undefined> {
-  const fh = await fs.open(p, 'r').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
-  if (!fh) return undefined;
-  try {
-    const size = (await fh.stat()).size;
-    const len = Math.min(n, size);
-    const buf = Buffer.alloc(len);
-    const { bytesRead } = await fh.read(buf, 0, len, size - len);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
+/**
+ * The last `n` bytes of a log file, or undefined if it does not exist. The
+ * driver's reader checks the path (the instance's own directory, a regular
+ * file) and reads off libuv's pool with a time bound (host-fs.ts).
+ */
+export type TailReader = (path: string, n: number) => Promise<Buffer | undefined>;
 
 /** Up to `max` bytes from the end of the log and its rotated predecessors, in order. */
-export async function readConsoleLog(logPath: string, max = MAX_CONSOLE_BYTES): Promise<Buffer> {
+export async function readConsoleLog(logPath: string, read: TailReader, max = MAX_CONSOLE_BYTES): Promise<Buffer> {
   const parts: Buffer[] = [];
   let left = max;
   for (let i = -1; left > 0; i++) {
-    const data = await lastBytes(i < 0 ? logPath : `${logPath}.${i}`, left);
+    const data = await read(i < 0 ? logPath : `${logPath}.${i}`, left);
     if (data === undefined) break;
     parts.unshift(data);
     left -= data.length;

@@ -5,28 +5,23 @@
  * - `<source file>`: the file's size;
  * - `<source dev>`: the block device's size from sysfs (512-byte sectors);
  * - network disks (rbd): not readable from the host, NOT_SUPPORTED.
+ * The path comes from the guest's definition, so it is checked like any
+ * other (host-paths.ts) and read through host-fs.ts: bounded, off the pool.
  */
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import { IntentFailure } from '../../errors';
+import type { HostPathPolicy } from '../host-paths';
 import { childAttr } from './xml';
 
-const SECTOR_BYTES = 512;
-
-export async function hostDeviceSize(diskXml: string, volumeId: string): Promise<number> {
+export async function hostDeviceSize(diskXml: string, volumeId: string, paths: HostPathPolicy, instanceUuid: string): Promise<number> {
   const file = childAttr(diskXml, 'source', 'file');
   const dev = childAttr(diskXml, 'source', 'dev');
-  try {
-    if (file) return (await fs.stat(file)).size;
-    if (dev) {
-      const name = path.basename(await fs.realpath(dev));
-      const sectors = Number.parseInt(await fs.readFile(`/sys/class/block/${name}/size`, 'utf8'), 10);
-      if (!Number.isSafeInteger(sectors)) throw new Error(`unreadable size for ${dev}`);
-      return sectors * SECTOR_BYTES;
-    }
-  } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    throw new IntentFailure('DEVICE_NOT_FOUND', `volume ${volumeId}: cannot read the host device's size (${why})`, { volume_id: volumeId });
+  const source = file ?? dev;
+  if (source === undefined) {
+    throw new IntentFailure('NOT_SUPPORTED', `volume ${volumeId} is not a host file or block device: its new size must be given`, { volume_id: volumeId });
   }
-  throw new IntentFailure('NOT_SUPPORTED', `volume ${volumeId} is not a host file or block device: its new size must be given`, { volume_id: volumeId });
+  const checked = await paths.disk(source, file ? 'file' : 'block', { instanceUuid, field: `the disk of volume ${volumeId}` });
+  if (checked.size === undefined) {
+    throw new IntentFailure('DEVICE_NOT_FOUND', `volume ${volumeId}: cannot read the size of ${source} on the host`, { volume_id: volumeId });
+  }
+  return checked.size;
 }

@@ -50,6 +50,44 @@ export interface VolumeDeviceOptions {
   target: string;
   /** Where NFS exports are mounted (os-brick's nfs_mount_point_base). */
   nfsMountBase: string;
+  /**
+   * `local`/`file` volumes: whether the checked host path (host-paths.ts) is
+   * a block device, written as `<source dev>`. Default: a path under /dev/.
+   */
+  block?: boolean | undefined;
+}
+
+/** The host path a volume's disk names, and which kind of disk it backs (host-paths.ts checks it). */
+export interface VolumeHostPath {
+  path: string;
+  /** 'either': a `local`/`file` volume, a block device or a file depending on where the path leads. */
+  backing: 'file' | 'either';
+  /** The connection_info field it came from, for errors. */
+  field: string;
+}
+
+/**
+ * The host path of a `local`, `file` or `nfs` volume, exactly as the message
+ * makes it (an NFS name's `..` is kept, so the check sees it); undefined for
+ * network disks and for connection_info volumeDevice would refuse anyway.
+ */
+export function volumeHostPath(ci: ConnectionInfo, nfsMountBase: string): VolumeHostPath | undefined {
+  const data = ci.data;
+  switch (ci.driver_volume_type) {
+    case 'local':
+    case 'file': {
+      const p = optStr(data, 'device_path');
+      return p === undefined ? undefined : { path: p, backing: 'either', field: 'connection_info.data.device_path' };
+    }
+    case 'nfs': {
+      const exp = optStr(data, 'export');
+      const name = optStr(data, 'name');
+      if (exp === undefined || name === undefined) return undefined;
+      return { path: `${nfsMountPoint(nfsMountBase, exp)}/${name}`, backing: 'file', field: 'connection_info.data.name' };
+    }
+    default:
+      return undefined;
+  }
 }
 
 function invalid(type: string, what: string): IntentFailure {
@@ -179,7 +217,7 @@ export function volumeDevice(o: VolumeDeviceOptions): VolumeDevice {
     case 'file': {
       const p = str(data, 'device_path', type);
       // A block device must be a block disk for QEMU to treat it as one.
-      const block = p.startsWith('/dev/');
+      const block = o.block ?? p.startsWith('/dev/');
       const source = block ? `<source dev='${escapeAttr(p)}'/>` : `<source file='${escapeAttr(p)}'/>`;
       return done(diskXml({ ...common, type: block ? 'block' : 'file', format: optStr(data, 'format') ?? 'raw', source }));
     }

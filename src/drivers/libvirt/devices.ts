@@ -9,11 +9,12 @@
  * device change per domain at a time (the driver's per-instance lane).
  */
 import type { DeviceChange } from '../driver';
+import type { HostPathPolicy } from '../host-paths';
 import { IntentFailure } from '../../errors';
 import type { ConnectionInfo, Port } from '../../intents';
 import { type Connection, isLibvirtCode } from './connection';
 import { hostDeviceSize } from './device-size';
-import { interfaceDevice, nextFreeTarget, tapName, targetFromDeviceName, volumeDevice } from './device-xml';
+import { interfaceDevice, nextFreeTarget, tapName, targetFromDeviceName, volumeDevice, volumeHostPath } from './device-xml';
 import { DomainState, type DomainPtr, ErrorNumber, Flags } from './ffi';
 import { emptyFacts, factsXml, HOSTWALL_NS, HOSTWALL_PREFIX, type InstanceFacts, readFacts, withFacts } from './metadata';
 import { deleteSecretQuietly, ensureSecret } from './secrets';
@@ -21,6 +22,8 @@ import { childAttr, childText, findElements, insertBeforeClose, removeElement, t
 
 export interface DeviceSettings {
   nfsMountBase: string;
+  /** Which host paths may back a disk: checked before the guest is looked at. */
+  paths: HostPathPolicy;
   vhostuserSocketDir: string;
   /** Learnt once per driver: false after VIR_ERR_NO_SUPPORT (libvirt 9.0's test driver). */
   hotplug: boolean | undefined;
@@ -119,9 +122,18 @@ async function removeDevice(
   return false;
 }
 
+/** The volume's host path checked (host-paths.ts); whether it is a block device; undefined for network disks. */
+export async function checkVolumePath(s: DeviceSettings, instanceUuid: string, ci: ConnectionInfo): Promise<boolean | undefined> {
+  const hp = volumeHostPath(ci, s.nfsMountBase);
+  if (!hp) return undefined;
+  return (await s.paths.disk(hp.path, hp.backing, { instanceUuid, field: hp.field })).backing === 'block';
+}
+
+/** `block`: checkVolumePath's answer, which the caller got before taking the guest (no libvirt call before it). */
 export async function attachVolume(
   c: Connection, dom: DomainPtr, s: DeviceSettings,
   vol: { volume_id: string; connection_info: ConnectionInfo; device_name?: string | undefined },
+  block: boolean | undefined,
 ): Promise<DeviceChange> {
   const defs = await readDefinitions(c, dom);
   const inConfig = diskOf(defs.config, vol.volume_id);
@@ -139,7 +151,7 @@ export async function attachVolume(
   } else {
     target = nextFreeTarget(used, 'vd');
   }
-  const dev = volumeDevice({ volumeId: vol.volume_id, connectionInfo: vol.connection_info, target, nfsMountBase: s.nfsMountBase });
+  const dev = volumeDevice({ volumeId: vol.volume_id, connectionInfo: vol.connection_info, target, nfsMountBase: s.nfsMountBase, block });
   const facts = readFacts(defs.config) ?? emptyFacts();
   facts.volumes.push({
     volume_id: vol.volume_id,
@@ -201,7 +213,7 @@ export async function unplugPort(c: Connection, dom: DomainPtr, s: DeviceSetting
  * Nova); a stopped one sees the size when it starts (`live: false`). libvirt
  * 9.0's test driver has no block resize: NOT_SUPPORTED.
  */
-export async function extendVolume(c: Connection, dom: DomainPtr, volumeId: string, newSizeBytes?: number): Promise<DeviceChange> {
+export async function extendVolume(c: Connection, dom: DomainPtr, s: DeviceSettings, uuid: string, volumeId: string, newSizeBytes?: number): Promise<DeviceChange> {
   const defs = await readDefinitions(c, dom);
   const live = defs.live === undefined ? undefined : diskOf(defs.live, volumeId);
   const el = live ?? diskOf(defs.config, volumeId);
@@ -210,7 +222,7 @@ export async function extendVolume(c: Connection, dom: DomainPtr, volumeId: stri
   const state = await c.domainState(dom);
   const running = state === DomainState.RUNNING || state === DomainState.BLOCKED || state === DomainState.PAUSED;
   if (!live || !running) return { live: false, device };
-  const size = newSizeBytes ?? (await hostDeviceSize(live.text, volumeId));
+  const size = newSizeBytes ?? (await hostDeviceSize(live.text, volumeId, s.paths, uuid));
   if (!Number.isSafeInteger(size) || size <= 0) throw new IntentFailure('INTERNAL', `volume ${volumeId}: new size ${size} is not a positive byte count`);
   await c.blockResize(dom, device, size, Flags.BLOCK_RESIZE_BYTES);
   return { live: true, device };

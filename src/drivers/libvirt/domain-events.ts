@@ -84,3 +84,23 @@ export async function subscribe(c: Connection, onLifecycle: LifecycleHandler, on
   }
   return end;
 }
+
+/**
+ * Only the news that `c` was lost (the pool's connections, which take no
+ * events). Resolves once registered; the returned function ends it.
+ */
+export async function onConnectionClosed(c: Connection, onClose: CloseHandler): Promise<() => Promise<void>> {
+  const cb = callbacks();
+  const id = nextId++;
+  closeHandlers.set(id, onClose);
+  try {
+    await c.registerCloseCallback(cb.close, BigInt(id));
+  } catch (err) {
+    closeHandlers.delete(id);
+    throw err;
+  }
+  return async () => {
+    closeHandlers.delete(id);
+    await c.unregisterCloseCallback(cb.close).catch(() => undefined);
+  };
+}

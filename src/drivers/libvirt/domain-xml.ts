@@ -86,6 +86,8 @@ export interface DomainXmlOptions {
   cpuMode?: 'host-model' | 'host-passthrough' | undefined;
   /** Where libvirt logs the serial console of a qemu/kvm guest; its directory must exist before start. */
   consoleLog?: string | undefined;
+  /** Spawn volumes whose checked host path is a block device (host-paths.ts), by volume id. */
+  blockVolumes?: ReadonlySet<string> | undefined;
 }
 
 export interface BuiltDomain {
@@ -129,7 +131,8 @@ export function buildDomainXml(spec: SpawnArgs, opts: DomainXmlOptions): BuiltDo
   for (const v of spec.volumes ?? []) {
     const target = nextFreeTarget(used);
     used.push(target);
-    const dev = volumeDevice({ volumeId: v.volume_id, connectionInfo: v.connection_info, target, nfsMountBase: opts.nfsMountBase });
+    const block = opts.blockVolumes === undefined ? undefined : opts.blockVolumes.has(v.volume_id);
+    const dev = volumeDevice({ volumeId: v.volume_id, connectionInfo: v.connection_info, target, nfsMountBase: opts.nfsMountBase, block });
     devices.push(dev.xml);
     if (dev.secret) secrets.push(dev.secret);
     facts.volumes.push({

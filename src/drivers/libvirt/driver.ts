@@ -16,19 +16,22 @@
 import { constants as fsc, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { DeviceChange, Driver, GuestChange, GuestState, GuestWatch, SpawnOptions, WatchHooks } from '../driver';
+import { HostFs } from '../host-fs';
+import { HostPathPolicy, hostPathRoots } from '../host-paths';
 import { hostUptime } from '../host-uptime';
 import { asHostwallError, ConfigError, IntentFailure } from '../../errors';
 import type { ConnectionInfo, HostInventory, Port, SpawnArgs } from '../../intents';
-import { type Connection, ConnectionPool } from './connection';
+import type { Connection } from './connection';
 import { consoleSource, consoleText, readConsoleLog } from './console-log';
 import * as devices from './devices';
-import { type DomainType, domainTypeForUri } from './domain-xml';
+import { type DomainType, domainTypeForUri, instanceDir } from './domain-xml';
 import { settleEventLoop } from './event-loop';
 import { type DomainPtr, Flags, libvirt } from './ffi';
 import { guestState, listGuests } from './guest-state';
 import { createGuest, exists, type GuestHost, removeGuest } from './lifecycle';
 import { LifecycleWatch, type WatchSettings } from './lifecycle-watch';
 import { type InstanceFacts, readFacts } from './metadata';
+import { ConnectionPool } from './pool';
 import * as power from './power';
 import type { CallOutcome } from './power-state-tracker';
 
@@ -41,6 +44,16 @@ export interface LibvirtDriverOptions {
   instancesPath?: string;
   /** Where NFS exports are mounted (os-brick's nfs_mount_point_base); mounting is not done here. Default /var/lib/hostwall/mnt. */
   nfsMountBase?: string;
+  /** Where cached images live (Nova's `$instances_path/_base`): a file root for image.path. Default `<instancesPath>/_base`. */
+  imageCachePath?: string;
+  /** More directories whose files and block devices may back a guest's disk (host-paths.ts). Default /var/lib/hostwall/volumes. */
+  hostPathAllow?: readonly string[];
+  /** Directories through which block devices may be named (iSCSI, FC, multipath). Default /dev/disk/by-path, /dev/disk/by-id, /dev/mapper. */
+  blockDeviceDirs?: readonly string[];
+  /** ms a filesystem call on a path a message named may take before the intent fails PATH_TIMEOUT (host-fs.ts). Default 5000. */
+  hostPathTimeoutMs?: number;
+  /** Told when the driver becomes ready (some libvirt connection live) or not (all lost, reconnecting); pool.ts. */
+  onReadyChange?: (ready: boolean, why: string) => void;
   /** vhost-user socket directory. Default /var/run/openvswitch. */
   vhostuserSocketDir?: string;
   /** Override the domain type derived from the URI (test, qemu, kvm). */
@@ -96,7 +109,20 @@ export class LibvirtDriver implements Driver {
     private readonly host: GuestHost,
     private readonly watchSettings: WatchSettings = { events: true, reconcileIntervalMs: 60_000, stopDelayMs: 5_000 },
   ) {
-    this.devices = { nfsMountBase: host.nfsMountBase, vhostuserSocketDir: host.vhostuserSocketDir, hotplug: undefined };
+    this.devices = { nfsMountBase: host.nfsMountBase, paths: host.paths, vhostuserSocketDir: host.vhostuserSocketDir, hotplug: undefined };
+  }
+
+  /**
+   * false while every libvirt connection is lost and being reopened: calls
+   * then fail HYPERVISOR_UNAVAILABLE at once (retryable), nothing hangs.
+   */
+  ready(): boolean {
+    return this.pool.ready();
+  }
+
+  /** The pool reopened a connection: watches still waiting to reconnect try now (they re-list what changed). */
+  regained(): void {
+    for (const w of this.watches) w.poke();
   }
 
   /**
@@ -106,7 +132,8 @@ export class LibvirtDriver implements Driver {
    */
   private track<T>(work: () => Promise<T>): Promise<T> {
     if (this.closing) return Promise.reject(new IntentFailure('INTERNAL', 'libvirt driver is closed'));
-    const p = work().catch((err: unknown) => {
+    // async: a synchronous throw (pick() with no live connection) becomes a rejection too.
+    const p = (async () => work())().catch((err: unknown) => {
       throw asHostwallError(err);
     });
     this.inflight.add(p);
@@ -200,8 +227,12 @@ export class LibvirtDriver implements Driver {
     return this.onPower(uuid, (c, dom) => power.resume(c, dom, uuid));
   }
 
+  /** The volume's host path is checked (host-paths.ts) before the guest is even looked up. */
   attachVolume(uuid: string, vol: { volume_id: string; connection_info: ConnectionInfo; device_name?: string | undefined }): Promise<DeviceChange> {
-    return this.onDomain(uuid, (c, dom) => devices.attachVolume(c, dom, this.devices, vol));
+    return this.exclusive(uuid, async () => {
+      const block = await devices.checkVolumePath(this.devices, uuid, vol.connection_info);
+      return this.withDomain(uuid, (c, dom) => devices.attachVolume(c, dom, this.devices, vol, block));
+    });
   }
 
   detachVolume(uuid: string, volumeId: string): Promise<DeviceChange> {
@@ -225,7 +256,7 @@ export class LibvirtDriver implements Driver {
   }
 
   extendVolume(uuid: string, volumeId: string, newSizeBytes?: number): Promise<DeviceChange> {
-    return this.onDomain(uuid, (c, dom) => devices.extendVolume(c, dom, volumeId, newSizeBytes));
+    return this.onDomain(uuid, (c, dom) => devices.extendVolume(c, dom, this.devices, uuid, volumeId, newSizeBytes));
   }
 
   /** NOT_SUPPORTED when the guest has no console log (test-driver guests have none). */
@@ -236,7 +267,13 @@ export class LibvirtDriver implements Driver {
       if (!('path' in source)) {
         throw new IntentFailure('NOT_SUPPORTED', `instance ${uuid} has ${source.missing} to read output from`, { instance_uuid: uuid });
       }
-      return consoleText(await readConsoleLog(source.path), tailLength);
+      const use = { instanceUuid: uuid, field: 'the console log' };
+      const dir = instanceDir(this.host.instancesPath, uuid);
+      const log = await readConsoleLog(source.path, async (p, n) => {
+        const real = await this.host.paths.consoleLog(p, dir, use);
+        return real === undefined ? undefined : this.host.fs.read(real, -n, n);
+      });
+      return consoleText(log, tailLength);
     });
   }
 
@@ -291,6 +328,7 @@ export class LibvirtDriver implements Driver {
         await Promise.allSettled([...this.watches].map((w) => w.stop()));
         await Promise.allSettled([...this.inflight]);
         this.leakedReferences = await this.pool.close();
+        await this.host.fs.close();
         await settleEventLoop();
       })();
     }
@@ -319,14 +357,29 @@ export async function openLibvirtDriver(opts: LibvirtDriverOptions = {}): Promis
   for (const [k, v] of [['watchReconcileMs', watch.reconcileIntervalMs], ['watchStopDelayMs', watch.stopDelayMs]] as const) {
     if (!Number.isFinite(v) || v < 0) throw new ConfigError(`libvirt ${k} must be a non-negative number of ms, got ${v}`);
   }
-  libvirt();
-  const pool = await ConnectionPool.open(uri, size);
-  const host: GuestHost = {
-    domainType,
+  const timeoutMs = opts.hostPathTimeoutMs ?? 5_000;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new ConfigError(`libvirt hostPathTimeoutMs must be a positive integer, got ${timeoutMs}`);
+  const roots = hostPathRoots({
     instancesPath: opts.instancesPath ?? '/var/lib/hostwall/instances',
     nfsMountBase: opts.nfsMountBase ?? '/var/lib/hostwall/mnt',
+    imageCachePath: opts.imageCachePath,
+    allow: opts.hostPathAllow,
+    blockDeviceDirs: opts.blockDeviceDirs,
+  });
+  libvirt();
+  let driver: LibvirtDriver | undefined;
+  const pool = await ConnectionPool.open(uri, size, { onReadyChange: opts.onReadyChange, onRegained: () => driver?.regained() });
+  const hostFs = new HostFs(timeoutMs);
+  const host: GuestHost = {
+    domainType,
+    instancesPath: roots.instancesPath,
+    nfsMountBase: roots.nfsMountBase,
     vhostuserSocketDir: opts.vhostuserSocketDir ?? '/var/run/openvswitch',
     cpuMode: opts.cpuMode,
+    fs: hostFs,
+    // The test driver never opens a disk: a path it is given need not exist (but must still lie in the roots).
+    paths: new HostPathPolicy(roots, hostFs, domainType === 'test'),
   };
-  return new LibvirtDriver(pool, uri, host, watch);
+  driver = new LibvirtDriver(pool, uri, host, watch);
+  return driver;
 }

@@ -152,6 +152,8 @@ function bind() {
     ),
     connectUnregisterCloseCallback: lib.func('int virConnectUnregisterCloseCallback(virConnect *conn, virConnectCloseFunc *cb)'),
     connectSetKeepAlive: lib.func('int virConnectSetKeepAlive(virConnect *conn, int interval, unsigned int count)'),
+    // 1 while the connection to the daemon stands, 0 once libvirt knows it is lost (client state, no round trip).
+    connectIsAlive: lib.func('int virConnectIsAlive(virConnect *conn)'),
     // domains
     domainLookupByUUIDString: lib.func('virDomain *virDomainLookupByUUIDString(virConnect *conn, const char *uuid)'),
     domainDefineXML: lib.func('virDomain *virDomainDefineXML(virConnect *conn, const char *xml)'),

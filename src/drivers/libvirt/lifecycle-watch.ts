@@ -12,8 +12,10 @@
  *   1,000 (FACTS.md).
  * - A lost connection (libvirt's close callback: daemon gone, or 3 missed
  *   keepalives 5 s apart) or a failed listing: the connection is dropped and
- *   reopened with backoff (0.5 s doubling to 30 s); once back, a listing
- *   reports whatever changed meanwhile (reason `reconnect`).
+ *   reopened with backoff (0.5 s doubling to 30 s), at once when the
+ *   driver's own pool got the daemon back (poke); once back, events are
+ *   registered again and a listing reports whatever changed meanwhile
+ *   (reason `reconnect`).
  * - The dedicated connection keeps events and listings off the pool's
  *   connections, so busy intents neither delay nor are delayed by them.
  */
@@ -23,6 +25,7 @@ import { type Connection, openOne } from './connection';
 import { subscribe } from './domain-events';
 import { guestState, listGuests } from './guest-state';
 import { lifecycleReason } from './lifecycle-reason';
+import { KEEPALIVE_COUNT, KEEPALIVE_INTERVAL_S, RECONNECT_FIRST_MS, RECONNECT_MAX_MS } from './pool';
 import { type CallOutcome, PowerStateTracker, realClock } from './power-state-tracker';
 
 export interface WatchSettings {
@@ -33,11 +36,6 @@ export interface WatchSettings {
   /** ms a guest seen shut down is held before it is reported. */
   stopDelayMs: number;
 }
-
-const KEEPALIVE_INTERVAL_S = 5;
-const KEEPALIVE_COUNT = 3;
-const RECONNECT_FIRST_MS = 500;
-const RECONNECT_MAX_MS = 30_000;
 
 interface Live {
   conn: Connection;
@@ -56,6 +54,8 @@ export class LifecycleWatch implements GuestWatch {
   /** Resolves when stop() begins: cuts a reconnect backoff short. */
   private readonly stopSignal: Promise<void>;
   private signalStop: () => void = () => {};
+  /** Ends the current reconnect backoff early (poke). */
+  private cutWait: () => void = () => {};
 
   constructor(
     private readonly uri: string,
@@ -99,6 +99,17 @@ export class LifecycleWatch implements GuestWatch {
 
   end(uuid: string, outcome: CallOutcome): void {
     this.tracker.end(uuid, outcome);
+  }
+
+  /**
+   * The driver got its own connections back after losing them: if this watch
+   * is still waiting to reconnect, try now rather than at the end of its
+   * backoff; if its connection was found lost, reconnect.
+   */
+  poke(): void {
+    if (this.stopping) return;
+    if (this.reconnecting) this.cutWait();
+    else if (this.live?.conn.lost) this.reconnect();
   }
 
   stop(): Promise<void> {
@@ -195,7 +206,10 @@ export class LifecycleWatch implements GuestWatch {
       await this.drop();
       for (let delay = RECONNECT_FIRST_MS; !this.stopping; delay = Math.min(delay * 2, RECONNECT_MAX_MS)) {
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([new Promise((r) => (timer = setTimeout(r, delay))), this.stopSignal]);
+        const poked = new Promise<void>((r) => {
+          this.cutWait = r;
+        });
+        await Promise.race([new Promise((r) => (timer = setTimeout(r, delay))), this.stopSignal, poked]);
         clearTimeout(timer);
         if (this.stopping) return;
         try {

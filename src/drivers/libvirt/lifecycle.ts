@@ -13,9 +13,12 @@
 import { constants as fsc, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { GuestState } from '../driver';
+import type { HostFs } from '../host-fs';
+import type { CheckedPath, HostPathPolicy } from '../host-paths';
 import { IntentFailure } from '../../errors';
 import type { SpawnArgs } from '../../intents';
 import { type Connection, isLibvirtCode } from './connection';
+import { volumeHostPath } from './device-xml';
 import { buildDomainXml, type DomainType, instanceConsoleLogPath, instanceDir, type RootDisk, rootDiskPlan } from './domain-xml';
 import { DomainState, type DomainPtr, ErrorNumber, Flags } from './ffi';
 import { guestState } from './guest-state';
@@ -29,6 +32,29 @@ export interface GuestHost {
   nfsMountBase: string;
   vhostuserSocketDir: string;
   cpuMode?: 'host-model' | 'host-passthrough' | undefined;
+  /** Which host paths may back a disk (host-paths.ts). */
+  paths: HostPathPolicy;
+  /** Bounded filesystem calls off libuv's pool, for every path a message named (host-fs.ts). */
+  fs: HostFs;
+}
+
+/** The spawn's host paths, checked (image.path, then each local/file/nfs volume); refused before anything is made. */
+interface SpawnPaths {
+  image?: CheckedPath | undefined;
+  blockVolumes: Set<string>;
+}
+
+async function checkSpawnPaths(spec: SpawnArgs, host: GuestHost): Promise<SpawnPaths> {
+  const use = (field: string) => ({ instanceUuid: spec.instance_uuid, field });
+  const image = spec.image?.path === undefined ? undefined : await host.paths.disk(spec.image.path, 'file', use('image.path'));
+  const blockVolumes = new Set<string>();
+  for (const [i, v] of (spec.volumes ?? []).entries()) {
+    const hp = volumeHostPath(v.connection_info, host.nfsMountBase);
+    if (!hp) continue;
+    const checked = await host.paths.disk(hp.path, hp.backing, use(`volumes[${i}].${hp.field}`));
+    if (checked.backing === 'block') blockVolumes.add(v.volume_id);
+  }
+  return { image, blockVolumes };
 }
 
 export async function exists(p: string, mode = fsc.F_OK): Promise<boolean> {
@@ -68,22 +94,17 @@ export async function startGuest(c: Connection, dom: DomainPtr, paused: boolean,
 /**
  * The root disk, made real where that is honest: on a real hypervisor a
  * generated disk is created as a sparse raw file of root_gb; an image file
- * that exists has its format read from its header (qcow2 magic "QFI\xfb").
- * The test driver never opens disks, so nothing is created for it.
+ * that exists (checked: a regular file inside the roots) has its format read
+ * from its header (qcow2 magic "QFI\xfb"), through host-fs.ts. The test
+ * driver never opens disks, so nothing is created for it.
  */
-async function prepareRootDisk(spec: SpawnArgs, host: GuestHost): Promise<RootDisk | undefined> {
+async function prepareRootDisk(spec: SpawnArgs, host: GuestHost, image: CheckedPath | undefined): Promise<RootDisk | undefined> {
   const plan = rootDiskPlan(spec, host.instancesPath);
   if (!plan) return undefined;
   if (!plan.generated) {
-    const fh = await fs.open(plan.path, 'r').catch(() => undefined);
-    if (!fh) return plan;
-    try {
-      const head = Buffer.alloc(4);
-      await fh.read(head, 0, 4, 0);
-      return { ...plan, format: head.equals(Buffer.from([0x51, 0x46, 0x49, 0xfb])) ? 'qcow2' : 'raw' };
-    } finally {
-      await fh.close();
-    }
+    if (image?.kind !== 'file') return image ? { ...plan, path: image.path } : plan;
+    const head = await host.fs.read(image.real, 0, 4);
+    return { ...plan, path: image.path, format: head?.equals(Buffer.from([0x51, 0x46, 0x49, 0xfb])) ? 'qcow2' : head ? 'raw' : plan.format };
   }
   if (host.domainType !== 'test' && !(await exists(plan.path))) {
     await fs.mkdir(path.dirname(plan.path), { recursive: true });
@@ -109,6 +130,7 @@ export async function undefineGuest(c: Connection, dom: DomainPtr): Promise<void
 }
 
 export async function createGuest(c: Connection, spec: SpawnArgs, startPaused: boolean, host: GuestHost): Promise<GuestState> {
+  const paths = await checkSpawnPaths(spec, host);
   const existing = await c.findDomain(spec.instance_uuid);
   if (existing) {
     c.freeDomain(existing);
@@ -119,9 +141,9 @@ export async function createGuest(c: Connection, spec: SpawnArgs, startPaused: b
   const real = host.domainType !== 'test';
   const madeDir = real && !(await exists(dir));
   if (madeDir) await fs.mkdir(dir, { recursive: true });
-  const rootDisk = await prepareRootDisk(spec, host);
+  const rootDisk = await prepareRootDisk(spec, host, paths.image);
   const consoleLog = real ? instanceConsoleLogPath(host.instancesPath, spec.instance_uuid) : undefined;
-  const built = buildDomainXml(spec, { ...host, rootDisk, consoleLog });
+  const built = buildDomainXml(spec, { ...host, rootDisk, consoleLog, blockVolumes: paths.blockVolumes });
   const createdSecrets: { usageType: SecretUsageType; usageId: string }[] = [];
   let dom: DomainPtr | undefined;
   try {

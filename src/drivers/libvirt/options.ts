@@ -1,0 +1,32 @@
+/**
+ * The libvirt driver's options from the worker's compiled configuration, in
+ * one place for every command that opens a driver (worker, demo, tests).
+ */
+import * as path from 'node:path';
+import type { Config } from '../../config';
+import type { Logger } from '../../log';
+import type { LibvirtDriverOptions } from './driver';
+
+export function libvirtDriverOptions(config: Config, log?: Logger): LibvirtDriverOptions {
+  return {
+    uri: config.libvirtUri,
+    connections: config.libvirtConnections,
+    instancesPath: config.instancesPath,
+    imageCachePath: config.imageCachePath || undefined,
+    // Nova's [libvirt] nfs_mount_point_base defaults to $state_path/mnt.
+    nfsMountBase: config.nfsMountBase || path.join(config.statePath, 'mnt'),
+    hostPathAllow: config.hostPathAllow,
+    blockDeviceDirs: config.blockDeviceDirs,
+    hostPathTimeoutMs: config.hostPathTimeoutMs,
+    watchReconcileMs: config.watchReconcileS * 1000,
+    watchStopDelayMs: config.watchStopDelayS * 1000,
+    ...(log
+      ? {
+          onReadyChange: (ready: boolean, why: string) => {
+            if (ready) log.info('libvirt reachable again: driver ready', { libvirt_uri: config.libvirtUri, why });
+            else log.warn('libvirt unreachable: driver not ready, intents fail HYPERVISOR_UNAVAILABLE until it reconnects', { libvirt_uri: config.libvirtUri, why });
+          },
+        }
+      : {}),
+  };
+}
