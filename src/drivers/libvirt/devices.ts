@@ -8,11 +8,11 @@
  * guest has right now. Read-modify-write of the definition assumes one
  * device change per domain at a time (the driver's per-instance lane).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeviceChange } from '../driver';
 import type { HostPathPolicy } from '../host-paths';
 import { IntentFailure } from '../../errors';
 import type { ConnectionInfo, Port } from '../../intents';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type Connection, isLibvirtCode } from './connection';
 import { hostDeviceSize } from './device-size';
 import { interfaceDevice, nextFreeTarget, tapName, targetFromDeviceName, volumeDevice, volumeHostPath } from './device-xml';

@@ -59,8 +59,9 @@ export interface LibvirtDriverOptions {
    * to release the device, after the ~5 s libvirt waits itself; past it the
    * outcome says live:false (the definition no longer has the device, the
    * guest still does until it answers). The tiny Linux guest of
-   * test/integration/qemu-guest.test.ts answers in ~0.3 s under TCG. Default 20000 (Nova's [libvirt] device_detach_timeout); the
-   * intent holds its instance's lane meanwhile.
+   * test/integration/qemu-guest.test.ts answers in ~0.3 s under TCG.
+   * Default 20000 (Nova's [libvirt] device_detach_timeout); the intent holds
+   * its instance's lane meanwhile.
    */
   deviceDetachTimeoutMs?: number;
   /** vhost-user socket directory. Default /var/run/openvswitch. */

@@ -115,19 +115,24 @@ async function cachedImage(spec: SpawnArgs, host: GuestHost): Promise<CheckedPat
  * A generated root disk, made on a real hypervisor: a copy of the cached
  * image when there is one (Nova's Flat image backend: the copy, grown to
  * root_gb if raw and smaller), else an empty sparse raw file of root_gb.
+ * Made under a temporary name and renamed, so a copy cut short (no space, a
+ * crash) is never taken for the disk by a retried spawn.
  */
 async function createRootDisk(spec: SpawnArgs, host: GuestHost, plan: RootDisk): Promise<RootDisk> {
   await fs.mkdir(path.dirname(plan.path), { recursive: true });
   const base = await cachedImage(spec, host);
   const format = base ? await diskFormat(host, base.real, 'raw') : 'raw';
-  if (base) await fs.copyFile(base.real, plan.path, fsc.COPYFILE_EXCL);
-  const fh = await fs.open(plan.path, base ? 'r+' : 'wx');
+  const part = `${plan.path}.part`;
+  await fs.rm(part, { force: true });
+  if (base) await fs.copyFile(base.real, part, fsc.COPYFILE_EXCL);
+  const fh = await fs.open(part, base ? 'r+' : 'wx');
   try {
     const want = plan.sizeGb * 1024 ** 3;
     if (format === 'raw' && (await fh.stat()).size < want) await fh.truncate(want);
   } finally {
     await fh.close();
   }
+  await fs.rename(part, plan.path);
   return { ...plan, format };
 }
 
