@@ -24,6 +24,10 @@ if [[ $MODE == test ]]; then
   # real-hypervisor tier). python3-fusepy mounts a filesystem whose file never
   # answers, as on a hung NFS server (test/support/hung_fs.py).
   PKGS+=(libvirt-clients libvirt-daemon-system qemu-system-x86 openssl python3-oslo.messaging python3-nova python3-libvirt python3-jsonschema python3-placement docker-compose python3-fusepy)
+  # The tiny Linux guest of the QEMU tier (test/support/tiny-guest/) is a FAT
+  # disk image made with mtools and made bootable by SYSLINUX; its kernel and
+  # busybox are fetched with apt-get download at test time, never installed.
+  PKGS+=(mtools syslinux)
   # The real Nova control plane of the compatibility tests and the benchmark
   # (scripts/nova-control-plane.sh, which starts MariaDB itself when needed).
   PKGS+=(python3-glance python3-pymysql mariadb-server mariadb-client curl)

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '../../src/config';
-import { openLibvirtDriver } from '../../src/drivers/libvirt/driver';
+import { type LibvirtDriverOptions, openLibvirtDriver } from '../../src/drivers/libvirt/driver';
 import { libvirtDriverOptions } from '../../src/drivers/libvirt/options';
 import { createLogger } from '../../src/log';
 import type { Transport } from '../../src/transport/transport';
@@ -28,15 +28,16 @@ export function uuid(): string {
   return crypto.randomUUID();
 }
 
-export async function startWorker(overrides: Partial<Config> = {}): Promise<{ worker: Worker; config: Config }> {
+/** `driver`: options of the libvirt driver that the config does not carry (e.g. deviceDetachTimeoutMs). */
+export async function startWorker(overrides: Partial<Config> = {}, driver: Partial<LibvirtDriverOptions> = {}): Promise<{ worker: Worker; config: Config }> {
   const config = {
     ...loadConfig({ env: {}, flags: { amqpUrl: AMQP_URL, host: uniqueHost(), logLevel: process.env.TEST_LOG_LEVEL ?? 'error', logFormat: 'json', instancesPath: join(tmpdir(), 'hostwall-test-instances'), statePath: join(tmpdir(), 'hostwall-test-state') } }),
     ...overrides,
   };
   const log = createLogger({ level: config.logLevel, format: 'json' });
-  const driver = await openLibvirtDriver(libvirtDriverOptions(config, log));
+  const opened = await openLibvirtDriver({ ...libvirtDriverOptions(config, log), ...driver });
   const transport = openTransport(config, { connectionName: `hostwall-test-worker:${config.host}` });
-  const worker = new Worker({ config, log, transport, driver });
+  const worker = new Worker({ config, log, transport, driver: opened });
   await worker.start();
   return { worker, config };
 }

@@ -9,7 +9,7 @@ import type { ConnectionInfo, Port, SpawnArgs } from '../../src/intents';
 import {
   busForTarget, interfaceDevice, nextFreeTarget, nfsMountPoint, parsePortal, targetFromDeviceName, volumeDevice,
 } from '../../src/drivers/libvirt/device-xml';
-import { buildDomainXml, domainTypeForUri, rootDiskPlan } from '../../src/drivers/libvirt/domain-xml';
+import { buildDomainXml, cachedImagePath, domainTypeForUri, rootDiskPlan } from '../../src/drivers/libvirt/domain-xml';
 import { emptyFacts, factsXml, HOSTWALL_NS, readFacts, withFacts } from '../../src/drivers/libvirt/metadata';
 import { findElements, removeElement } from '../../src/drivers/libvirt/xml';
 
@@ -153,6 +153,11 @@ describe('libvirt domain XML', () => {
     expect(rootDiskPlan(spec({ image: { path: '/i/disk.img' } }), '/inst')).to.deep.include({ format: 'raw', generated: false });
     expect(rootDiskPlan(spec(), '/inst')).to.deep.include({ path: `/inst/${UUID}/disk`, generated: true, sizeGb: 1 });
     expect(rootDiskPlan(spec({ flavor: { vcpus: 1, memory_mb: 64, root_gb: 0 } }), '/inst')).to.equal(undefined);
+  });
+
+  it('looks an image id up where Nova\'s image cache keeps it (_base/<sha1 of the id>)', () => {
+    // The name Debian's Nova gives it: nova.virt.libvirt.imagecache.get_cache_fname('0d9c6b5a-...').
+    expect(cachedImagePath('/inst/_base', '0d9c6b5a-4e3f-4a2b-8c1d-9e8f7a6b5c4d')).to.equal('/inst/_base/c94b68bc81ccf5c5f15e2b42ba111f44d41d31e3');
   });
 
   it('gives the root disk vda, then spawn volumes vdb.. with serials, one interface per port, and records facts', () => {

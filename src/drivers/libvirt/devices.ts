@@ -8,6 +8,7 @@
  * guest has right now. Read-modify-write of the definition assumes one
  * device change per domain at a time (the driver's per-instance lane).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeviceChange } from '../driver';
 import type { HostPathPolicy } from '../host-paths';
 import { IntentFailure } from '../../errors';
@@ -27,6 +28,8 @@ export interface DeviceSettings {
   vhostuserSocketDir: string;
   /** Learnt once per driver: false after VIR_ERR_NO_SUPPORT (libvirt 9.0's test driver). */
   hotplug: boolean | undefined;
+  /** ms to wait, after libvirt's own wait, for the guest to release a hot-unplugged device (removeDevice). */
+  detachTimeoutMs: number;
 }
 
 interface Definitions {
@@ -100,7 +103,25 @@ async function tryHotplug(s: DeviceSettings, call: () => Promise<void>): Promise
   }
 }
 
-/** Remove a device; true when the running guest released it now. */
+/**
+ * Poll the running definition until `stillLive` is false (true) or `ms`
+ * passed (false); backs off from 50 ms to 1 s between reads. A guest that
+ * stopped meanwhile has its persistent definition read here, which no longer
+ * has the device.
+ */
+async function waitReleased(c: Connection, dom: DomainPtr, stillLive: (liveXml: string) => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  let delay = 50;
+  for (;;) {
+    if (!stillLive(await c.domainXml(dom, 0))) return true;
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await sleep(Math.min(delay, left));
+    delay = Math.min(delay * 2, 1000);
+  }
+}
+
+/** Remove a device; true when the running guest released it (within the detach timeout). */
 async function removeDevice(
   c: Connection, dom: DomainPtr, s: DeviceSettings, defs: Definitions,
   found: { config: XmlElement | undefined; live: XmlElement | undefined },
@@ -111,9 +132,13 @@ async function removeDevice(
   if (el && s.hotplug !== false && (await tryHotplug(s, () => c.detachDevice(dom, el.text, flags)))) {
     await setFacts(c, dom, defs, facts);
     if (!found.live) return false;
-    // QEMU detaches asynchronously: a guest that ignores the unplug request
-    // keeps the device although the call returned (FACTS.md).
-    return !stillLive(await c.domainXml(dom, 0));
+    // QEMU detaches asynchronously: the guest must release the device (PCI
+    // hot-unplug through ACPI). libvirt waits ~5 s for that and then returns
+    // with the unplug still pending; a guest that is busy, paused or still
+    // booting answers later, and one that ignores the request keeps the
+    // device (FACTS.md). So wait a while longer, as Nova waits
+    // device_detach_timeout, and say live:false only past that.
+    return waitReleased(c, dom, stillLive, s.detachTimeoutMs);
   }
   if (!found.config) {
     throw new IntentFailure('NOT_SUPPORTED', 'the device exists only in the running guest and this hypervisor cannot hot-unplug');

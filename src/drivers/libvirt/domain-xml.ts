@@ -14,6 +14,7 @@
  *   also writes to `<instance dir>/console.log`, as Nova's guests have, for
  *   get_console_output (console-log.ts).
  */
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { ConfigError } from '../../errors';
 import type { SpawnArgs } from '../../intents';
@@ -50,8 +51,9 @@ export interface RootDisk {
  *   each instance its own file. Format by extension here; the driver may
  *   refine it from the file's header.
  * - else root_gb > 0: `<instancesPath>/<uuid>/disk`, a raw disk of root_gb
- *   that the driver creates sparse on real hypervisors (and that need not
- *   exist on the test driver).
+ *   that the driver creates on real hypervisors (and that need not exist on
+ *   the test driver): a copy of the cached image of image.id when the image
+ *   cache has one (cachedImagePath), else empty and sparse.
  * - else: no root disk (diskless guest).
  */
 export function rootDiskPlan(spec: SpawnArgs, instancesPath: string): RootDisk | undefined {
@@ -63,6 +65,16 @@ export function rootDiskPlan(spec: SpawnArgs, instancesPath: string): RootDisk |
     return { path: instanceDiskPath(instancesPath, spec.instance_uuid), format: 'raw', generated: true, sizeGb: spec.flavor.root_gb };
   }
   return undefined;
+}
+
+/**
+ * Where Nova's image cache keeps an image: `<image cache>/<sha1 of its id>`
+ * (nova.virt.libvirt.imagecache, `$instances_path/_base`). hostwall fetches
+ * no image; whoever stages them (Nova's cache shared with the host, an
+ * operator, a test) puts them there.
+ */
+export function cachedImagePath(imageCachePath: string, imageId: string): string {
+  return path.join(imageCachePath, createHash('sha1').update(imageId, 'utf8').digest('hex'));
 }
 
 export function instanceDir(instancesPath: string, uuid: string): string {

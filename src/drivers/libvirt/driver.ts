@@ -44,7 +44,7 @@ export interface LibvirtDriverOptions {
   instancesPath?: string;
   /** Where NFS exports are mounted (os-brick's nfs_mount_point_base); mounting is not done here. Default /var/lib/hostwall/mnt. */
   nfsMountBase?: string;
-  /** Where cached images live (Nova's `$instances_path/_base`): a file root for image.path. Default `<instancesPath>/_base`. */
+  /** Where cached images live (Nova's `$instances_path/_base`): a file root for image.path, and where image.id is looked up (domain-xml.ts cachedImagePath). Default `<instancesPath>/_base`. */
   imageCachePath?: string;
   /** More directories whose files and block devices may back a guest's disk (host-paths.ts). Default /var/lib/hostwall/volumes. */
   hostPathAllow?: readonly string[];
@@ -54,6 +54,16 @@ export interface LibvirtDriverOptions {
   hostPathTimeoutMs?: number;
   /** Told when the driver becomes ready (some libvirt connection live) or not (all lost, reconnecting); pool.ts. */
   onReadyChange?: (ready: boolean, why: string) => void;
+  /**
+   * ms a hot-unplug (volume.detach, port.unplug) waits for the running guest
+   * to release the device, after the ~5 s libvirt waits itself; past it the
+   * outcome says live:false (the definition no longer has the device, the
+   * guest still does until it answers). The tiny Linux guest of
+   * test/integration/qemu-guest.test.ts answers in ~0.3 s under TCG.
+   * Default 20000 (Nova's [libvirt] device_detach_timeout); the intent holds
+   * its instance's lane meanwhile.
+   */
+  deviceDetachTimeoutMs?: number;
   /** vhost-user socket directory. Default /var/run/openvswitch. */
   vhostuserSocketDir?: string;
   /** Override the domain type derived from the URI (test, qemu, kvm). */
@@ -109,7 +119,7 @@ export class LibvirtDriver implements Driver {
     private readonly host: GuestHost,
     private readonly watchSettings: WatchSettings = { events: true, reconcileIntervalMs: 60_000, stopDelayMs: 5_000 },
   ) {
-    this.devices = { nfsMountBase: host.nfsMountBase, paths: host.paths, vhostuserSocketDir: host.vhostuserSocketDir, hotplug: undefined };
+    this.devices = { nfsMountBase: host.nfsMountBase, paths: host.paths, vhostuserSocketDir: host.vhostuserSocketDir, hotplug: undefined, detachTimeoutMs: host.detachTimeoutMs };
   }
 
   /**
@@ -354,7 +364,8 @@ export async function openLibvirtDriver(opts: LibvirtDriverOptions = {}): Promis
     reconcileIntervalMs: opts.watchReconcileMs ?? 60_000,
     stopDelayMs: opts.watchStopDelayMs ?? 5_000,
   };
-  for (const [k, v] of [['watchReconcileMs', watch.reconcileIntervalMs], ['watchStopDelayMs', watch.stopDelayMs]] as const) {
+  const detachTimeoutMs = opts.deviceDetachTimeoutMs ?? 20_000;
+  for (const [k, v] of [['watchReconcileMs', watch.reconcileIntervalMs], ['watchStopDelayMs', watch.stopDelayMs], ['deviceDetachTimeoutMs', detachTimeoutMs]] as const) {
     if (!Number.isFinite(v) || v < 0) throw new ConfigError(`libvirt ${k} must be a non-negative number of ms, got ${v}`);
   }
   const timeoutMs = opts.hostPathTimeoutMs ?? 5_000;
@@ -373,9 +384,11 @@ export async function openLibvirtDriver(opts: LibvirtDriverOptions = {}): Promis
   const host: GuestHost = {
     domainType,
     instancesPath: roots.instancesPath,
+    imageCachePath: roots.imageCachePath,
     nfsMountBase: roots.nfsMountBase,
     vhostuserSocketDir: opts.vhostuserSocketDir ?? '/var/run/openvswitch',
     cpuMode: opts.cpuMode,
+    detachTimeoutMs,
     fs: hostFs,
     // The test driver never opens a disk: a path it is given need not exist (but must still lie in the roots).
     paths: new HostPathPolicy(roots, hostFs, domainType === 'test'),

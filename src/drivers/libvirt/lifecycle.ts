@@ -19,7 +19,7 @@ import { IntentFailure } from '../../errors';
 import type { SpawnArgs } from '../../intents';
 import { type Connection, isLibvirtCode } from './connection';
 import { volumeHostPath } from './device-xml';
-import { buildDomainXml, type DomainType, instanceConsoleLogPath, instanceDir, type RootDisk, rootDiskPlan } from './domain-xml';
+import { buildDomainXml, cachedImagePath, type DomainType, instanceConsoleLogPath, instanceDir, type RootDisk, rootDiskPlan } from './domain-xml';
 import { DomainState, type DomainPtr, ErrorNumber, Flags } from './ffi';
 import { guestState } from './guest-state';
 import { type InstanceFacts, readFacts, type SecretUsageType } from './metadata';
@@ -29,9 +29,13 @@ import { deleteSecretQuietly, ensureSecret } from './secrets';
 export interface GuestHost {
   domainType: DomainType;
   instancesPath: string;
+  /** Nova's image cache (`<instancesPath>/_base`): a spawn's image.id is looked up there (cachedImagePath). */
+  imageCachePath: string;
   nfsMountBase: string;
   vhostuserSocketDir: string;
   cpuMode?: 'host-model' | 'host-passthrough' | undefined;
+  /** ms a hot-unplug waits for the guest after libvirt's own wait (devices.ts). */
+  detachTimeoutMs: number;
   /** Which host paths may back a disk (host-paths.ts). */
   paths: HostPathPolicy;
   /** Bounded filesystem calls off libuv's pool, for every path a message named (host-fs.ts). */
@@ -91,30 +95,61 @@ export async function startGuest(c: Connection, dom: DomainPtr, paused: boolean,
   }
 }
 
+const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]);
+
+/** raw or qcow2 from the file's header (qcow2 magic "QFI\xfb"), read through host-fs.ts; `fallback` for an empty file. */
+async function diskFormat(host: GuestHost, real: string, fallback: RootDisk['format']): Promise<RootDisk['format']> {
+  const head = await host.fs.read(real, 0, 4);
+  return head?.equals(QCOW2_MAGIC) ? 'qcow2' : head ? 'raw' : fallback;
+}
+
+/** The image cache's file for spec.image.id, checked like any disk path; undefined when the cache has none. */
+async function cachedImage(spec: SpawnArgs, host: GuestHost): Promise<CheckedPath | undefined> {
+  if (spec.image?.id === undefined) return undefined;
+  const p = cachedImagePath(host.imageCachePath, spec.image.id);
+  if ((await host.fs.probe(p, [host.imageCachePath])).kind === 'missing') return undefined;
+  return host.paths.disk(p, 'file', { instanceUuid: spec.instance_uuid, field: `image.id's cached image` });
+}
+
+/**
+ * A generated root disk, made on a real hypervisor: a copy of the cached
+ * image when there is one (Nova's Flat image backend: the copy, grown to
+ * root_gb if raw and smaller), else an empty sparse raw file of root_gb.
+ * Made under a temporary name and renamed, so a copy cut short (no space, a
+ * crash) is never taken for the disk by a retried spawn.
+ */
+async function createRootDisk(spec: SpawnArgs, host: GuestHost, plan: RootDisk): Promise<RootDisk> {
+  await fs.mkdir(path.dirname(plan.path), { recursive: true });
+  const base = await cachedImage(spec, host);
+  const format = base ? await diskFormat(host, base.real, 'raw') : 'raw';
+  const part = `${plan.path}.part`;
+  await fs.rm(part, { force: true });
+  if (base) await fs.copyFile(base.real, part, fsc.COPYFILE_EXCL);
+  const fh = await fs.open(part, base ? 'r+' : 'wx');
+  try {
+    const want = plan.sizeGb * 1024 ** 3;
+    if (format === 'raw' && (await fh.stat()).size < want) await fh.truncate(want);
+  } finally {
+    await fh.close();
+  }
+  await fs.rename(part, plan.path);
+  return { ...plan, format };
+}
+
 /**
  * The root disk, made real where that is honest: on a real hypervisor a
- * generated disk is created as a sparse raw file of root_gb; an image file
- * that exists (checked: a regular file inside the roots) has its format read
- * from its header (qcow2 magic "QFI\xfb"), through host-fs.ts. The test
- * driver never opens disks, so nothing is created for it.
+ * generated disk is created (createRootDisk); an image file that exists
+ * (checked: a regular file inside the roots) has its format read from its
+ * header. The test driver never opens disks, so nothing is created for it.
  */
 async function prepareRootDisk(spec: SpawnArgs, host: GuestHost, image: CheckedPath | undefined): Promise<RootDisk | undefined> {
   const plan = rootDiskPlan(spec, host.instancesPath);
   if (!plan) return undefined;
   if (!plan.generated) {
     if (image?.kind !== 'file') return image ? { ...plan, path: image.path } : plan;
-    const head = await host.fs.read(image.real, 0, 4);
-    return { ...plan, path: image.path, format: head?.equals(Buffer.from([0x51, 0x46, 0x49, 0xfb])) ? 'qcow2' : head ? 'raw' : plan.format };
+    return { ...plan, path: image.path, format: await diskFormat(host, image.real, plan.format) };
   }
-  if (host.domainType !== 'test' && !(await exists(plan.path))) {
-    await fs.mkdir(path.dirname(plan.path), { recursive: true });
-    const fh = await fs.open(plan.path, 'wx');
-    try {
-      await fh.truncate(plan.sizeGb * 1024 ** 3);
-    } finally {
-      await fh.close();
-    }
-  }
+  if (host.domainType !== 'test' && !(await exists(plan.path))) return createRootDisk(spec, host, plan);
   return plan;
 }
 

@@ -8,6 +8,9 @@ test/compat/py/nova_objects_fixture.py builds them (the shapes Zed's API and
 conductor fill in), re-keyed for this run: a fresh instance uuid, DB id,
 ports, volume and attachment, and the worker's host as instance.host.
 
+build_and_run_instance takes "networks": "none" (no port) and "flavor":
+{"vcpus": .., "memory_mb": ..} (a smaller flavor than the fixture's).
+
 One JSON step per stdin line, one JSON answer per line:
   {"op": "<ComputeAPI method>", ...}   -> {"ok": true, "result": ...}
                                           or {"ok": false, "exc_class", "exc_type", "value"}
@@ -79,6 +82,10 @@ class Steps:
         volume = step.get('boot_volume', False)
         inst = fx.bfv_instance(self.ctx) if volume else fx.instance(self.ctx, building=True)
         inst.id = INSTANCE_ID
+        # A smaller flavor (e.g. for a real guest under TCG): the instance's flavor and its legacy copies.
+        for key, value in step.get('flavor', {}).items():
+            setattr(inst.flavor, key, value)
+            setattr(inst, key, value)
         networks = o['requested_networks'] if step.get('networks', 'port') == 'port' else \
             objects.NetworkRequestList(objects=[objects.NetworkRequest(network_id='none')])
         self.api.build_and_run_instance(
