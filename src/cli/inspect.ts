@@ -10,7 +10,8 @@
  *   while the worker runs it holds the file, and is asked instead);
  * - the dead letters are read from RabbitMQ directly, worker or not.
  * A part that cannot be shown is said on stderr, the other part is shown all
- * the same, and the exit code is 1.
+ * the same, and the exit code is 1; with no broker and no store to read, it
+ * is one line (exit 1), as for every command.
  */
 import type { Command } from 'commander';
 import { IntentClient } from '../client/intent-client';
@@ -19,6 +20,7 @@ import { queryIntentsPage } from '../dispatch/intent-records';
 import { type RecordedIntent, RecordedIntentsPage } from '../intents';
 import { DeadLetterReader } from '../replay/dead-letters';
 import { describe } from '../replay/replay-message';
+import type { Transport } from '../transport/transport';
 import { offlineRecords, StoreHeldError, storeFile } from '../store/intent-store-reader';
 import { amqp091UrlOf } from '../worker/connect';
 import { deadLetterQueueName } from '../worker/wire';
@@ -62,20 +64,15 @@ const fromStore = (path: string, query: IntentQuery, limit: number): Promise<Rec
 };
 
 /** Asked through the wall; undefined (said on stderr) when no worker consumes the host's queue. */
-async function fromWorker(config: Config, f: InspectFlags, query: IntentQuery): Promise<RecordedIntent[] | undefined> {
-  const transport = await connectCli(config, 'inspect', f.timeout);
-  try {
-    const queue = `${config.topic}.${f.host}`;
-    const state = transport.inspectQueue ? await transport.inspectQueue(queue) : { messages: 0, consumers: 1 };
-    if (state === undefined || state.consumers === 0) {
-      process.stderr.write(`hostwall inspect: no worker consumes ${queue}: its intents are not listed; read its intent store offline with --store <its state path>\n`);
-      return undefined;
-    }
-    const client = new IntentClient(transport, { controlExchange: config.controlExchange, topic: config.topic });
-    return await pages(async (q) => RecordedIntentsPage.parse(await client.call(f.host, 'host.intents', { ...q, paged: true }, { context: { issuer: 'operator' }, timeoutMs: f.timeout })), query, f.limit);
-  } finally {
-    await transport.close();
+async function fromWorker(transport: Transport, config: Config, f: InspectFlags, query: IntentQuery): Promise<RecordedIntent[] | undefined> {
+  const queue = `${config.topic}.${f.host}`;
+  const state = transport.inspectQueue ? await transport.inspectQueue(queue) : { messages: 0, consumers: 1 };
+  if (state === undefined || state.consumers === 0) {
+    process.stderr.write(`hostwall inspect: no worker consumes ${queue}: its intents are not listed; read its intent store offline with --store <its state path>\n`);
+    return undefined;
   }
+  const client = new IntentClient(transport, { controlExchange: config.controlExchange, topic: config.topic });
+  return pages(async (q) => RecordedIntentsPage.parse(await client.call(f.host, 'host.intents', { ...q, paged: true }, { context: { issuer: 'operator' }, timeoutMs: f.timeout })), query, f.limit);
 }
 
 function printIntents(host: string, since: Date, rows: RecordedIntent[], tty: boolean, source: string): void {
@@ -139,19 +136,25 @@ export function registerInspect(program: Command): void {
           process.stderr.write(`hostwall inspect: ${err.message}: asking the worker instead\n`);
         }
       }
-      if (rows === undefined) {
-        rows = await fromWorker(config, f, query).catch((err: unknown) => {
-          process.stderr.write(`hostwall inspect: intents not listed: ${oneLine(err)}\n`);
-          return undefined;
-        });
-      }
-      if (rows === undefined) complete = false;
-      else printIntents(f.host, f.since, rows, tty, source);
-      if (f.deadLetters) {
-        await printDeadLetters(config, f, tty).catch((err: unknown) => {
-          complete = false;
-          process.stderr.write(`hostwall inspect: dead letters not listed: ${oneLine(err)}\n`);
-        });
+      // Without the store's rows the broker is needed for everything: no broker is one line (exit 1).
+      const transport = rows === undefined ? await connectCli(config, 'inspect', f.timeout) : undefined;
+      try {
+        if (transport) {
+          rows = await fromWorker(transport, config, f, query).catch((err: unknown) => {
+            process.stderr.write(`hostwall inspect: intents not listed: ${oneLine(err)}\n`);
+            return undefined;
+          });
+        }
+        if (rows === undefined) complete = false;
+        else printIntents(f.host, f.since, rows, tty, source);
+        if (f.deadLetters) {
+          await printDeadLetters(config, f, tty).catch((err: unknown) => {
+            complete = false;
+            process.stderr.write(`hostwall inspect: dead letters not listed: ${oneLine(err)}\n`);
+          });
+        }
+      } finally {
+        await transport?.close();
       }
       if (!complete) process.exitCode = 1;
     });
