@@ -103,7 +103,9 @@ function recordOf(m: amqp.ConsumeMessage): JournalRecord {
 
 /** The offset of the first record at or after `at`, or undefined if none was written since. */
 export async function offsetAt(opts: Omit<JournalReadOptions, 'from' | 'until' | 'limit'>, at: Date): Promise<number | undefined> {
-  for await (const r of readJournal({ ...opts, from: at, limit: 1, idleMs: opts.idleMs ?? 500 })) return r.offset;
+  // A look-up of its own: no marker, and nothing to tell the caller's onStop.
+  const { stopAtTail: _tail, onStop: _stop, ...plain } = opts;
+  for await (const r of readJournal({ ...plain, from: at, limit: 1, idleMs: opts.idleMs ?? 500 })) return r.offset;
   return undefined;
 }
 
