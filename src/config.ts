@@ -72,6 +72,7 @@ export const SETTINGS = {
   vifPluggingTimeoutS: { env: 'HOSTWALL_VIF_PLUGGING_TIMEOUT', schema: int(0, 86400), default: 300, help: 'seconds a spawn waits for port.ready of its ports (Nova: vif_plugging_timeout); 0 = do not wait' },
   vifPluggingIsFatal: { env: 'HOSTWALL_VIF_PLUGGING_IS_FATAL', schema: bool, default: true, help: 'fail the spawn when ports are not ready in time (Nova: vif_plugging_is_fatal); false = start anyway' },
   portReadyMemoryS: { env: 'HOSTWALL_PORT_READY_MEMORY', schema: int(1, 86400), default: 600, help: 'seconds a port.ready nobody waits for is remembered' },
+  standby: { env: 'HOSTWALL_STANDBY', schema: bool, default: false, help: 'when another worker already serves this host (its queue compute.<host> has a consumer): false = refuse to start (exit 1, QUEUE_TAKEN); true = wait as a standby and take over when it goes away (looks every 5 s)' },
   shutdownTimeoutS: { env: 'HOSTWALL_SHUTDOWN_TIMEOUT', schema: int(1, 3600), default: 30, help: 'on SIGTERM, seconds to let in-flight intents finish before unfinished ones are left to redelivery' },
   watchReconcileS: { env: 'HOSTWALL_WATCH_RECONCILE', schema: int(0, 86400), default: 60, help: 'seconds between full listings of the guests that catch state changes whose hypervisor event was missed (~7 ms per 1,000 guests); 0 = events only' },
   watchStopDelayS: { env: 'HOSTWALL_WATCH_STOP_DELAY', schema: int(0, 600), default: 5, help: 'seconds a guest seen stopping is given before it counts as shut down behind our back (a reboot stops it briefly; Nova waits 15)' },

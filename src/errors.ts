@@ -57,7 +57,7 @@ export type PlacementErrorCode =
   | 'PLACEMENT_NAME_CONFLICT'
   | 'PLACEMENT_UNKNOWN_TRAIT';
 
-export type ErrorCode = RejectionCode | FailureCode | PlacementErrorCode | 'TRANSPORT_ERROR' | 'CONFIG_INVALID';
+export type ErrorCode = RejectionCode | FailureCode | PlacementErrorCode | 'TRANSPORT_ERROR' | 'QUEUE_TAKEN' | 'CONFIG_INVALID';
 
 interface OsloName {
   readonly osloClass: string;
@@ -159,6 +159,15 @@ export class LibvirtError extends IntentFailure {
 
 export class TransportError extends HostwallError {
   readonly code = 'TRANSPORT_ERROR' as const;
+}
+
+/**
+ * A queue asked to be consumed exclusively has another consumer (another
+ * worker for the same host, or any other consumer of its queue): the broker
+ * refused this one. `details.queue` names it.
+ */
+export class QueueTakenError extends HostwallError {
+  readonly code = 'QUEUE_TAKEN' as const;
 }
 
 /** A bad setting: the message is one line naming the setting. */

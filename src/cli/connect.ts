@@ -4,9 +4,12 @@ import { TransportError } from '../errors';
 import type { Transport } from '../transport/transport';
 import { openTransport } from '../worker/connect';
 
-/** Fails at once (exit 1, one line) when no host of the URL lets it in: ACCESS_REFUSED, connection refused, host not found. */
-export async function connectCli(config: Config, what: string): Promise<Transport> {
-  const t = openTransport(config, { connectionName: `hostwall-${what}:${process.pid}`, failFast: true });
+/**
+ * Fails at once (exit 1, one line) when no host of the URL lets it in: ACCESS_REFUSED, connection refused, host not found.
+ * `timeoutMs` (a command's --timeout) bounds connecting and every broker operation.
+ */
+export async function connectCli(config: Config, what: string, timeoutMs?: number): Promise<Transport> {
+  const t = openTransport(config, { connectionName: `hostwall-${what}:${process.pid}`, failFast: true, timeoutMs });
   await t.start();
   return t;
 }

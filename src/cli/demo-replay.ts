@@ -11,7 +11,7 @@ import type { EventTail } from './event-tail';
 export async function replayJournal(o: { transport: Transport; config: Config; host: string; instance: string; tail: EventTail; since: Date }): Promise<{ sent: number; appliedAgain: number }> {
   const before = o.tail.seen.length;
   async function* source() {
-    for await (const r of readJournal({ url: amqp091UrlOf(o.config), from: o.since })) {
+    for await (const r of readJournal({ url: amqp091UrlOf(o.config), from: o.since, stopAtTail: true })) {
       if (isReplay(r.headers)) continue;
       yield { msg: { source: 'journal' as const, ref: String(r.offset), exchange: r.exchange, routingKey: r.routingKey, headers: r.headers, contentType: r.contentType, contentEncoding: r.contentEncoding, body: r.body, at: r.timestamp } };
     }

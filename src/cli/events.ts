@@ -10,6 +10,7 @@ import { printable } from '../limits/terminal-text';
 import { globToRegExp } from '../replay/selection';
 import { connectCli } from './connect';
 import { eventLine } from './event-tail';
+import { duration, positiveInt } from './option-values';
 
 export function registerEvents(program: Command): void {
   program
@@ -20,12 +21,12 @@ export function registerEvents(program: Command): void {
     .option('--amqp-url <url>', 'broker URL (default AMQP_URL)')
     .option('--instance <uuid>', 'only events about this instance')
     .option('-f, --follow', 'keep tailing until interrupted (default: stop after --idle seconds without events)')
-    .option('--idle <seconds>', 'without --follow, stop after this long with no event', '5')
-    .option('--count <n>', 'exit after n events')
-    .action(async (flags: { host?: string; kind: string; instance?: string; follow?: boolean; idle: string; amqpUrl?: string; count?: string }) => {
+    .option('--idle <duration>', 'without --follow, stop after this long with no event (seconds, or 500ms, 1m)', duration('--idle'), 5_000)
+    .option('--count <n>', 'exit after n events', positiveInt('--count'))
+    .action(async (flags: { host?: string; kind: string; instance?: string; follow?: boolean; idle: number; amqpUrl?: string; count?: number }) => {
       const config = loadConfig({ flags: flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {} });
       const match = globToRegExp(flags.kind);
-      const limit = flags.count ? Number(flags.count) : Number.POSITIVE_INFINITY;
+      const limit = flags.count ?? Number.POSITIVE_INFINITY;
       const transport = await connectCli(config, 'events');
       const queue = `hostwall.tail.${randomUUID()}`;
       await transport.declare({
@@ -39,7 +40,7 @@ export function registerEvents(program: Command): void {
         const rearm = () => {
           if (flags.follow) return;
           if (idleTimer) clearTimeout(idleTimer);
-          idleTimer = setTimeout(resolve, Number(flags.idle) * 1000);
+          idleTimer = setTimeout(resolve, flags.idle);
         };
         rearm();
 

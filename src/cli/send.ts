@@ -10,6 +10,7 @@ import { printable } from '../limits/terminal-text';
 import { RemoteError } from '../oslo/failure';
 import { isIssuer, loadIssuerKeys } from '../policy/identity';
 import { connectCli, jsonOption, requireConsumer } from './connect';
+import { duration } from './option-values';
 
 interface SendFlags {
   issuerKeysFile?: string;
@@ -20,7 +21,8 @@ interface SendFlags {
   requestId?: string;
   amqpUrl?: string;
   controlExchange?: string;
-  timeout: string;
+  /** call: milliseconds (option-values.ts duration). */
+  timeout: number;
 }
 
 function common(cmd: Command): Command {
@@ -79,12 +81,12 @@ export function registerSend(program: Command): void {
 
 export function registerCall(program: Command): void {
   common(program.command('call').description('validate an intent, send it as a call and print its outcome'))
-    .option('--timeout <seconds>', 'how long to wait for the outcome', '60')
+    .option('--timeout <duration>', 'how long to wait for the outcome (seconds, or 30s, 5m)', duration('--timeout'), 60_000)
     .action(async (kind: string, flags: SendFlags) => {
       const args = jsonOption('args', flags.args);
       try {
         const result = await withClient(flags, 'call', { kind, args }, (c, host, context) =>
-          c.call(host, kind, args, { ...(flags.version ? { version: flags.version } : {}), context, timeoutMs: Number(flags.timeout) * 1000 }),
+          c.call(host, kind, args, { ...(flags.version ? { version: flags.version } : {}), context, timeoutMs: flags.timeout }),
         );
         const text = JSON.stringify(result, null, process.stdout.isTTY ? 2 : undefined);
         process.stdout.write(`${process.stdout.isTTY ? printable(text) : text}\n`);

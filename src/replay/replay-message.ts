@@ -74,9 +74,9 @@ function signerOf(headers: Record<string, unknown>): string | undefined {
 }
 
 /** The message `hostwall replay` publishes for an item. */
-export function republished(item: ReplayItem, opts: { asNew: boolean; now?: Date; keys?: IssuerKeys | undefined }): { out: OutboundMessage; intentId: string | undefined; signature: ReplaySignature } {
+export function republished(item: ReplayItem, opts: { asNew: boolean; now?: Date; keys?: IssuerKeys | undefined; runId?: string | undefined }): { out: OutboundMessage; intentId: string | undefined; signature: ReplaySignature } {
   const { msg } = item;
-  const headers: Record<string, unknown> = { ...msg.headers, ...replayHeaders(msg.source, msg.ref, opts.now) };
+  const headers: Record<string, unknown> = { ...msg.headers, ...replayHeaders(msg.source, msg.ref, opts.now, opts.runId) };
   // Stream and dead-letter bookkeeping headers describe the copy, not the intent.
   delete headers['x-stream-offset'];
   for (const h of Object.values(DEAD_LETTER_HEADERS)) delete headers[h];

@@ -29,6 +29,8 @@ export interface ReplayOptions {
   topic?: string;
   /** The issuers' HMAC keys: signed messages are signed anew (replay-message.ts). */
   keys?: IssuerKeys | undefined;
+  /** This run's id, set on every re-sent message (replay-marks.ts), so its refused re-sends are known. */
+  runId?: string | undefined;
   publish: (m: OutboundMessage) => Promise<PublishResult>;
   onItem?: (item: ReplayItem, status: ItemStatus, detail?: string) => void;
 }
@@ -75,7 +77,7 @@ export async function replay(source: AsyncIterable<SourceEntry>, o: ReplayOption
       note(item, item.undecodable ? 'undecodable' : 'would-send', item.intentId);
       continue;
     }
-    const { out, intentId, signature } = republished(item, { asNew: o.asNew, keys: o.keys });
+    const { out, intentId, signature } = republished(item, { asNew: o.asNew, keys: o.keys, runId: o.runId });
     const kept = signature === 'kept' ? `signed by ${String(out.headers?.[SIGNATURE_HEADERS.issuer])} and re-sent with its old signature (no key for it): a worker refuses it once its window has passed` : undefined;
     await pace();
     try {

@@ -11,7 +11,9 @@ export function parseWhen(text: string, now = new Date()): Date {
     const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[rel[2] as 's' | 'm' | 'h' | 'd'];
     return new Date(now.getTime() - Number(rel[1]) * unit);
   }
-  const d = new Date(text);
+  // Only ISO 8601 (date, or date and time): Date would also take "5" (the year 2001) or "May 5".
+  const iso = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i.test(text.trim());
+  const d = iso ? new Date(text.trim()) : new Date(Number.NaN);
   if (Number.isNaN(d.getTime())) throw new Error(`not a time: "${text}" (use ISO 8601 like 2026-11-25T08:00:00Z, or relative like -2h)`);
   return d;
 }

@@ -51,7 +51,7 @@ const Row = z.object({
 export type StoredIntent = z.infer<typeof Row>;
 
 /** A row as `recent` lists it: with its place in the list (received_at, then seq, both descending). */
-const RecentRow = Row.extend({ seq: z.number() });
+export const RecentRow = Row.extend({ seq: z.number() });
 export type RecentIntent = z.infer<typeof RecentRow>;
 
 export interface RecentQuery {
@@ -109,7 +109,7 @@ export interface IntentStoreOptions {
  * page. Columns that are read back (state, published_at, outcome) come before the ones
  * nothing reads on the hot path (request, args), so reading an outcome never walks past them.
  */
-const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 3;
 
 const INTENTS_V3 = (name: string) => `
 CREATE TABLE ${name} (
@@ -138,6 +138,20 @@ CREATE TABLE IF NOT EXISTS deliveries (
   last_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 `;
+
+/**
+ * `recent`'s query, shared with the offline reader (intent-store-reader.ts). rowid breaks ties
+ * of received_at, so a page's cursor (received_at, rowid) is exact.
+ */
+export const RECENT_SQL = `SELECT rowid AS seq, * FROM intents WHERE received_at >= @since
+  AND (@instance IS NULL OR instance_uuid = @instance) AND (@state IS NULL OR state = @state)
+  AND (@beforeAt IS NULL OR received_at < @beforeAt OR (received_at = @beforeAt AND rowid < @beforeSeq))
+  ORDER BY received_at DESC, rowid DESC LIMIT @limit`;
+
+/** `recent`'s parameters from a query. */
+export function recentParams(q: RecentQuery): Record<string, number | string | null> {
+  return { since: q.since, instance: q.instanceUuid ?? null, state: q.state ?? null, limit: q.limit, beforeAt: q.before?.receivedAt ?? null, beforeSeq: q.before?.seq ?? null };
+}
 
 const COLUMNS = 'intent_id, kind, instance_uuid, run_id, received_at, started_at, finished_at, published_at, state, outcome, request, args';
 
@@ -224,11 +238,7 @@ export class IntentStore {
       count: db.prepare(`INSERT INTO deliveries (fingerprint, count, last_at) VALUES (?, 1, ?)
         ON CONFLICT(fingerprint) DO UPDATE SET count = count + 1, last_at = excluded.last_at RETURNING count`),
       forget: db.prepare('DELETE FROM deliveries WHERE fingerprint = ?'),
-      // rowid breaks ties of received_at, so a page's cursor (received_at, rowid) is exact.
-      recent: db.prepare(`SELECT rowid AS seq, * FROM intents WHERE received_at >= @since
-        AND (@instance IS NULL OR instance_uuid = @instance) AND (@state IS NULL OR state = @state)
-        AND (@beforeAt IS NULL OR received_at < @beforeAt OR (received_at = @beforeAt AND rowid < @beforeSeq))
-        ORDER BY received_at DESC, rowid DESC LIMIT @limit`),
+      recent: db.prepare(RECENT_SQL),
       prune: db.prepare("DELETE FROM intents WHERE received_at < ? AND state IN ('succeeded', 'failed', 'retry')"),
       pruneDeliveries: db.prepare('DELETE FROM deliveries WHERE last_at < ?'),
     };
@@ -330,9 +340,7 @@ export class IntentStore {
    * committed records (a batch still in flight shows on the next call).
    */
   recent(q: RecentQuery): RecentIntent[] {
-    return this.stmt.recent
-      .all({ since: q.since, instance: q.instanceUuid ?? null, state: q.state ?? null, limit: q.limit, beforeAt: q.before?.receivedAt ?? null, beforeSeq: q.before?.seq ?? null })
-      .map((r) => RecentRow.parse(r));
+    return this.stmt.recent.all(recentParams(q)).map((r) => RecentRow.parse(r));
   }
 
   /** Delete finished records older than the retention; returns how many. */

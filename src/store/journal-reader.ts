@@ -16,12 +16,18 @@
  * offset of the first chunk at or after that time, with the same precision.
  *
  * A stream never ends: reading stops at `until`, after `limit` records, or
- * when nothing arrives for `idleMs` (caught up).
+ * when nothing arrives for `idleMs` (caught up). A busy journal is never
+ * idle, and a reader that re-sends what it reads (replay) appends to it, so
+ * `stopAtTail` stops at the stream's tail as it was when reading began:
+ * the reader appends a marker record (journal-marker.ts) straight to the
+ * stream, has the broker confirm it, and stops when it reads it back. Marker
+ * records are never yielded, by any read.
  */
 import type * as amqp from 'amqplib';
 import { TransportError } from '../errors';
 import { connectFirstHost } from '../transport/amqp091/first-host';
 import { JOURNAL_STREAM } from './journal';
+import { appendMarker, isMarker, markerOf } from './journal-marker';
 
 export type JournalStart = 'first' | 'last' | 'next' | number | Date;
 
@@ -43,6 +49,10 @@ export interface JournalReadOptions {
   from: JournalStart;
   /** Stop before this offset, or before the first chunk written at or after this time. */
   until?: number | Date;
+  /** Stop before anything appended after reading began (a marker, see above); never ends on idle then. */
+  stopAtTail?: boolean;
+  /** Told the offset reading stopped before, when it stopped at `until` or the tail: a second pass with it as `until` reads the same records. */
+  onStop?: (offset: number) => void;
   limit?: number;
   /** Caught up when nothing arrives for this long (default 1,000 ms). */
   idleMs?: number;
@@ -93,7 +103,9 @@ function recordOf(m: amqp.ConsumeMessage): JournalRecord {
 
 /** The offset of the first record at or after `at`, or undefined if none was written since. */
 export async function offsetAt(opts: Omit<JournalReadOptions, 'from' | 'until' | 'limit'>, at: Date): Promise<number | undefined> {
-  for await (const r of readJournal({ ...opts, from: at, limit: 1, idleMs: opts.idleMs ?? 500 })) return r.offset;
+  // A look-up of its own: no marker, and nothing to tell the caller's onStop.
+  const { stopAtTail: _tail, onStop: _stop, ...plain } = opts;
+  for await (const r of readJournal({ ...plain, from: at, limit: 1, idleMs: opts.idleMs ?? 500 })) return r.offset;
   return undefined;
 }
 
@@ -104,6 +116,7 @@ export async function* readJournal(opts: JournalReadOptions): AsyncGenerator<Jou
   // Each host of the URL in turn, each bounded by timeoutMs.
   const conn = await connectFirstHost(opts.url, opts.socket ?? {}, timeoutMs);
   conn.on('error', () => undefined);
+  const stream = opts.stream ?? JOURNAL_STREAM;
   const buffered: JournalRecord[] = [];
   let wake: (() => void) | undefined;
   let failure: Error | undefined;
@@ -114,8 +127,11 @@ export async function* readJournal(opts: JournalReadOptions): AsyncGenerator<Jou
       wake?.();
     });
     await bounded(ch.prefetch(opts.prefetch ?? 500), timeoutMs, 'setting the journal prefetch');
+    const tail = opts.stopAtTail === true ? await appendMarker(conn, stream, timeoutMs) : undefined;
+    // Before its tail marker the stream is never "caught up": a pause is the broker's, and long is an error.
+    const quietMs = tail === undefined ? idleMs : timeoutMs;
     await bounded(
-      ch.consume(opts.stream ?? JOURNAL_STREAM, (m) => {
+      ch.consume(stream, (m) => {
         if (m === null) {
           failure = new TransportError('the journal consumer was cancelled by the broker');
         } else {
@@ -131,7 +147,7 @@ export async function* readJournal(opts: JournalReadOptions): AsyncGenerator<Jou
     for (;;) {
       if (buffered.length === 0) {
         const arrived = await new Promise<boolean>((resolve) => {
-          const t = setTimeout(() => resolve(false), idleMs);
+          const t = setTimeout(() => resolve(false), quietMs);
           wake = () => {
             clearTimeout(t);
             resolve(true);
@@ -139,12 +155,17 @@ export async function* readJournal(opts: JournalReadOptions): AsyncGenerator<Jou
         });
         wake = undefined;
         if (failure) throw failure;
+        if (!arrived && tail !== undefined) throw new TransportError(`the journal delivered nothing for ${quietMs} ms before reaching its tail marker`);
         if (!arrived) return;
         continue;
       }
       const r = buffered.shift();
       if (r === undefined) continue;
-      if (stopAt !== undefined && r.offset >= stopAt) return;
+      if ((stopAt !== undefined && r.offset >= stopAt) || (tail !== undefined && markerOf(r.headers) === tail)) {
+        opts.onStop?.(r.offset);
+        return;
+      }
+      if (isMarker(r.headers)) continue;
       yield r;
       if (opts.limit !== undefined && ++given >= opts.limit) return;
     }

@@ -26,6 +26,8 @@ export interface SelectOptions {
   tls?: Amqp091Options['tls'];
   /** start() fails after one failed round over the hosts (CLI commands). */
   failFast?: boolean;
+  /** One deadline for connecting, each broker operation and each confirm (a CLI command's --timeout); the transports' defaults when unset. */
+  timeoutMs?: number;
   /** AMQP 1.0 only: the broker's address family (default 'rabbitmq3'). */
   amqp10Addresses?: AddressFamily;
   /** AMQP 1.0 generic family only: address templates. */
@@ -49,6 +51,7 @@ export function createTransport(url: string, opts: SelectOptions = {}): Transpor
     ...(opts.log !== undefined ? { log: opts.log } : {}),
     ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
     ...(opts.failFast !== undefined ? { failFast: opts.failFast } : {}),
+    ...(opts.timeoutMs !== undefined ? { operationTimeoutMs: opts.timeoutMs, confirmTimeoutMs: opts.timeoutMs, connectTimeoutMs: opts.timeoutMs, startTimeoutMs: opts.timeoutMs } : {}),
   };
   if (protocolOf(url, opts.protocol) === 'amqp091') return createAmqp091Transport(common);
   return createAmqp10Transport({
@@ -78,7 +81,7 @@ export interface TransportSettings {
 }
 
 /** createTransport from the settings, e.g. `createTransportFor(config, { connectionName, log })`. */
-export function createTransportFor(settings: TransportSettings, opts: Pick<SelectOptions, 'connectionName' | 'log' | 'tls' | 'failFast'> = {}): Transport {
+export function createTransportFor(settings: TransportSettings, opts: Pick<SelectOptions, 'connectionName' | 'log' | 'tls' | 'failFast' | 'timeoutMs'> = {}): Transport {
   const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
   const exchange = nonEmpty(settings.amqp10TargetTemplate);
   const queue = nonEmpty(settings.amqp10QueueTargetTemplate);

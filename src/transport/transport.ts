@@ -81,6 +81,16 @@ export type MessageHandler = (msg: InboundMessage) => void;
 export interface ConsumeOptions {
   /** Unsettled messages in flight per consumer (AMQP prefetch / link credit). */
   prefetch: number;
+  /**
+   * Queues of this call that this consumer must have to itself (one worker
+   * per host: `<topic>.<host>`). consume() fails with QueueTakenError, and
+   * consumes nothing, when another consumer holds one; after a reconnect the
+   * group attaches again only once it has them back (retrying, as after any
+   * refusal). The queue's declaration is not changed (it stays as oslo
+   * declares it). How each transport enforces it, and where it cannot, is
+   * said in its consumer (amqp091/consumer.ts, amqp10/receiver.ts).
+   */
+  exclusive?: readonly string[];
 }
 
 export interface Transport {

@@ -15,12 +15,14 @@ import { transportTls } from './tls';
  * refused or did not answer once, naming each one's reason; a worker keeps
  * trying for startTimeoutMs, and for ever once it has been connected.
  */
-export function openTransport(config: Config, opts: { connectionName: string; log?: Logger | undefined; failFast?: boolean }): Transport {
+export function openTransport(config: Config, opts: { connectionName: string; log?: Logger | undefined; failFast?: boolean; timeoutMs?: number | undefined }): Transport {
   const log = opts.log;
   const relay = log ? { log: (level: 'debug' | 'info' | 'warn' | 'error', message: string, meta?: Record<string, unknown>) => log.log(level, message, meta ?? {}) } : {};
   const common = { connectionName: opts.connectionName, ...transportTls(config), ...relay, ...(opts.failFast ? { failFast: true } : {}) };
-  if (protocolOf(config.amqpUrl, config.transport) === 'amqp10') return createTransportFor(config, common);
-  return createAmqp091Transport({ url: config.amqpUrl, maxPublishBytes: config.maxPublishBytes, ...common });
+  const t = opts.timeoutMs;
+  if (protocolOf(config.amqpUrl, config.transport) === 'amqp10') return createTransportFor(config, { ...common, ...(t !== undefined ? { timeoutMs: t } : {}) });
+  const deadlines = t !== undefined ? { operationTimeoutMs: t, confirmTimeoutMs: t, connectTimeoutMs: t, startTimeoutMs: t } : {};
+  return createAmqp091Transport({ url: config.amqpUrl, maxPublishBytes: config.maxPublishBytes, ...common, ...deadlines });
 }
 
 /** A 0-9-1 URL to the same brokers (every host), for tools that speak 0-9-1 only (the stream and dead-letter readers). */

@@ -20,8 +20,11 @@ export function notificationTopics(format: Config['notificationFormat']): string
 
 export interface WorkerTopology {
   declare: Topology;
-  /** Queues consumed: topic, topic.host, this process's fanout queue. */
+  /** Queues consumed: topic.host, topic, this process's fanout queue. */
   consume: string[];
+  /** The host's own queue, topic.host: consumed by this worker alone (one worker per host); topic and fanout are shared by design. */
+  server: string;
+  exclusive: string[];
   deadLetterQueue: string;
 }
 
@@ -41,6 +44,8 @@ export function workerTopology(config: Pick<Config, 'host' | 'controlExchange' |
   return {
     declare: mergeTopologies(rpc.topology, ...notifications, own),
     consume: [rpc.queues.server, rpc.queues.topic, rpc.queues.fanout],
+    server: rpc.queues.server,
+    exclusive: [rpc.queues.server],
     deadLetterQueue: dlq,
   };
 }

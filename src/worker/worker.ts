@@ -30,6 +30,7 @@ import { JOURNAL_STREAM, journalBindings, journalQueue } from '../store/journal'
 import type { Transport } from '../transport/transport';
 import type { WorkerCompanion } from './companion';
 import { BusEventSink } from './event-sink';
+import { awaitHostFree, consumeAsOwner, type HostClaim } from './host-claim';
 import { HypervisorSync } from './hypervisor-sync';
 import { countedByBroker, type WorkerTopology, workerTopology } from './topology';
 import { OsloWire } from './wire';
@@ -46,6 +47,8 @@ export interface WorkerParts {
 }
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
+/** How often a standby worker looks whether the host's queue is free. */
+const STANDBY_RETRY_MS = 5_000;
 
 /** Where a host's intent store lives under the state path. */
 export function intentStorePath(config: Pick<Config, 'statePath' | 'host'>): string {
@@ -109,6 +112,9 @@ export class Worker {
     }
     await transport.start();
     await transport.declare(this.topology.declare);
+    // One worker per host: refuse (or wait as a standby) before touching anything.
+    const claim: HostClaim = { transport, host: config.host, queue: this.topology.server, standby: config.standby, retryMs: STANDBY_RETRY_MS, log, stopping: () => this.state !== 'starting' };
+    if (!(await awaitHostFree(claim))) return;
     if (config.journal) await this.declareJournal();
     for (const g of await this.hypervisor.start()) this.book.observe(g.instance_uuid, g.power_state, g.name);
     const recovered = await recoverInterrupted({ store: this.store, driver, events: this.events, book: this.book, log });
@@ -119,7 +125,8 @@ export class Worker {
       await this.parts.companion.start({ driver, book: this.book, log, stopping: () => this.state !== 'starting' });
       if (this.state !== 'starting') return;
     }
-    await transport.consume(this.topology.consume, { prefetch: config.prefetch }, this.dispatcher.onMessage);
+    const consume = () => transport.consume(this.topology.consume, { prefetch: config.prefetch, exclusive: this.topology.exclusive }, this.dispatcher.onMessage);
+    if (!(await consumeAsOwner(claim, consume))) return;
     this.state = 'running';
     log.info('worker running', {
       host: config.host, driver: driver.name, queues: this.topology.consume, control_exchange: config.controlExchange,

@@ -11,11 +11,9 @@ import * as amqp from 'amqplib';
 import { IntentClient } from '../../src/client/intent-client';
 import type { Transport } from '../../src/transport/transport';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/worker-process';
-import { AMQP_URL, connectTransport, uniqueHost, uuid } from '../support/worker';
+import { AMQP_URL, bigMetadata, connectTransport, uniqueHost, uuid } from '../support/worker';
 
 const FLAVOR = { vcpus: 1, memory_mb: 64, root_gb: 0 };
-/** Over 2 KiB of instance metadata: 20 items of 200 characters (Nova's bounds: 128 items, values of 255). */
-const bigMetadata = (): Record<string, string> => Object.fromEntries(Array.from({ length: 20 }, (_, n) => [`note${n}`, 'x'.repeat(200)]));
 
 async function queueDepth(queue: string): Promise<number> {
   const conn = await amqp.connect(AMQP_URL);

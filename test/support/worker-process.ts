@@ -16,22 +16,27 @@ export interface WorkerProcess {
   logs: string[];
   /** SIGTERM, then wait for exit; resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** Resolves with the first log line, from now on, that contains `text`. */
+  nextLog(text: string, timeoutMs?: number): Promise<string>;
 }
 
-export async function startWorkerProcess(host: string, env: Record<string, string> = {}, args: string[] = []): Promise<WorkerProcess> {
+/** Resolves once the worker logs `ready` (by default: it runs). */
+export async function startWorkerProcess(host: string, env: Record<string, string> = {}, args: string[] = [], ready = '"worker running"'): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [BIN, 'worker', '--host', host, '--log-format', 'json', ...args], {
     env: { ...process.env, AMQP_URL, HOSTWALL_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
+  const watchers = new Set<(line: string) => void>();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`worker ${host} did not start in 30 s:\n${logs.join('\n')}`)), 30_000);
+    const t = setTimeout(() => reject(new Error(`worker ${host} did not log ${ready} in 30 s:\n${logs.join('\n')}`)), 30_000);
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
       createInterface({ input: stream }).on('line', (line) => {
         logs.push(line);
-        if (line.includes('"worker running"')) {
+        for (const w of [...watchers]) w(line);
+        if (line.includes(ready)) {
           clearTimeout(t);
           resolve();
         }
@@ -50,6 +55,20 @@ export async function startWorkerProcess(host: string, env: Record<string, strin
       child.kill('SIGTERM');
       return exited;
     },
+    nextLog: (text, timeoutMs = 30_000) =>
+      new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => {
+          watchers.delete(watch);
+          reject(new Error(`worker ${host} did not log ${text} in ${timeoutMs} ms:\n${logs.slice(-20).join('\n')}`));
+        }, timeoutMs);
+        const watch = (line: string): void => {
+          if (!line.includes(text)) return;
+          clearTimeout(t);
+          watchers.delete(watch);
+          resolve(line);
+        };
+        watchers.add(watch);
+      }),
   };
 }
 

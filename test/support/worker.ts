@@ -18,6 +18,11 @@ export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:56
 /** Hosts the tests made up; their queues are deleted when the run ends (root-hooks.ts). */
 export const testHosts = new Set<string>();
 
+/** Over 2 KiB of instance metadata within Nova's bounds (128 items, values of 255): 20 items of 200 characters (an oversize message for a small --max-message-bytes). */
+export function bigMetadata(): Record<string, string> {
+  return Object.fromEntries(Array.from({ length: 20 }, (_, n) => [`note${n}`, 'x'.repeat(200)]));
+}
+
 export function uniqueHost(prefix = 'test'): string {
   const host = `${prefix}-${randomBytes(4).toString('hex')}`;
   testHosts.add(host);

@@ -15,13 +15,20 @@
  *   messages of the old channel are redelivered by the broker.
  * - A handler that throws leaves its message unsettled (logged); it is
  *   redelivered when the channel closes. Handlers are expected not to throw.
+ * - Exclusive queues (ConsumeOptions.exclusive, transport/claim.ts): each
+ *   attach first declares the queue's claim queue on this connection, then
+ *   consumes it with exclusive=true; a 405 or 403 for it is a QueueTakenError.
+ *   The claim stays with the connection until it closes (not on cancel), so
+ *   a draining worker keeps its place; after a reconnect the group attaches
+ *   again only once the claim is back (a standby may have taken over).
  */
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import { TransportError } from '../../errors';
+import { QueueTakenError, TransportError } from '../../errors';
+import { claimQueue, claimQueueName, queueTaken } from '../claim';
 import type { InboundMessage, MessageHandler, Settlement } from '../transport';
 import type { BrokerConnection } from './connection';
 import type { CompiledOptions } from './options';
-import { backoffDelayMs, errorText, Sleeper, withTimeout } from './timing';
+import { amqpCode, backoffDelayMs, errorText, Sleeper, withTimeout } from './timing';
 
 /** One channel's lifetime: messages remember theirs, so a settle after it died is a no-op. */
 interface Generation {
@@ -52,6 +59,7 @@ export class ConsumerGroup {
     private readonly prefetch: number,
     private readonly handler: MessageHandler,
     private readonly deps: GroupDeps,
+    private readonly exclusive: readonly string[] = [],
   ) {}
 
   /** First attach. Throws (and consumes nothing) if a queue is missing or the broker refuses. */
@@ -106,12 +114,19 @@ export class ConsumerGroup {
         this.kick();
       }
     });
+    let claiming: string | undefined;
     try {
       // Per-consumer prefetch (global=false): each queue gets `prefetch` unsettled messages.
       await withTimeout(ch.prefetch(this.prefetch, false), t, 'setting prefetch');
       for (const queue of this.queues) {
+        const exclusive = this.exclusive.includes(queue);
+        claiming = exclusive ? queue : undefined;
+        if (exclusive) {
+          const claim = claimQueue(queue);
+          await withTimeout(ch.assertQueue(claim.name, { durable: claim.durable, autoDelete: claim.autoDelete, exclusive: true }), t, `claiming queue "${queue}"`);
+        }
         const ok = await withTimeout(
-          ch.consume(queue, (m) => this.onDelivery(gen, queue, m), { noAck: false }),
+          ch.consume(queue, (m) => this.onDelivery(gen, queue, m), { noAck: false, exclusive }),
           t,
           `consuming queue "${queue}"`,
         );
@@ -121,7 +136,11 @@ export class ConsumerGroup {
       gen.open = false;
       await withTimeout(ch.close(), t, 'closing a failed consumer channel').catch(() => undefined);
       const reason = errorText(err);
-      throw err instanceof TransportError
+      const code = amqpCode(err);
+      if (claiming !== undefined && (code === 405 || (code === 403 && /exclusive/i.test(reason)))) {
+        throw queueTaken(claiming, code === 405 ? `its claim queue ${claimQueueName(claiming)} is held by another connection (405 RESOURCE_LOCKED)` : 'the broker refused an exclusive consume (403 ACCESS_REFUSED: in exclusive use)');
+      }
+      throw err instanceof TransportError || err instanceof QueueTakenError
         ? err
         : new TransportError(`cannot consume ${this.queues.map((q) => `"${q}"`).join(', ')}: ${reason}`, { queues: [...this.queues] });
     }

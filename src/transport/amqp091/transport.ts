@@ -63,7 +63,7 @@ export class Amqp091Transport implements Transport {
       conn: this.conn,
       opts: this.opts,
       redeclare: (model) => this.redeclareAll(model),
-    });
+    }, opts.exclusive?.filter((q) => queues.includes(q)));
     await group.start();
     this.groups.push(group);
   }

@@ -23,9 +23,24 @@
  *   lost connection: the group waits with backoff, re-declares the
  *   transport's topology and attaches again on a fresh session.
  * - A handler that throws leaves its message unsettled (logged).
+ * - Exclusive queues (ConsumeOptions.exclusive): RabbitMQ 3.x's plugin
+ *   subscribes every 1.0 link with exclusive=false (rabbit_amqp1_0_outgoing_link,
+ *   "TODO exclusive?"), so a link cannot lock its queue. With a 0-9-1 admin
+ *   connection (the RabbitMQ families) each attach claims the queue
+ *   (transport/claim.ts: the claim queue, declared on the admin connection),
+ *   refuses if the queue already has a consumer, attaches with no credit,
+ *   counts the consumers again and only then gives credit: two workers
+ *   attaching at once both see two, both let go, and retry apart (backoff
+ *   with jitter). Nothing is delivered before the count. Not covered: a
+ *   0-9-1 consumer arriving after the count that does not itself ask for
+ *   exclusivity (hostwall's own 0-9-1 workers do, and are refused), and the
+ *   claim lapses if the admin connection alone drops (re-declared when it
+ *   comes back). The generic family has no admin connection: exclusivity is
+ *   not enforced there, and the group says so once.
  */
 import type { EventContext, Receiver, Session } from 'rhea';
 import { TransportError } from '../../errors';
+import { queueTaken } from '../claim';
 import { backoffDelayMs, errorText, Sleeper } from '../amqp091/timing';
 import type { InboundMessage, MessageHandler, Settlement } from '../transport';
 import type { Amqp10Connection, Live } from './connection';
@@ -59,6 +74,10 @@ export interface GroupDeps {
   opts: CompiledOptions;
   /** Declare the transport's remembered topology again (after a loss, before attaching). */
   redeclare(): Promise<void>;
+  /** Take the queue's claim (QueueTakenError when another connection holds it); absent without an admin connection. */
+  claim?: ((queue: string) => Promise<void>) | undefined;
+  /** The queue's consumers now; absent without an admin connection. */
+  consumers?: ((queue: string) => Promise<number | undefined>) | undefined;
 }
 
 export class ReceiverGroup {
@@ -73,8 +92,22 @@ export class ReceiverGroup {
     prefetch: number,
     private readonly handler: MessageHandler,
     private readonly deps: GroupDeps,
+    private readonly exclusive: readonly string[] = [],
   ) {
     this.credit = prefetch === 0 ? UNBOUNDED_CREDIT : prefetch;
+    if (exclusive.length > 0 && (!deps.claim || !deps.consumers)) {
+      deps.opts.log('warn', 'amqp10: exclusive consume cannot be enforced without a 0-9-1 admin connection (generic address family): a second consumer of these queues would share their messages', { queues: exclusive });
+    }
+  }
+
+  /** The consumers on each exclusive queue, other than `ours`: none, or QueueTakenError. */
+  private async aloneOn(ours: number): Promise<void> {
+    const count = this.deps.consumers;
+    if (!count) return;
+    for (const queue of this.exclusive) {
+      const n = await count(queue);
+      if (n !== undefined && n > ours) throw queueTaken(queue, `${n - ours} other consumer(s) counted${ours > 0 ? ' after attaching (attached at the same time: both let go and retry)' : ''}`);
+    }
   }
 
   /** First attach. Throws (and consumes nothing) if a queue is missing or the broker refuses. */
@@ -117,6 +150,8 @@ export class ReceiverGroup {
 
   private async attach(live: Live): Promise<void> {
     const { opts } = this.deps;
+    for (const queue of this.exclusive) await this.deps.claim?.(queue);
+    await this.aloneOn(0);
     const session = live.conn.create_session({ incoming: INCOMING_SLOTS });
     let fail: (reason: string) => void = () => undefined;
     const failed = new Promise<string>((resolve) => {
@@ -160,6 +195,14 @@ export class ReceiverGroup {
       throw new TransportError(`cannot consume ${this.queues.map((q) => `"${q}"`).join(', ')} over AMQP 1.0: ${reason}`, { queues: [...this.queues] });
     }
     if (!gen.open) throw new TransportError('consumer session ended while consumers were being set up', { queues: [...this.queues] });
+    try {
+      // Attached with no credit: nothing has been delivered yet.
+      await this.aloneOn(1);
+    } catch (err) {
+      gen.open = false;
+      await this.endSession(session);
+      throw err;
+    }
     for (const r of gen.links) r.add_credit(this.credit);
     this.gen = gen;
   }

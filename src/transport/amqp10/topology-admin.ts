@@ -19,9 +19,11 @@
  * goes, like an exclusive queue with its connection), with an x-expires so a
  * queue that never got a consumer goes too.
  */
+import { TransportError } from '../../errors';
 import { createAmqp091Transport, type Amqp091Transport } from '../amqp091';
 import { errorText } from '../amqp091/timing';
 import { parseBrokerUrl } from '../broker-url';
+import { claimQueue, claimQueueName, queueTaken } from '../claim';
 import type { QueueState, Topology } from '../transport';
 import type { CompiledOptions } from './options';
 
@@ -93,6 +95,21 @@ export class TopologyAdmin {
     }
     await this.admin.declare(mapped);
     this.topologies.set(JSON.stringify(mapped), mapped);
+  }
+
+  /**
+   * Take a queue's claim (transport/claim.ts) on the admin connection; remembered by it, so
+   * declared again when it reconnects. QueueTakenError when another connection holds it.
+   */
+  async claim(queue: string): Promise<void> {
+    if (!this.admin) return;
+    try {
+      await this.admin.declare({ exchanges: [], queues: [claimQueue(queue)], bindings: [] });
+    } catch (err) {
+      const code = err instanceof TransportError ? err.details.amqp_code : undefined;
+      if (code === 405) throw queueTaken(queue, `its claim queue ${claimQueueName(queue)} is held by another connection (405 RESOURCE_LOCKED)`);
+      throw err;
+    }
   }
 
   /** Declare every remembered topology again; a refusal is logged and does not stop the others. */

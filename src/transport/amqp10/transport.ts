@@ -81,11 +81,14 @@ export class Amqp10Transport implements Transport {
     if (!Number.isInteger(opts.prefetch) || opts.prefetch < 0 || opts.prefetch > 65535) {
       throw new TransportError(`prefetch must be an integer in 0..65535, got ${opts.prefetch}`);
     }
+    const inspect = this.inspectQueue;
     const group = new ReceiverGroup(queues, opts.prefetch, handler, {
       conn: this.conn,
       opts: this.opts,
       redeclare: () => this.topology.redeclareAll(),
-    });
+      claim: this.topology.declares ? (q) => this.topology.claim(q) : undefined,
+      consumers: inspect ? async (q) => (await inspect(q))?.consumers : undefined,
+    }, opts.exclusive?.filter((q) => queues.includes(q)));
     await group.start();
     this.groups.push(group);
   }

@@ -9,7 +9,7 @@
  * through what the transport logs ("consumers resumed"): no sleeps.
  */
 import { expect } from 'chai';
-import { TransportError } from '../../../src/errors';
+import { QueueTakenError, TransportError } from '../../../src/errors';
 import type { Topology } from '../../../src/transport/transport';
 import { Admin, json, LogTap, queueTopology, uid } from '../transport-fixtures.test';
 import { Inbox } from './inbox';
@@ -232,6 +232,70 @@ export function transportConformance(factory: TransportFactory): void {
         const m = await inbox.next();
         expect(body(m)).to.deep.equal({ after: 'resume' });
         await m.settle('ack');
+      });
+    });
+
+    describe('exclusive consume (one worker per host: ConsumeOptions.exclusive)', () => {
+      let other: ConformantTransport | undefined;
+      afterEach(async () => {
+        await other?.close();
+        other = undefined;
+      });
+      const second = async (): Promise<ConformantTransport> => {
+        other = factory.create(url, new LogTap().log);
+        await other.start();
+        return other;
+      };
+      const quorum = (q: string): Topology => ({ exchanges: [], queues: [{ name: q, durable: true, autoDelete: false, exclusive: false, arguments: { 'x-queue-type': 'quorum' } }], bindings: [] });
+
+      for (const type of ['classic', 'quorum'] as const) {
+        it(`refuses a second exclusive consumer of a ${type} queue with QueueTakenError; the first gets every message`, async () => {
+          const { q } = names();
+          await t.declare(type === 'quorum' ? quorum(q) : queueTopology(q));
+          const inbox = new Inbox();
+          await t.consume([q], { prefetch: 10, exclusive: [q] }, inbox.push);
+          const o = await second();
+          const err = await o.consume([q], { prefetch: 10, exclusive: [q] }, () => undefined).then(() => undefined, (e: unknown) => e);
+          expect(err).to.be.instanceOf(QueueTakenError);
+          expect((err as QueueTakenError).details).to.deep.equal({ queue: q });
+          for (let n = 0; n < 4; n++) await t.publish(json('', q, { n }));
+          for (let n = 0; n < 4; n++) expect(body(await inbox.next())).to.deep.equal({ n });
+          await admin.remove([q]);
+        });
+      }
+
+      it('two at once: exactly one gets the queue', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        const o = await second();
+        const results = await Promise.all([t, o].map((x) => x.consume([q], { prefetch: 1, exclusive: [q] }, () => undefined).then(() => 'consuming', (e: unknown) => e)));
+        expect(results.filter((r) => r === 'consuming')).to.have.length(1);
+        expect(results.find((r) => r !== 'consuming')).to.be.instanceOf(QueueTakenError);
+      });
+
+      it('is refused while another (plain) consumer holds the queue', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        await admin.with(async (ch) => {
+          await ch.consume(q, () => undefined);
+          const err = await t.consume([q], { prefetch: 1, exclusive: [q] }, () => undefined).then(() => undefined, (e: unknown) => e);
+          expect(err).to.be.instanceOf(QueueTakenError);
+        });
+      });
+
+      it('holds the queue while draining (consumers cancelled), and lets it go when its holder closes', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        await t.consume([q], { prefetch: 1, exclusive: [q] }, () => undefined);
+        await t.cancelConsumers();
+        const o = await second();
+        const inbox = new Inbox();
+        const err = await o.consume([q], { prefetch: 1, exclusive: [q] }, inbox.push).then(() => undefined, (e: unknown) => e);
+        expect(err).to.be.instanceOf(QueueTakenError);
+        await t.close();
+        await o.consume([q], { prefetch: 1, exclusive: [q] }, inbox.push);
+        await o.publish(json('', q, { taken: 'over' }));
+        expect(body(await inbox.next())).to.deep.equal({ taken: 'over' });
       });
     });
 
