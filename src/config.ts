@@ -20,7 +20,20 @@ const brokerUrl = (protocol?: 'amqp091') =>
       ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
     }
   });
-const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
+/** A boolean as a flag, the environment or a file give it (oslo.config's spellings, any case). */
+export const bool = z.union([
+  z.boolean(),
+  z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])).transform((v) => ['true', '1', 'yes', 'on'].includes(v)),
+]);
+/** Python's and oslo.log's level names are accepted too (WARNING, CRITICAL), in any case. */
+const LEVEL_ALIASES: Readonly<Record<string, string>> = { warning: 'warn', critical: 'error', fatal: 'error' };
+const logLevel = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const l = v.trim().toLowerCase();
+  return LEVEL_ALIASES[l] ?? l;
+}, z.enum(['error', 'warn', 'info', 'debug']));
+/** `[host:]port` of a listening socket; a bare port means 127.0.0.1. */
+const listenAddress = z.string().regex(/^(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?\d{1,5}$/, 'must be [host:]port, e.g. 127.0.0.1:9464 or 9464').refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 /** A JSON object of string values, given as an object (file) or as JSON text (flag, environment). */
 const jsonRecord = <V extends z.ZodType>(value: V) =>
@@ -33,9 +46,16 @@ const jsonRecord = <V extends z.ZodType>(value: V) =>
     }
   }, z.record(z.string().min(1), value));
 
-/** Each setting: its schema, its environment variable, and what it costs (help). */
+/**
+ * Each setting: its schema, its environment variable, and what it costs
+ * (help). Optional: `show` (how a value is shown in errors: passwords hidden),
+ * `reload` (a SIGHUP applies a new value to a running worker), `docDefault`
+ * (the default as the README and the sample name it, when it depends on the
+ * machine). The README's configuration table and `hostwall config sample`
+ * are generated from here (config-docs.ts).
+ */
 export const SETTINGS = {
-  host: { env: 'HOSTWALL_HOST', schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/), default: hostname().split('.')[0], help: 'this host\'s name: the oslo server of topic "compute" (queue compute.<host>)' },
+  host: { env: 'HOSTWALL_HOST', schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/), default: hostname().split('.')[0], docDefault: '<this machine\'s short host name>', help: 'this host\'s name: the oslo server of topic "compute" (queue compute.<host>)' },
   amqpUrl: { env: 'AMQP_URL', schema: brokerUrl(), show: redactUrl, default: 'amqp://guest:guest@127.0.0.1:5672', help: 'broker URL, oslo transport_url syntax: several hosts separated by commas are tried in order (failover), each with its own user:password; the scheme picks the protocol: rabbit://, amqp://, amqps:// are AMQP 0-9-1 (amqplib), amqp10://, amqps10:// AMQP 1.0 (rhea); ?ssl=true is TLS' },
   transport: { env: 'HOSTWALL_TRANSPORT', schema: z.enum(['auto', 'amqp091', 'amqp10']), default: 'auto', help: 'protocol: auto (from the URL scheme), amqp091, or amqp10 (AMQP 1.0 even on an amqp:// URL)' },
   amqp10Addresses: { env: 'HOSTWALL_AMQP10_ADDRESSES', schema: z.enum(['rabbitmq3', 'rabbitmq4', 'generic']), default: 'rabbitmq3', help: 'AMQP 1.0 address forms: rabbitmq3 (/exchange/X/KEY, /amq/queue/Q), rabbitmq4 (/exchanges/X/KEY, /queues/Q), generic (the templates below)' },
@@ -77,8 +97,12 @@ export const SETTINGS = {
   tlsCaFile: { env: 'HOSTWALL_TLS_CA', schema: z.string(), default: '', help: 'PEM CA bundle to verify the broker (TLS URLs: amqps://, amqps10://, ?ssl=true; "" = the URL\'s ssl_ca_file, else the system CAs)' },
   tlsCertFile: { env: 'HOSTWALL_TLS_CERT', schema: z.string(), default: '', help: 'PEM client certificate (TLS URLs, for EXTERNAL or mutual TLS; "" = the URL\'s ssl_cert_file)' },
   tlsKeyFile: { env: 'HOSTWALL_TLS_KEY', schema: z.string(), default: '', help: 'PEM private key of the client certificate ("" = the URL\'s ssl_key_file)' },
-  logLevel: { env: 'HOSTWALL_LOG_LEVEL', schema: z.enum(['error', 'warn', 'info', 'debug']), default: 'info', help: 'log level' },
-  logFormat: { env: 'HOSTWALL_LOG_FORMAT', schema: z.enum(['json', 'pretty', 'auto']), default: 'auto', help: 'json lines, pretty, or auto (pretty on a TTY)' },
+  logLevel: { env: 'HOSTWALL_LOG_LEVEL', schema: logLevel, default: 'info', reload: true, help: 'log level: error, warn (or warning), info, debug, in any case' },
+  debug: { env: 'HOSTWALL_DEBUG', schema: bool, default: false, reload: true, help: 'log at debug level whatever --log-level says (oslo.log\'s debug; a bare --debug is true)' },
+  logFormat: { env: 'HOSTWALL_LOG_FORMAT', schema: z.enum(['json', 'pretty', 'auto']), default: 'auto', help: 'json lines, pretty, or auto (pretty on a TTY; colours unless NO_COLOR is set)' },
+  logFile: { env: 'HOSTWALL_LOG_FILE', schema: z.string(), default: '', help: 'append the log to this file instead of stderr ("" = stderr); reopened on SIGHUP, so logrotate may move it away (no copytruncate)' },
+  waitLogIntervalS: { env: 'HOSTWALL_WAIT_LOG_INTERVAL', schema: int(0, 3600), default: 10, help: 'seconds between the lines an intent logs while it waits for its lanes or its ports (it also logs when it starts waiting: for ports at info, for a lane at debug); 0 = no repeated lines' },
+  httpAddress: { env: 'HOSTWALL_HTTP_ADDRESS', schema: z.union([z.literal(''), listenAddress]), default: '', help: '[host:]port where the worker answers /healthz, /readyz and /metrics (Prometheus) over HTTP ("" = off; a bare port listens on 127.0.0.1 only: there is no authentication, so bind another address only on a trusted network)' },
   novaNotifications: { env: 'HOSTWALL_NOVA_NOTIFICATIONS', schema: bool, default: true, help: 'publish Nova\'s notifications (a nova-compute.conf whose [oslo_messaging_notifications] driver is unset or noop turns them off, as in Nova); native events are always published' },
   novaControlPlane: { env: 'HOSTWALL_NOVA_CONTROL_PLANE', schema: z.enum(['auto', 'on', 'off']), default: 'auto', help: 'be the compute host of a Nova control plane (service record and heartbeat, compute node, Placement, instance state through nova-conductor): auto = on when --config-file gives a nova-compute.conf' },
   novaNodename: { env: 'HOSTWALL_NOVA_NODENAME', schema: z.string().max(255), default: '', help: 'name of the compute node created in Nova ("" = the host name); an existing node of this host is reused whatever its name' },
