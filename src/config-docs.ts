@@ -50,7 +50,8 @@ export function configTable(): string {
     const s = SETTINGS[n];
     const d = defaultText(n);
     const reload = 'reload' in s && s.reload ? ' Reloaded on SIGHUP.' : '';
-    return `| \`--${kebab(n)}\` | \`${s.env}\` | \`${iniKey(n)}\` | ${d === '' ? '""' : `\`${cell(d)}\``} | ${prose(s.help)}.${reload} |`;
+    const alias = 'envAlias' in s ? ` (or \`${s.envAlias}\`, its older name)` : '';
+    return `| \`--${kebab(n)}\` | \`${s.env}\`${alias} | \`${iniKey(n)}\` | ${d === '' ? '""' : `\`${cell(d)}\``} | ${prose(s.help)}.${reload} |`;
   });
   return ['| flag | environment | INI key (`[hostwall]`) | default | what it is (and costs) |', '|---|---|---|---|---|', ...rows].join('\n');
 }
