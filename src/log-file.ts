@@ -9,15 +9,12 @@
  * never thrown: losing log lines must not stop the worker; the next reopen
  * tries again.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { ConfigError } from './errors';
 
-const open = (path: string): number => {
-  mkdirSync(dirname(path), { recursive: true });
-  return openSync(path, 'a', 0o640);
-};
+/** Its directory must exist (as oslo.log's log_dir must): a typo is refused rather than a tree created. */
+const open = (path: string): number => openSync(path, 'a', 0o640);
 
 export class LogFile extends Writable {
   private fd: number | undefined;
