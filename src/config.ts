@@ -21,7 +21,20 @@ const brokerUrl = (protocol?: 'amqp091') =>
       ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
     }
   });
-const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v))]);
+/** A boolean as a flag, the environment or a file give it (oslo.config's spellings, any case). */
+export const bool = z.union([
+  z.boolean(),
+  z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])).transform((v) => ['true', '1', 'yes', 'on'].includes(v)),
+]);
+/** Python's and oslo.log's level names are accepted too (WARNING, CRITICAL), in any case. */
+const LEVEL_ALIASES: Readonly<Record<string, string>> = { warning: 'warn', critical: 'error', fatal: 'error' };
+const logLevel = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  const l = v.trim().toLowerCase();
+  return LEVEL_ALIASES[l] ?? l;
+}, z.enum(['error', 'warn', 'info', 'debug']));
+/** `[host:]port` of a listening socket; a bare port means 127.0.0.1. */
+const listenAddress = z.string().regex(/^(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?\d{1,5}$/, 'must be [host:]port, e.g. 127.0.0.1:9464 or 9464').refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 /** A JSON object of string values, given as an object (file) or as JSON text (flag, environment). */
 const jsonRecord = <V extends z.ZodType>(value: V) =>
@@ -48,15 +61,25 @@ const dirList = z.preprocess((v) => {
   return t.split(',').map((d) => d.trim()).filter((d) => d !== '');
 }, z.array(z.string().regex(/^\/[^\0]*$/, 'must be absolute paths')));
 
-/** Each setting: its schema, its environment variable, and what it costs (help). */
+/**
+ * Each setting: its schema, its environment variable, and what it costs
+ * (help). The environment variable is HOSTWALL_ and the INI key in capitals
+ * (AMQP_URL excepted, the name every AMQP tool knows). Optional: `envAlias`
+ * (an older name of the variable, still read when the new one is unset),
+ * `show` (how a value is shown in errors: passwords hidden),
+ * `reload` (a SIGHUP applies a new value to a running worker), `docDefault`
+ * (the default as the README and the sample name it, when it depends on the
+ * machine). The README's configuration table and `hostwall config sample`
+ * are generated from here (config-docs.ts).
+ */
 export const SETTINGS = {
-  host: { env: 'HOSTWALL_HOST', schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/), default: hostname().split('.')[0], help: 'this host\'s name: the oslo server of topic "compute" (queue compute.<host>)' },
+  host: { env: 'HOSTWALL_HOST', schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/), default: hostname().split('.')[0], docDefault: '<this machine\'s short host name>', help: 'this host\'s name: the oslo server of topic "compute" (queue compute.<host>)' },
   amqpUrl: { env: 'AMQP_URL', schema: brokerUrl(), show: redactUrl, default: 'amqp://guest:guest@127.0.0.1:5672', help: 'broker URL, oslo transport_url syntax: several hosts separated by commas are tried in order (failover), each with its own user:password; the scheme picks the protocol: rabbit://, amqp://, amqps:// are AMQP 0-9-1 (amqplib), amqp10://, amqps10:// AMQP 1.0 (rhea); ?ssl=true is TLS' },
   transport: { env: 'HOSTWALL_TRANSPORT', schema: z.enum(['auto', 'amqp091', 'amqp10']), default: 'auto', help: 'protocol: auto (from the URL scheme), amqp091, or amqp10 (AMQP 1.0 even on an amqp:// URL)' },
   amqp10Addresses: { env: 'HOSTWALL_AMQP10_ADDRESSES', schema: z.enum(['rabbitmq3', 'rabbitmq4', 'generic']), default: 'rabbitmq3', help: 'AMQP 1.0 address forms: rabbitmq3 (/exchange/X/KEY, /amq/queue/Q), rabbitmq4 (/exchanges/X/KEY, /queues/Q), generic (the templates below)' },
-  amqp10TargetTemplate: { env: 'HOSTWALL_AMQP10_TARGET', schema: z.string(), default: '', help: 'generic AMQP 1.0: target address of an exchange publish ("" = {exchange}/{routingKey})' },
-  amqp10QueueTargetTemplate: { env: 'HOSTWALL_AMQP10_QUEUE_TARGET', schema: z.string(), default: '', help: 'generic AMQP 1.0: target address of a publish to a queue ("" = {routingKey})' },
-  amqp10SourceTemplate: { env: 'HOSTWALL_AMQP10_SOURCE', schema: z.string(), default: '', help: 'generic AMQP 1.0: source address of a queue ("" = {queue})' },
+  amqp10TargetTemplate: { env: 'HOSTWALL_AMQP10_TARGET_TEMPLATE', envAlias: 'HOSTWALL_AMQP10_TARGET', schema: z.string(), default: '', help: 'generic AMQP 1.0: target address of an exchange publish ("" = {exchange}/{routingKey})' },
+  amqp10QueueTargetTemplate: { env: 'HOSTWALL_AMQP10_QUEUE_TARGET_TEMPLATE', envAlias: 'HOSTWALL_AMQP10_QUEUE_TARGET', schema: z.string(), default: '', help: 'generic AMQP 1.0: target address of a publish to a queue ("" = {routingKey})' },
+  amqp10SourceTemplate: { env: 'HOSTWALL_AMQP10_SOURCE_TEMPLATE', envAlias: 'HOSTWALL_AMQP10_SOURCE', schema: z.string(), default: '', help: 'generic AMQP 1.0: source address of a queue ("" = {queue})' },
   amqp10AdminUrl: { env: 'HOSTWALL_AMQP10_ADMIN_URL', schema: z.union([z.literal(''), brokerUrl('amqp091')]), show: redactUrl, default: '', help: 'AMQP 0-9-1 URL used to declare topology when the bus is AMQP 1.0 ("" = the same broker over amqp(s)://)' },
   libvirtUri: { env: 'HOSTWALL_LIBVIRT_URI', schema: z.string().min(1), default: 'test:///default', help: 'libvirt URI; test:///default is in-process and forgets everything when the worker exits' },
   controlExchange: { env: 'HOSTWALL_CONTROL_EXCHANGE', schema: z.string().min(1).max(255), default: 'nova', help: 'oslo control exchange (Nova uses "nova")' },
@@ -66,7 +89,7 @@ export const SETTINGS = {
   maxConcurrentBuilds: { env: 'HOSTWALL_MAX_CONCURRENT_BUILDS', schema: int(1, 1000), default: 10, help: 'spawns that run at once, within --concurrency (Nova: max_concurrent_builds=10); a spawn waiting for its ports holds one, so waiting spawns never take every slot from power operations' },
   prefetch: { env: 'HOSTWALL_PREFETCH', schema: int(1, 65535), default: 200, help: 'unacked intents the broker hands the worker at once; bounds memory and what a crash leaves to redeliver' },
   eventRetryS: { env: 'HOSTWALL_EVENT_RETRY', schema: int(0, 3600), default: 60, help: 'seconds an event or notification the broker did not confirm is published again (after reconnecting) before its intent is left for redelivery, which republishes only the outcome; 0 = no retry' },
-  heapGrowthPercent: { env: 'HOSTWALL_HEAP_GROWTH', schema: int(0, 1000), default: 100, help: 'how far (%) the JS heap may grow past what a garbage collection left live before the next one; 0 = V8\'s own choice, up to 300 % under load (~40 MB more RSS at full speed, a few % more throughput)' },
+  heapGrowthPercent: { env: 'HOSTWALL_HEAP_GROWTH_PERCENT', envAlias: 'HOSTWALL_HEAP_GROWTH', schema: int(0, 1000), default: 100, help: 'how far (%) the JS heap may grow past what a garbage collection left live before the next one; 0 = V8\'s own choice, up to 300 % under load (~40 MB more RSS at full speed, a few % more throughput)' },
   libvirtConnections: { env: 'HOSTWALL_LIBVIRT_CONNECTIONS', schema: int(1, 64), default: 4, help: 'libvirt connections; calls on one connection are serialized' },
   notificationFormat: { env: 'HOSTWALL_NOTIFICATION_FORMAT', schema: z.enum(['versioned', 'unversioned', 'both']), default: 'versioned', help: 'Nova notification_format: versioned (versioned_notifications.*), unversioned (legacy notifications.*), both (twice the publishes)' },
   vifPluggingTimeoutS: { env: 'HOSTWALL_VIF_PLUGGING_TIMEOUT', schema: int(0, 86400), default: 300, help: 'seconds a spawn waits for port.ready of its ports (Nova: vif_plugging_timeout); 0 = do not wait' },
@@ -95,11 +118,15 @@ export const SETTINGS = {
   issuerMode: { env: 'HOSTWALL_ISSUER_MODE', schema: z.enum(['open', 'verified']), default: 'open', help: 'open: the issuer is not verified (a claimed _context_issuer is trusted, none is admitted for every kind; warned at start); verified: the issuer must be proven by the AMQP user_id (issuerUsers) or an HMAC signature (issuerKeysFile)' },
   issuerUsers: { env: 'HOSTWALL_ISSUER_USERS', schema: jsonRecord(z.enum(['nova', 'cinder', 'neutron', 'operator'])), default: {}, help: 'JSON {"<amqp user>": "nova|cinder|neutron|operator"}: RabbitMQ checks a message\'s user_id against its connection\'s user, so it proves the sender' },
   issuerKeysFile: { env: 'HOSTWALL_ISSUER_KEYS_FILE', schema: z.string(), default: '', help: 'JSON file {"<issuer>": "<secret>"} of HMAC-SHA256 keys for x-hostwall-signature; a file, so keys stay out of argv and the environment' },
-  tlsCaFile: { env: 'HOSTWALL_TLS_CA', schema: z.string(), default: '', help: 'PEM CA bundle to verify the broker (TLS URLs: amqps://, amqps10://, ?ssl=true; "" = the URL\'s ssl_ca_file, else the system CAs)' },
-  tlsCertFile: { env: 'HOSTWALL_TLS_CERT', schema: z.string(), default: '', help: 'PEM client certificate (TLS URLs, for EXTERNAL or mutual TLS; "" = the URL\'s ssl_cert_file)' },
-  tlsKeyFile: { env: 'HOSTWALL_TLS_KEY', schema: z.string(), default: '', help: 'PEM private key of the client certificate ("" = the URL\'s ssl_key_file)' },
-  logLevel: { env: 'HOSTWALL_LOG_LEVEL', schema: z.enum(['error', 'warn', 'info', 'debug']), default: 'info', help: 'log level' },
-  logFormat: { env: 'HOSTWALL_LOG_FORMAT', schema: z.enum(['json', 'pretty', 'auto']), default: 'auto', help: 'json lines, pretty, or auto (pretty on a TTY)' },
+  tlsCaFile: { env: 'HOSTWALL_TLS_CA_FILE', envAlias: 'HOSTWALL_TLS_CA', schema: z.string(), default: '', help: 'PEM CA bundle to verify the broker (TLS URLs: amqps://, amqps10://, ?ssl=true; "" = the URL\'s ssl_ca_file, else the system CAs)' },
+  tlsCertFile: { env: 'HOSTWALL_TLS_CERT_FILE', envAlias: 'HOSTWALL_TLS_CERT', schema: z.string(), default: '', help: 'PEM client certificate (TLS URLs, for EXTERNAL or mutual TLS; "" = the URL\'s ssl_cert_file)' },
+  tlsKeyFile: { env: 'HOSTWALL_TLS_KEY_FILE', envAlias: 'HOSTWALL_TLS_KEY', schema: z.string(), default: '', help: 'PEM private key of the client certificate ("" = the URL\'s ssl_key_file)' },
+  logLevel: { env: 'HOSTWALL_LOG_LEVEL', schema: logLevel, default: 'info', reload: true, help: 'log level: error, warn (or warning), info, debug, in any case' },
+  debug: { env: 'HOSTWALL_DEBUG', schema: bool, default: false, reload: true, help: 'log at debug level whatever --log-level says (oslo.log\'s debug; a bare --debug is true)' },
+  logFormat: { env: 'HOSTWALL_LOG_FORMAT', schema: z.enum(['json', 'pretty', 'auto']), default: 'auto', help: 'json lines, pretty, or auto (pretty on a TTY; colours unless NO_COLOR is set)' },
+  logFile: { env: 'HOSTWALL_LOG_FILE', schema: z.string(), default: '', help: 'append the log to this file instead of stderr ("" = stderr; its directory must exist); reopened on SIGHUP, so logrotate may move it away (no copytruncate)' },
+  waitLogIntervalS: { env: 'HOSTWALL_WAIT_LOG_INTERVAL', schema: int(0, 3600), default: 10, help: 'seconds between the lines an intent logs while it waits for its lanes or its ports (it also logs when it starts waiting: for ports at info, for a lane at debug); 0 = no repeated lines' },
+  httpAddress: { env: 'HOSTWALL_HTTP_ADDRESS', schema: z.union([z.literal(''), listenAddress]), default: '', help: '[host:]port where the worker answers /healthz, /readyz and /metrics (Prometheus) over HTTP ("" = off; a bare port listens on 127.0.0.1 only: there is no authentication, so bind another address only on a trusted network)' },
   novaNotifications: { env: 'HOSTWALL_NOVA_NOTIFICATIONS', schema: bool, default: true, help: 'publish Nova\'s notifications (a nova-compute.conf whose [oslo_messaging_notifications] driver is unset or noop turns them off, as in Nova); native events are always published' },
   novaControlPlane: { env: 'HOSTWALL_NOVA_CONTROL_PLANE', schema: z.enum(['auto', 'on', 'off']), default: 'auto', help: 'be the compute host of a Nova control plane (service record and heartbeat, compute node, Placement, instance state through nova-conductor): auto = on when --config-file gives a nova-compute.conf' },
   novaNodename: { env: 'HOSTWALL_NOVA_NODENAME', schema: z.string().max(255), default: '', help: 'name of the compute node created in Nova ("" = the host name); an existing node of this host is reused whatever its name' },
@@ -162,7 +189,9 @@ export function loadConfig(input: ConfigInput = {}): Config {
   for (const name of Object.keys(SETTINGS) as SettingName[]) {
     const s = SETTINGS[name];
     const flag = input.flags?.[name];
-    const envVal = env[s.env];
+    const alias = 'envAlias' in s ? s.envAlias : undefined;
+    const envName = env[s.env] === undefined && alias !== undefined && env[alias] !== undefined ? alias : s.env;
+    const envVal = env[envName];
     let raw: unknown;
     let source: Source;
     const layer = input.layers?.find((l) => l.values[name] !== undefined);
@@ -173,7 +202,7 @@ export function loadConfig(input: ConfigInput = {}): Config {
     else [raw, source] = [s.default, 'default'];
     const r = (s.schema as z.ZodType).safeParse(raw);
     if (!r.success) {
-      const where = source === 'flag' ? `--${kebab(name)}` : source === 'environment' ? s.env : source === 'file' ? `"${name}" in ${filePath}` : source === 'layer' ? `${layer?.keys?.[name] ?? iniKey(name)} (${layer?.source})` : name;
+      const where = source === 'flag' ? `--${kebab(name)}` : source === 'environment' ? envName : source === 'file' ? `"${name}" in ${filePath}` : source === 'layer' ? `${layer?.keys?.[name] ?? iniKey(name)} (${layer?.source})` : name;
       const why = r.error.issues[0]?.message ?? 'invalid';
       const shown = 'show' in s && typeof raw === 'string' ? s.show(raw) : raw;
       throw new ConfigError(`invalid setting ${where}: ${why} (got ${JSON.stringify(shown)})`);

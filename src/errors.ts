@@ -57,7 +57,7 @@ export type PlacementErrorCode =
   | 'PLACEMENT_NAME_CONFLICT'
   | 'PLACEMENT_UNKNOWN_TRAIT';
 
-export type ErrorCode = RejectionCode | FailureCode | PlacementErrorCode | 'TRANSPORT_ERROR' | 'QUEUE_TAKEN' | 'CONFIG_INVALID';
+export type ErrorCode = RejectionCode | FailureCode | PlacementErrorCode | 'TRANSPORT_ERROR' | 'QUEUE_TAKEN' | 'CONFIG_INVALID' | 'USAGE';
 
 interface OsloName {
   readonly osloClass: string;
@@ -173,6 +173,20 @@ export class QueueTakenError extends HostwallError {
 /** A bad setting: the message is one line naming the setting. */
 export class ConfigError extends HostwallError {
   readonly code = 'CONFIG_INVALID' as const;
+}
+
+/** A command given wrong: an option that is not JSON, a value out of range. One line naming the option. */
+export class UsageError extends HostwallError {
+  readonly code = 'USAGE' as const;
+}
+
+/**
+ * The exit code of a command that failed with `err` (README "Exit codes"):
+ * 2 for what the operator must fix in the command or its configuration, 1
+ * for anything that went wrong while doing it.
+ */
+export function exitCodeOf(err: unknown): 1 | 2 {
+  return err instanceof ConfigError || err instanceof UsageError ? 2 : 1;
 }
 
 export interface PlacementErrorFacts {

@@ -1,11 +1,14 @@
 /**
- * Logs through winston: JSON lines by default, readable on a TTY. Lines about
- * an intent carry intent_id and request_id (use `forIntent`). Secrets never
- * reach a transport: the redaction format runs before any output format.
+ * Logs through winston: JSON lines by default, readable on a TTY (coloured
+ * unless NO_COLOR is set), to stderr or a file (`--log-file`, reopened on
+ * SIGHUP). Lines about an intent carry its ids, issuer and instance (use
+ * `forIntent`). Secrets never reach a transport: the redaction format runs
+ * before any output format.
  */
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { printable } from './limits/terminal-text';
+import { LogFile } from './log-file';
 
 export type Logger = winston.Logger;
 
@@ -85,16 +88,39 @@ const printableLine = winston.format((info) => {
 
 let stderrLines: TurnBatchedStream | undefined;
 
-export function createLogger(opts: { level: string; format: 'json' | 'pretty' | 'auto'; stream?: NodeJS.WritableStream }): Logger {
-  const target = opts.stream ?? process.stderr;
-  const tty = 'isTTY' in target && target.isTTY === true;
+export interface LoggerOptions {
+  level: string;
+  format: 'json' | 'pretty' | 'auto';
+  /** Where lines go (default stderr); ignored when `file` is given. */
+  stream?: NodeJS.WritableStream;
+  /** Append to this file (log-file.ts: reopened on SIGHUP) instead of the stream. */
+  file?: string | undefined;
+  /** Default: process.env (NO_COLOR). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** no-color.org: colours are off when NO_COLOR is set to anything but "". */
+export function colorAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
+  return (env.NO_COLOR ?? '') === '';
+}
+
+/** The level a worker logs at: --debug wins over --log-level (oslo.log's debug). */
+export function levelOf(config: { logLevel: string; debug: boolean }): string {
+  return config.debug ? 'debug' : config.logLevel;
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  const file = opts.file ? new TurnBatchedStream(new LogFile(opts.file)) : undefined;
+  const target = file ? undefined : (opts.stream ?? process.stderr);
+  const tty = target !== undefined && 'isTTY' in target && target.isTTY === true;
   // One batcher for stderr however many loggers a process makes (tests and the scale bench make many).
-  if (!opts.stream && !stderrLines) stderrLines = new TurnBatchedStream(process.stderr);
-  const stream = opts.stream ?? stderrLines ?? process.stderr;
+  if (!file && !opts.stream && !stderrLines) stderrLines = new TurnBatchedStream(process.stderr);
+  const stream = file ?? opts.stream ?? stderrLines ?? process.stderr;
   const pretty = opts.format === 'pretty' || (opts.format === 'auto' && tty);
+  const color = tty && colorAllowed(opts.env);
   const output = pretty
     ? winston.format.combine(
-        winston.format.colorize(),
+        ...(color ? [winston.format.colorize()] : []),
         winston.format.printf((info) => {
           const { level, message, timestamp, ...rest } = info;
           const meta = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
@@ -110,7 +136,25 @@ export function createLogger(opts: { level: string; format: 'json' | 'pretty' | 
   });
 }
 
-/** A child logger whose every line names the intent and request. */
-export function forIntent(log: Logger, ids: { intent_id: string; request_id?: string | undefined; kind?: string }): Logger {
-  return log.child({ intent_id: ids.intent_id, request_id: ids.request_id ?? null, ...(ids.kind ? { kind: ids.kind } : {}) });
+/** What every line about an intent names (oslo.log's context: request ids, the instance). */
+export interface IntentLogFacts {
+  intent_id: string;
+  request_id?: string | undefined;
+  global_request_id?: string | undefined;
+  issuer?: string | undefined;
+  instance_uuid?: string | undefined;
+  kind?: string | undefined;
+}
+
+/**
+ * A child logger whose every line names the intent, its request (request_id,
+ * global_request_id), its issuer and its instance; `host` comes from the
+ * worker's own logger. Absent facts are null, so every intent line has the
+ * same keys.
+ */
+export function forIntent(log: Logger, f: IntentLogFacts): Logger {
+  return log.child({
+    intent_id: f.intent_id, request_id: f.request_id ?? null, global_request_id: f.global_request_id ?? null,
+    issuer: f.issuer ?? null, instance_uuid: f.instance_uuid ?? null, ...(f.kind ? { kind: f.kind } : {}),
+  });
 }

@@ -1,6 +1,6 @@
 /** The broker connection a short-lived CLI command uses. */
 import type { Config } from '../config';
-import { TransportError } from '../errors';
+import { TransportError, UsageError } from '../errors';
 import type { Transport } from '../transport/transport';
 import { openTransport } from '../worker/connect';
 
@@ -37,8 +37,8 @@ export function jsonOption(name: string, text: string): Record<string, unknown> 
   try {
     v = JSON.parse(text);
   } catch (err) {
-    throw new Error(`--${name} is not JSON: ${(err as Error).message}`);
+    throw new UsageError(`--${name} is not JSON: ${(err as Error).message}`);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`--${name} must be a JSON object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError(`--${name} must be a JSON object`);
   return v as Record<string, unknown>;
 }

@@ -4,17 +4,20 @@
  * when every step had the outcome the story expects.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { IntentClient } from '../client/intent-client';
-import { loadConfig } from '../config';
+import { type Config, loadConfig } from '../config';
 import { openLibvirtDriver } from '../drivers/libvirt/driver';
 import { libvirtDriverOptions } from '../drivers/libvirt/options';
 import { createLogger } from '../log';
 import type { Transport } from '../transport/transport';
-import { openTransport } from '../worker/connect';
-import { Worker } from '../worker/worker';
+import { createAmqp091Transport } from '../transport/amqp091';
+import { amqp091UrlOf, openTransport } from '../worker/connect';
+import type { WorkerTopology } from '../worker/topology';
+import { intentStorePath, Worker } from '../worker/worker';
 import { EventTail } from './event-tail';
 import { replayJournal } from './demo-replay';
 
@@ -96,8 +99,37 @@ export function registerDemo(program: Command): void {
         await tail?.close();
         await transport?.close();
         await worker.stop(10_000);
+        await removeDemoQueues(config, demoQueues(worker.topology, config));
+        // Its intent store too: the host name is made up and never comes back.
+        for (const suffix of ['', '-wal', '-shm']) rmSync(`${intentStorePath(config)}${suffix}`, { force: true });
       }
     });
+}
+
+/**
+ * The queues the demo's worker made for its made-up host: its server queue,
+ * its dead-letter queue and its fanout queue (oslo keeps the first two for
+ * good and the last for 30 min). The shared ones (the `compute` topic queue,
+ * the notification queues, the journal stream, the exchanges) belong to
+ * every worker on the broker and stay.
+ */
+export function demoQueues(topology: WorkerTopology, config: Pick<Config, 'topic' | 'host'>): string[] {
+  const fanout = topology.consume.filter((q) => q.startsWith(`${config.topic}_fanout_`));
+  return [`${config.topic}.${config.host}`, topology.deadLetterQueue, ...fanout];
+}
+
+async function removeDemoQueues(config: Config, queues: string[]): Promise<void> {
+  const admin = createAmqp091Transport({ url: amqp091UrlOf(config), connectionName: `hostwall-demo-cleanup:${config.host}`, failFast: true });
+  try {
+    await admin.start();
+    for (const q of queues) await admin.deleteQueue(q);
+    process.stdout.write(`\n== deleted the demo's queues: ${queues.join(', ')}\n`);
+  } catch (err) {
+    process.stderr.write(`hostwall: demo: could not delete its queues ${queues.join(', ')}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  } finally {
+    await admin.close();
+  }
 }
 
 async function pollState(client: IntentClient, host: string, id: string, want: string): Promise<string | undefined> {

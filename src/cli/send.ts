@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { checkIntent, IntentClient, type MessageSigner } from '../client/intent-client';
 import { loadConfig } from '../config';
 import { printable } from '../limits/terminal-text';
+import { ConfigError, RejectedError, UsageError } from '../errors';
 import { RemoteError } from '../oslo/failure';
 import { isIssuer, loadIssuerKeys } from '../policy/identity';
 import { connectCli, jsonOption, requireConsumer } from './connect';
@@ -16,7 +17,7 @@ interface SendFlags {
   issuerKeysFile?: string;
   host?: string;
   args: string;
-  version?: string;
+  schemaVersion?: string;
   issuer: string;
   requestId?: string;
   amqpUrl?: string;
@@ -30,7 +31,7 @@ function common(cmd: Command): Command {
     .argument('<kind>', 'intent kind, e.g. instance.power_off')
     .option('--host <host>', 'target host (default HOSTWALL_HOST)')
     .option('--args <json>', 'intent arguments as a JSON object', '{}')
-    .option('--version <v>', 'intent schema version (default: the newest this build knows)')
+    .option('--schema-version <v>', 'intent schema version, MAJOR.MINOR (default: the newest this build knows; --version is the program\'s)')
     .option('--issuer <issuer>', 'who sends it: nova, cinder, neutron or operator', 'operator')
     .option('--issuer-keys-file <file>', 'sign it with the --issuer\'s HMAC key from this JSON file, as the workers read it (default HOSTWALL_ISSUER_KEYS_FILE; none: unsigned)')
     .option('--request-id <id>', 'request id carried in the context (default: a new req-<uuid>)')
@@ -45,7 +46,12 @@ async function withClient<T>(
   intent: { kind: string; args: Record<string, unknown> },
   fn: (c: IntentClient, host: string, ctx: Record<string, unknown>) => Promise<T>,
 ): Promise<T> {
-  checkIntent(intent.kind, intent.args, flags.version);
+  try {
+    checkIntent(intent.kind, intent.args, flags.schemaVersion);
+  } catch (err) {
+    // Refused here, nothing sent: the command line is what must change (exit 2).
+    throw err instanceof RejectedError ? new UsageError(`${err.code}: ${err.message}`) : err;
+  }
   const config = loadConfig({ flags: { ...(flags.host ? { host: flags.host } : {}), ...(flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {}), ...(flags.controlExchange ? { controlExchange: flags.controlExchange } : {}), ...(flags.issuerKeysFile ? { issuerKeysFile: flags.issuerKeysFile } : {}) } });
   const context = { issuer: flags.issuer, request_id: flags.requestId ?? `req-${crypto.randomUUID()}` };
   const signer = signerFor(flags.issuer, config.issuerKeysFile, flags.issuerKeysFile !== undefined);
@@ -67,14 +73,14 @@ function signerFor(issuer: string, keysFile: string, named: boolean): MessageSig
   if (keysFile === '') return undefined;
   const keys = loadIssuerKeys(keysFile);
   const key = isIssuer(issuer) ? keys[issuer] : undefined;
-  if (key === undefined && named) throw new Error(`${keysFile} has no key for issuer "${issuer}": cannot sign as it`);
+  if (key === undefined && named) throw new ConfigError(`${keysFile} has no key for issuer "${issuer}": cannot sign as it`);
   return key === undefined ? undefined : { issuer, key };
 }
 
 export function registerSend(program: Command): void {
   common(program.command('send').description('validate an intent and cast it to a host (prints the intent id)')).action(async (kind: string, flags: SendFlags) => {
     const args = jsonOption('args', flags.args);
-    const r = await withClient(flags, 'send', { kind, args }, (c, host, context) => c.cast(host, kind, args, { ...(flags.version ? { version: flags.version } : {}), context }));
+    const r = await withClient(flags, 'send', { kind, args }, (c, host, context) => c.cast(host, kind, args, { ...(flags.schemaVersion ? { version: flags.schemaVersion } : {}), context }));
     process.stdout.write(`${JSON.stringify({ intent_id: r.intentId, kind })}\n`);
   });
 }
@@ -86,7 +92,7 @@ export function registerCall(program: Command): void {
       const args = jsonOption('args', flags.args);
       try {
         const result = await withClient(flags, 'call', { kind, args }, (c, host, context) =>
-          c.call(host, kind, args, { ...(flags.version ? { version: flags.version } : {}), context, timeoutMs: flags.timeout }),
+          c.call(host, kind, args, { ...(flags.schemaVersion ? { version: flags.schemaVersion } : {}), context, timeoutMs: flags.timeout }),
         );
         const text = JSON.stringify(result, null, process.stdout.isTTY ? 2 : undefined);
         process.stdout.write(`${process.stdout.isTTY ? printable(text) : text}\n`);

@@ -39,7 +39,8 @@ import { issuerOf, type OutcomeLedger } from './ledger';
 import { NovaFactsDirectory } from './nova-facts';
 import { type ErrorInfo, errorInfo, type FinalOutcome } from './outcome';
 import { type CountedByBroker, countDelivery, type DeliveryCount, refusalBackoffMs } from './poison';
-import type { EventSink, IntentHooks, SenderRecords, Wire, WireRequest } from './ports';
+import type { DispatchMetrics, EventSink, IntentHooks, SenderRecords, Wire, WireRequest } from './ports';
+import type { WaitWatch } from './wait-watch';
 
 export interface DispatcherDeps {
   wire: Wire;
@@ -59,6 +60,10 @@ export interface DispatcherDeps {
   records?: SenderRecords | undefined;
   /** Nova's instance_name_template (default instance-%08x). */
   novaInstanceNameTemplate?: string | undefined;
+  /** Counters and durations (the worker's /metrics). */
+  metrics?: DispatchMetrics | undefined;
+  /** Lines while an intent waits for its lanes (and, through exec, its ports). */
+  waits?: WaitWatch | undefined;
 }
 
 /** 'leave': not started because the worker is draining; stays unacked and comes back when the channel closes. */
@@ -145,7 +150,11 @@ export class Dispatcher {
     } catch (err) {
       return this.refuse(msg, req, err);
     }
-    const log = forIntent(this.deps.log, { intent_id: req.uniqueId ?? '', request_id: str(req.context.request_id), kind: req.method });
+    const first = admitted.intents[0];
+    const log = forIntent(this.deps.log, {
+      intent_id: req.uniqueId ?? '', request_id: str(req.context.request_id), global_request_id: str(req.context.global_request_id),
+      issuer: first?.issuer ?? str(req.context.issuer), instance_uuid: first ? instanceOf(first.intent) : undefined, kind: req.method,
+    });
     if (admitted.ignored.length > 0) log.info('Nova inputs hostwall does not carry out', { method: req.method, ignored: admitted.ignored });
     const heartbeat = this.startHeartbeat(req.call, log);
     try {
@@ -206,6 +215,7 @@ export class Dispatcher {
       } else if (d.duplicate) {
         await this.republish(d.outcome, d.request, again, d.duplicate.published);
       }
+      this.deps.metrics?.intentDone(d.outcome.kind, d.fresh ? d.outcome.status : 'duplicate', (Date.now() - receivedAt) / 1000);
     }
     if (req.call) await this.deps.wire.reply(req.call, this.replyFor(admitted, outcomes));
     if (count) await this.deps.store.forgetDelivery(count.fingerprint);
@@ -219,7 +229,8 @@ export class Dispatcher {
    * outcome per intent.
    */
   private async republish(o: FinalOutcome, request: RequestFacts, flags: { redelivered?: boolean; replayed?: boolean }, published: boolean): Promise<void> {
-    this.deps.log.info('duplicate intent: recorded outcome published again, not applied', { intent_id: o.intentId, request_id: request.request_id, kind: o.kind, status: o.status, ...flags });
+    forIntent(this.deps.log, { ...request, intent_id: o.intentId, instance_uuid: o.instance?.uuid, kind: o.kind })
+      .info('duplicate intent: recorded outcome published again, not applied', { status: o.status, ...flags });
     await this.deps.events.outcome(o, { ...request, intent_id: o.intentId }, flags);
     if (!published) this.deps.ledger.published(o, issuerOf(request), true);
   }
@@ -259,7 +270,10 @@ export class Dispatcher {
     }
     const ctx = req?.context ?? {};
     const facts = requestFacts(str(req?.uniqueId) ?? '', ctx);
-    this.deps.log.warn(`rejected: ${err.message}`, { code: err.code, routing_key: msg.routingKey, method: req?.method ?? kind, intent_id: facts.intent_id || null, request_id: facts.request_id ?? null, ...(count ? { deliveries: count.deliveries } : {}) });
+    this.deps.log.warn(`rejected: ${err.message}`, {
+      code: err.code, routing_key: msg.routingKey, method: req?.method ?? kind, intent_id: facts.intent_id || null, request_id: facts.request_id ?? null,
+      global_request_id: facts.global_request_id ?? null, issuer: facts.issuer ?? null, instance_uuid: null, ...(count ? { deliveries: count.deliveries } : {}),
+    });
     // Nova's record of the instance first: the API must not show a request hostwall refused as still running.
     if (req && req.namespace === undefined && this.deps.records) await this.deps.records.novaRefused(req, errorInfo(err));
     try {
@@ -272,6 +286,7 @@ export class Dispatcher {
       await new Promise((resolve) => setTimeout(resolve, refusalBackoffMs(count?.deliveries ?? 1)));
       throw e;
     }
+    this.deps.metrics?.deadLettered(err.code);
     if (count) await this.deps.store.forgetDelivery(count.fingerprint);
     return 'ack';
   }
@@ -289,13 +304,21 @@ export class Dispatcher {
     intent: Intent, request: RequestFacts, o: { recovering: boolean; durable: boolean; receivedAt: number; hooks: IntentHooks | undefined },
   ): Promise<{ outcome: FinalOutcome; published: Promise<unknown> } | undefined> {
     const def = definitionOf(intent.kind);
-    const log = forIntent(this.deps.log, { intent_id: request.intent_id, request_id: request.request_id, kind: intent.kind });
+    const instance = instanceOf(intent);
+    const log = forIntent(this.deps.log, {
+      intent_id: request.intent_id, request_id: request.request_id, global_request_id: request.global_request_id, issuer: request.issuer, instance_uuid: instance, kind: intent.kind,
+    });
     const pubs: Promise<unknown>[] = [];
-    keep(pubs, this.deps.events.accepted(intent.kind, request, instanceOf(intent)));
+    keep(pubs, this.deps.events.accepted(intent.kind, request, instance));
     const deps: ApplyDeps = { book: this.deps.book, events: this.deps.events, exec: this.deps.exec, intents: this.deps.store };
-    const outcome = await this.deps.serializer.run(
-      { id: request.intent_id, keys: lockKeysOf(intent), capped: def.scheduling === 'mutate', group: capGroupOf(intent.kind) },
+    const keys = lockKeysOf(intent);
+    let started = false;
+    let endWait: (() => void) | undefined;
+    const running = this.deps.serializer.run(
+      { id: request.intent_id, keys, capped: def.scheduling === 'mutate', group: capGroupOf(intent.kind) },
       async (releaseSlot) => {
+        started = true;
+        endWait?.();
         if (this.draining) return undefined;
         if (o.durable) {
           // On disk before the host is touched: a crash from here on is found and reconciled at restart.
@@ -311,9 +334,21 @@ export class Dispatcher {
         return out;
       },
     );
+    // Not started at once: it waits behind earlier intents of its lanes, or for a slot.
+    if (!started && this.deps.waits) endWait = this.waitLine(log, request.intent_id, keys);
+    const outcome = await running;
     if (!outcome) return undefined;
     keep(pubs, this.deps.events.outcome(outcome, request, {}));
     return { outcome, published: Promise.all(pubs) };
+  }
+
+  /** Say (debug now, info while it lasts) what a waiting intent waits for: the intents ahead in its lanes, or a slot. */
+  private waitLine(log: Logger, id: string, keys: readonly string[]): (() => void) | undefined {
+    const serializer = this.deps.serializer;
+    return this.deps.waits?.begin(log, 'debug', 'waiting for its turn', () => {
+      const ahead = serializer.ahead(id, keys);
+      return ahead.length > 0 ? { lanes: keys, behind: ahead } : { lanes: keys, behind: 'a free slot (concurrency)' };
+    });
   }
 
   /** oslo's call-monitor heartbeats for the whole of a call, from admission to the reply. */

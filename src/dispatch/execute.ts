@@ -11,6 +11,7 @@ import type { InstanceBook } from './instance-book';
 import { type IntentRecords, queryIntents } from './intent-records';
 import type { PortReadiness } from './port-readiness';
 import { attachVolume, extendVolume, reserveDevice } from './volume-devices';
+import type { WaitWatch } from './wait-watch';
 
 export interface ExecDeps {
   driver: Driver;
@@ -19,6 +20,8 @@ export interface ExecDeps {
   vifPluggingTimeoutS: number;
   vifPluggingIsFatal: boolean;
   log: Logger;
+  /** Lines while a spawn waits for its ports (wait-watch.ts). */
+  waits?: WaitWatch | undefined;
 }
 
 /** What the worker itself keeps that some intents read or change (device reservations, the intent store). */
@@ -133,7 +136,12 @@ async function spawn(intent: IntentOf<'instance.spawn'>, deps: ExecDeps): Promis
   const guest = await deps.driver.spawn(spec, { startPaused: wait });
   if (!wait) return { guest };
 
-  const r = await deps.ports.wait(portIds, deps.vifPluggingTimeoutS * 1000);
+  const waiting = deps.ports.wait(portIds, deps.vifPluggingTimeoutS * 1000);
+  // Ports whose port.ready came before the spawn are not waited for.
+  const endWait = deps.ports.stillAwaited(portIds).length > 0
+    ? deps.waits?.begin(deps.log, 'info', 'waiting for port.ready of its ports', () => ({ ports: deps.ports.stillAwaited(portIds), timeout_s: deps.vifPluggingTimeoutS }))
+    : undefined;
+  const r = await waiting.finally(() => endWait?.());
   const problem =
     r.failed.length > 0
       ? new IntentFailure('PORT_FAILED', `Neutron reported ports failed: ${r.failed.join(', ')}`, { failed: r.failed })

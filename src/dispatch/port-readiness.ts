@@ -93,6 +93,11 @@ export class PortReadiness {
     }
   }
 
+  /** Of these ports, those a spawn still waits for (for its log lines). */
+  stillAwaited(portIds: readonly string[]): string[] {
+    return portIds.filter((id) => this.waiters.has(id));
+  }
+
   rememberedCount(): number {
     this.sweep();
     return this.remembered.size;

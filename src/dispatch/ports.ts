@@ -82,3 +82,17 @@ export interface SenderRecords {
   /** A refused Nova request; resolves when recorded (bounded in time), never rejects. */
   novaRefused(req: WireRequest, error: ErrorInfo): Promise<void>;
 }
+
+/** How an intent's message ended, as counted: run now, or answered from its record. */
+export type IntentEnd = 'succeeded' | 'failed' | 'duplicate';
+
+/**
+ * What the dispatcher counts (worker/metrics.ts fills it in). Called on the
+ * hot path, once per intent or refusal: must be cheap and never throw.
+ */
+export interface DispatchMetrics {
+  /** An intent's outcome is final and everything it caused confirmed; `seconds` since its message arrived. */
+  intentDone(kind: string, end: IntentEnd, seconds: number): void;
+  /** A message was refused and its dead letter confirmed. */
+  deadLettered(code: string): void;
+}

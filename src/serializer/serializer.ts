@@ -167,6 +167,20 @@ export class Serializer {
     return { running: this.running, cappedRunning: this.cappedRunning, waiting: this.waiting, lanes: this.lanes.size };
   }
 
+  /**
+   * For logs about a waiting job: the ids of the jobs at the head of its
+   * lanes (the ones it waits behind); empty when it heads every lane and
+   * waits for a slot.
+   */
+  ahead(id: string, keys: readonly string[]): string[] {
+    const out: string[] = [];
+    for (const key of keys) {
+      const head = this.lanes.get(key)?.[0];
+      if (head && head.id !== id && !out.includes(head.id)) out.push(head.id);
+    }
+    return out;
+  }
+
   /** Resolves when nothing runs or waits. */
   idle(): Promise<void> {
     if (this.running === 0 && this.waiting === 0) return Promise.resolve();

@@ -22,7 +22,7 @@
  * One worker per store: the file is opened with an exclusive lock, so a
  * second worker for the same host and state path fails at start.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
@@ -348,6 +348,22 @@ export class IntentStore {
     const before = now - this.opts.retentionMs;
     this.stmt.pruneDeliveries.run(before);
     return this.stmt.prune.run(before).changes;
+  }
+
+  /**
+   * Bytes the store holds on disk: its pages and its write-ahead log (for
+   * /metrics; two pragmas and a stat, no scan). 0 once closed.
+   */
+  sizeBytes(): number {
+    if (!this.db.open) return 0;
+    const n = (v: unknown): number => (typeof v === 'number' ? v : 0);
+    const pages = n(this.db.pragma('page_count', { simple: true })) * n(this.db.pragma('page_size', { simple: true }));
+    if (this.opts.path === ':memory:') return pages;
+    try {
+      return pages + statSync(`${this.opts.path}-wal`).size;
+    } catch {
+      return pages;
+    }
   }
 
   close(): void {

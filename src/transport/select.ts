@@ -72,7 +72,7 @@ export interface TransportSettings {
   transport?: SelectOptions['protocol'];
   /** HOSTWALL_AMQP10_ADDRESSES: rabbitmq3 | rabbitmq4 | generic. */
   amqp10Addresses?: AddressFamily;
-  /** HOSTWALL_AMQP10_TARGET, HOSTWALL_AMQP10_QUEUE_TARGET, HOSTWALL_AMQP10_SOURCE (generic family). */
+  /** HOSTWALL_AMQP10_TARGET_TEMPLATE, HOSTWALL_AMQP10_QUEUE_TARGET_TEMPLATE, HOSTWALL_AMQP10_SOURCE_TEMPLATE (generic family). */
   amqp10TargetTemplate?: string;
   amqp10QueueTargetTemplate?: string;
   amqp10SourceTemplate?: string;

@@ -93,6 +93,18 @@ export interface ConsumeOptions {
   exclusive?: readonly string[];
 }
 
+/** What a health check asks of a transport (the worker's /readyz and /metrics). */
+export interface TransportHealth {
+  /** A connection to the broker is up now. */
+  connected: boolean;
+  /** consume() was called and every consumer is attached on the live connection. */
+  consuming: boolean;
+  /** Connections made after the first one (reconnects and failovers). */
+  reconnects: number;
+  /** The host of the live (or last) connection, password hidden. */
+  broker: string | undefined;
+}
+
 export interface Transport {
   /** Connect; resolves when the first connection is up. */
   start(): Promise<void>;
@@ -111,5 +123,7 @@ export interface Transport {
    * connection) leaves it out.
    */
   inspectQueue?(queue: string): Promise<QueueState | undefined>;
+  /** The connection and its consumers now, without I/O. Optional: a transport that cannot tell leaves it out. */
+  health?(): TransportHealth;
   close(): Promise<void>;
 }

@@ -10,6 +10,9 @@
  *          RPC server starts); it may wait (for a conductor, say);
  *   stop:  after the drain, so the intents still running could finish their
  *          own records through it.
+ *
+ * Its `status()`, when it has one, is part of the worker's readiness
+ * (/readyz): the worker asks, it never looks inside.
  */
 import type { InstanceBook } from '../dispatch/instance-book';
 import type { InstanceStateCause, SenderRecords } from '../dispatch/ports';
@@ -25,10 +28,18 @@ export interface CompanionContext {
   stopping: () => boolean;
 }
 
+/** Whether a companion does its duties now, in a line (the worker's /readyz). */
+export interface CompanionStatus {
+  ready: boolean;
+  detail: string;
+}
+
 export interface WorkerCompanion {
   readonly name: string;
   start(ctx: CompanionContext): Promise<void>;
   stop(): Promise<void>;
+  /** Its part of the worker's readiness, without I/O (absent: not part of it). */
+  status?(): CompanionStatus;
   /** Hooks for the intents of Nova's requests, and word of refused ones. */
   readonly records?: SenderRecords;
   /** Every instance.state the worker publishes, before it is published. Must not throw or block. */

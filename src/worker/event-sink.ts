@@ -33,6 +33,8 @@ export class BusEventSink implements EventSink {
   private closed = false;
   /** Told of every instance.state before it is published (the Nova compute host's power sync); must not throw. */
   onInstanceState: ((facts: InstanceFacts, req: RequestFacts, cause: InstanceStateCause) => void) | undefined;
+  /** Publishes tried again, and publishes given up on (the intent left for redelivery), since start: for /metrics. */
+  readonly counts = { retries: 0, givenUp: 0 };
   /** Retries waiting for their next attempt; close() wakes them to give up. */
   private readonly sleepers = new Set<() => void>();
 
@@ -103,9 +105,11 @@ export class BusEventSink implements EventSink {
         return;
       } catch (err) {
         if (this.closed || Date.now() + waitMs > giveUpAt) {
+          this.counts.givenUp++;
           this.log.warn('event publish not confirmed: the intent is left for redelivery', { routing_key: msg.routingKey, error: String(err) });
           throw err;
         }
+        this.counts.retries++;
         this.log.warn('event publish not confirmed: publishing it again', { routing_key: msg.routingKey, error: String(err), retry_in_ms: waitMs });
         await this.sleep(waitMs);
         waitMs = Math.min(waitMs * 2, RETRY_MAX_MS);

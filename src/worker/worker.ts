@@ -17,6 +17,7 @@ import { InstanceBook } from '../dispatch/instance-book';
 import { OutcomeLedger } from '../dispatch/ledger';
 import { PortReadiness } from '../dispatch/port-readiness';
 import { recoverInterrupted } from '../dispatch/recovery';
+import { WaitWatch } from '../dispatch/wait-watch';
 import type { Driver } from '../drivers/driver';
 import { ConfigError } from '../errors';
 import { hostConnector } from '../drivers/host-connector';
@@ -32,6 +33,9 @@ import type { WorkerCompanion } from './companion';
 import { BusEventSink } from './event-sink';
 import { awaitHostFree, consumeAsOwner, type HostClaim } from './host-claim';
 import { HypervisorSync } from './hypervisor-sync';
+import { WorkerMetrics } from './metrics';
+import { type Readiness, ReadinessProbe } from './readiness';
+import { StatusServer } from './status-server';
 import { countedByBroker, type WorkerTopology, workerTopology } from './topology';
 import { OsloWire } from './wire';
 
@@ -62,14 +66,23 @@ export class Worker {
   readonly book: InstanceBook;
   readonly topology: WorkerTopology;
   readonly store: IntentStore;
+  /** Counted always (cheap); served at /metrics when --http-address is set. */
+  readonly metrics: WorkerMetrics;
   private readonly events: BusEventSink;
   private readonly parts: WorkerParts;
   private pruner: NodeJS.Timeout | undefined;
   private readonly hypervisor: HypervisorSync;
+  private readonly waits: WaitWatch;
+  private readonly probe: ReadinessProbe;
+  private readonly http: StatusServer;
+  /** Where /healthz, /readyz and /metrics answer, once started with --http-address. */
+  httpAddress: string | undefined;
 
   constructor(parts: WorkerParts) {
     this.parts = parts;
-    const { config, log, transport, driver } = parts;
+    const { config, transport, driver } = parts;
+    // Every line of the core names the host (oslo.log's context); intent lines add their own facts.
+    const log = parts.log.child({ host: config.host });
     this.topology = workerTopology(config);
     this.serializer = new Serializer({ concurrency: config.concurrency, groups: { [BUILD_GROUP]: config.maxConcurrentBuilds } });
     this.book = new InstanceBook(config.host);
@@ -80,6 +93,17 @@ export class Worker {
     const policy = new IssuerPolicy({ mode: config.issuerMode, users: config.issuerUsers, keys: loadIssuerKeys(config.issuerKeysFile), signatureWindowS: config.signatureWindowS });
     // Opened last: it takes the store's lock, and a constructor that throws after it would leak it.
     this.store = IntentStore.open({ path: intentStorePath(config), runId: randomUUID(), retentionMs: config.storeRetentionH * 3_600_000 });
+    this.waits = new WaitWatch(config.waitLogIntervalS * 1000);
+    this.metrics = new WorkerMetrics({
+      inFlight: () => this.dispatcher.pending,
+      serializer: () => this.serializer.stats(),
+      transport: () => transport.health?.(),
+      events: () => this.events.counts,
+      storeBytes: () => this.store.sizeBytes(),
+      waiting: () => this.waits.size,
+    });
+    this.probe = new ReadinessProbe({ state: () => this.state, transport: () => transport.health?.(), driver, companion: parts.companion });
+    this.http = new StatusServer({ state: () => this.state, readiness: () => this.readiness(), metrics: this.metrics, log });
     this.dispatcher = new Dispatcher({
       wire: new OsloWire(transport, config.host, log, config),
       events: this.events,
@@ -93,6 +117,8 @@ export class Worker {
       log,
       records: parts.companion?.records,
       novaInstanceNameTemplate: config.novaInstanceNameTemplate,
+      metrics: this.metrics,
+      waits: this.waits,
       exec: {
         driver,
         ports: new PortReadiness({ memoryMs: config.portReadyMemoryS * 1000 }),
@@ -100,13 +126,35 @@ export class Worker {
         vifPluggingTimeoutS: config.vifPluggingTimeoutS,
         vifPluggingIsFatal: config.vifPluggingIsFatal,
         log,
+        waits: this.waits,
       },
     });
   }
 
+  /** What /readyz answers: connected, consuming, the driver answering, the companion's duties done. */
+  readiness(): Promise<Readiness> {
+    return this.probe.check();
+  }
+
   async start(): Promise<void> {
-    const { config, log, transport, driver } = this.parts;
+    const { config, log } = this.parts;
     this.state = 'starting';
+    // First, so that a worker still starting (waiting for a conductor, say) answers /healthz and says why it is not ready.
+    if (config.httpAddress !== '') {
+      this.httpAddress = await this.http.start(config.httpAddress);
+      this.metrics.withProcessMetrics();
+      log.info('http endpoint listening: /healthz /readyz /metrics', { address: this.httpAddress });
+    }
+    try {
+      await this.run();
+    } catch (err) {
+      await this.http.stop();
+      throw err;
+    }
+  }
+
+  private async run(): Promise<void> {
+    const { config, log, transport, driver } = this.parts;
     if (config.issuerMode === 'open') {
       log.warn('issuerMode is open: issuers are NOT verified; anyone who can publish to this host\'s queues can act as Nova (set issuerMode=verified with issuerUsers or issuerKeysFile)', { host: config.host });
     }
@@ -132,6 +180,7 @@ export class Worker {
       host: config.host, driver: driver.name, queues: this.topology.consume, control_exchange: config.controlExchange,
       concurrency: config.concurrency, prefetch: config.prefetch, guests: this.book.uuids().length,
       intent_store: intentStorePath(config), recovered, journal: config.journal ? JOURNAL_STREAM : null, issuer_mode: config.issuerMode,
+      http_address: this.httpAddress ?? null,
     });
   }
 
@@ -182,7 +231,9 @@ export class Worker {
     await transport.close().catch((err: unknown) => log.warn('transport close failed', { error: String(err) }));
     await driver.close().catch((err: unknown) => log.warn('driver close failed', { error: String(err) }));
     this.store.close();
+    this.waits.stop();
     this.state = 'stopped';
+    await this.http.stop();
     log.info('worker stopped', { clean: finished });
     return finished;
   }

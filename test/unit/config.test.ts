@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, redactUrl } from '../../src/config';
+import { configFilesOf, settingsFromFlags } from '../../src/cli/settings-flags';
+import { iniKey, loadConfig, redactUrl, SETTINGS, type SettingName } from '../../src/config';
 import { ConfigError } from '../../src/errors';
 
 describe('config', () => {
@@ -50,5 +51,69 @@ describe('config', () => {
 
   it('hides the password of a broker URL', () => {
     expect(redactUrl('amqp://guest:secret@h:5672/v')).to.equal('amqp://guest:***@h:5672/v');
+  });
+
+  it('names each setting once: the environment variable is HOSTWALL_ and the INI key in capitals (AMQP_URL excepted)', () => {
+    for (const n of Object.keys(SETTINGS) as SettingName[]) {
+      if (n === 'amqpUrl') continue;
+      expect(SETTINGS[n].env, n).to.equal(`HOSTWALL_${iniKey(n).toUpperCase()}`);
+    }
+  });
+
+  it('still reads a renamed variable by its older name, the new name winning', () => {
+    expect(loadConfig({ env: { HOSTWALL_TLS_CA: '/old.pem' } }).tlsCaFile).to.equal('/old.pem');
+    expect(loadConfig({ env: { HOSTWALL_TLS_CA: '/old.pem', HOSTWALL_TLS_CA_FILE: '/new.pem' } }).tlsCaFile).to.equal('/new.pem');
+    expect(() => loadConfig({ env: { HOSTWALL_HEAP_GROWTH: 'lots' } })).to.throw(ConfigError, /^invalid setting HOSTWALL_HEAP_GROWTH:/);
+  });
+
+  it('takes log levels in any case and Python\'s names, and --debug over --log-level', () => {
+    expect(loadConfig({ env: { HOSTWALL_LOG_LEVEL: 'DEBUG' } }).logLevel).to.equal('debug');
+    expect(loadConfig({ env: { HOSTWALL_LOG_LEVEL: 'Warning' } }).logLevel).to.equal('warn');
+    expect(loadConfig({ env: { HOSTWALL_LOG_LEVEL: 'CRITICAL' } }).logLevel).to.equal('error');
+    expect(() => loadConfig({ env: { HOSTWALL_LOG_LEVEL: 'loud' } })).to.throw(ConfigError, /HOSTWALL_LOG_LEVEL/);
+    expect(loadConfig({ env: { HOSTWALL_DEBUG: 'True' } }).debug).to.equal(true);
+    expect(loadConfig({ env: {}, flags: { debug: true } }).debug).to.equal(true);
+  });
+
+  it('takes booleans as oslo.config spells them, in any case', () => {
+    expect(loadConfig({ env: { HOSTWALL_JOURNAL: 'False' } }).journal).to.equal(false);
+    expect(loadConfig({ env: { HOSTWALL_JOURNAL: 'off' } }).journal).to.equal(false);
+    expect(loadConfig({ env: { HOSTWALL_VIF_PLUGGING_IS_FATAL: 'YES' } }).vifPluggingIsFatal).to.equal(true);
+    expect(() => loadConfig({ env: { HOSTWALL_JOURNAL: 'maybe' } })).to.throw(ConfigError);
+  });
+
+  it('has the HTTP endpoint off by default and takes [host:]port for it', () => {
+    expect(loadConfig({ env: {} }).httpAddress).to.equal('');
+    expect(loadConfig({ env: { HOSTWALL_HTTP_ADDRESS: '9464' } }).httpAddress).to.equal('9464');
+    expect(loadConfig({ env: { HOSTWALL_HTTP_ADDRESS: '[::1]:9464' } }).httpAddress).to.equal('[::1]:9464');
+    expect(() => loadConfig({ env: { HOSTWALL_HTTP_ADDRESS: 'localhost:99999' } })).to.throw(ConfigError, /at most 65535/);
+    expect(() => loadConfig({ env: { HOSTWALL_HTTP_ADDRESS: 'http://x:1' } })).to.throw(ConfigError, /\[host:\]port/);
+  });
+
+  describe('the default configuration file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hw-default-'));
+    const present = join(dir, 'hostwall.conf');
+    writeFileSync(present, '[hostwall]\nlog_level = WARNING\nhost = from-default-file\n');
+    const absent = join(dir, 'absent.conf');
+
+    it('is read when it exists and no --config-file or --config-dir is given', () => {
+      expect(configFilesOf({}, present)).to.deep.equal({ files: [present], dirs: [] });
+      const s = settingsFromFlags({}, present);
+      expect(s.config).to.deep.include({ logLevel: 'warn', host: 'from-default-file' });
+      expect(s.files).to.deep.equal([present]);
+    });
+
+    it('is skipped when it is absent: defaults, and no file read', () => {
+      expect(configFilesOf({}, absent)).to.deep.equal({ files: [], dirs: [] });
+      expect(settingsFromFlags({ host: 'h1' }, absent)).to.deep.include({ files: [] });
+    });
+
+    it('is not read when files are named', () => {
+      const other = join(dir, 'other.conf');
+      writeFileSync(other, '[hostwall]\nhost = named\n');
+      expect(configFilesOf({ configFile: [other] }, present).files).to.deep.equal([other]);
+      expect(configFilesOf({ configDir: [dir] }, present).files).to.deep.equal([]);
+      expect(settingsFromFlags({ configFile: [other] }, present).config.host).to.equal('named');
+    });
   });
 });

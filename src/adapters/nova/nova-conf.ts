@@ -43,6 +43,8 @@ const TO_SETTINGS: readonly [string, string, SettingName, ((v: string) => unknow
   [DEFAULT_SECTION, 'graceful_shutdown_timeout', 'shutdownTimeoutS'],
   [DEFAULT_SECTION, 'executor_thread_pool_size', 'concurrency'],
   [DEFAULT_SECTION, 'instance_name_template', 'novaInstanceNameTemplate'],
+  // oslo.log's: a nova.conf with debug = True makes hostwall log at debug too (its log_file stays nova-compute's).
+  [DEFAULT_SECTION, 'debug', 'debug'],
   ['notifications', 'notification_format', 'notificationFormat'],
   ['libvirt', 'connection_uri', 'libvirtUri'],
   ['libvirt', 'nfs_mount_point_base', 'nfsMountBase'],

@@ -128,6 +128,22 @@ export async function inspectQueue(model: ChannelModel, queue: string, timeoutMs
   }
 }
 
+/** Delete a queue and what it holds; resolves with the messages it held (0 when there was no such queue). */
+export async function deleteQueue(model: ChannelModel, queue: string, timeoutMs: number): Promise<number> {
+  const ch = await withTimeout(model.createChannel(), timeoutMs, 'opening a channel to delete a queue', (late) => {
+    void late.close().catch(() => undefined);
+  });
+  ch.on('error', () => undefined);
+  try {
+    const ok = await withTimeout(ch.deleteQueue(queue), timeoutMs, `deleting queue ${queue}`);
+    return ok.messageCount;
+  } catch (err) {
+    throw err instanceof TransportError ? err : new TransportError(`deleting queue ${queue}: ${errorText(err)}`);
+  } finally {
+    await withTimeout(ch.close(), timeoutMs, 'closing the channel').catch(() => undefined);
+  }
+}
+
 /**
  * Integer arguments typed as py-amqp (kombu, hence oslo) writes them: signed
  * 32-bit ('I'), 64-bit beyond. amqplib would pick the smallest type (5 → byte);

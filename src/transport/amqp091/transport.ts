@@ -6,10 +6,10 @@
  */
 import type { ChannelModel } from 'amqplib';
 import { TransportError } from '../../errors';
-import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueState, Topology, Transport } from '../transport';
+import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueState, Topology, Transport, TransportHealth } from '../transport';
 import { BrokerConnection } from './connection';
 import { ConsumerGroup } from './consumer';
-import { declareTopology, inspectQueue } from './declare';
+import { declareTopology, deleteQueue, inspectQueue } from './declare';
 import { type Amqp091Options, type CompiledOptions, compileOptions } from './options';
 import { ConfirmPublisher } from './publisher';
 import { errorText } from './timing';
@@ -83,9 +83,30 @@ export class Amqp091Transport implements Transport {
     return inspectQueue(model, queue, this.opts.operationTimeoutMs);
   }
 
+  /**
+   * Delete a queue with its messages (RabbitMQ deletes a missing one
+   * silently); resolves with how many it held. For tools that clean up what
+   * they made (`hostwall demo`); a queue this transport declared would be
+   * declared again at the next reconnect.
+   */
+  async deleteQueue(queue: string): Promise<number> {
+    if (this.closed) throw new TransportError('transport is closed');
+    const model = await this.conn.whenUp(this.opts.operationTimeoutMs);
+    return deleteQueue(model, queue, this.opts.operationTimeoutMs);
+  }
+
   /** The host of the live (or last) connection, password hidden. */
   get connectedTo(): string | undefined {
     return this.conn.connectedTo;
+  }
+
+  health(): TransportHealth {
+    return {
+      connected: this.conn.current !== undefined,
+      consuming: this.groups.length > 0 && this.groups.every((g) => g.consuming),
+      reconnects: Math.max(0, this.conn.generation - 1),
+      broker: this.conn.connectedTo,
+    };
   }
 
   /** Cancel consumers, let outstanding confirms arrive (bounded), close channels and the connection. */

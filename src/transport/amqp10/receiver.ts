@@ -117,6 +117,11 @@ export class ReceiverGroup {
     if (this.state === 'starting') this.state = 'running';
   }
 
+  /** Attached on a live channel (session) and not cancelled: its messages are being delivered. */
+  get consuming(): boolean {
+    return this.state === 'running' && this.gen?.open === true;
+  }
+
   /** Make sure the group is consuming on the current connection (called when a connection comes up). */
   kick(): void {
     if (this.state !== 'running' || this.gen?.open || this.recovering) return;

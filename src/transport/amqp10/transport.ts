@@ -15,7 +15,7 @@
  */
 import { TransportError } from '../../errors';
 import { errorText } from '../amqp091/timing';
-import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueState, Topology, Transport } from '../transport';
+import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueState, Topology, Transport, TransportHealth } from '../transport';
 import { Amqp10Connection, type Live } from './connection';
 import { type Amqp10Options, type CompiledOptions, compileOptions } from './options';
 import { ReceiverGroup } from './receiver';
@@ -49,6 +49,15 @@ export class Amqp10Transport implements Transport {
   /** How many 1.0 connections this transport has made (1 after start, +1 per reconnect). */
   get connectionGeneration(): number {
     return this.conn.generation;
+  }
+
+  health(): TransportHealth {
+    return {
+      connected: this.conn.current !== undefined,
+      consuming: this.groups.length > 0 && this.groups.every((g) => g.consuming),
+      reconnects: Math.max(0, this.conn.generation - 1),
+      broker: this.conn.connectedTo,
+    };
   }
 
   /** The broker family whose address strings are used. */

@@ -24,7 +24,7 @@ import type { InstanceFacts, RequestFacts } from '../../../events/instance-facts
 import type { Logger } from '../../../log';
 import { RpcClient } from '../../../oslo/rpc-client';
 import type { Transport } from '../../../transport/transport';
-import type { CompanionContext, WorkerCompanion } from '../../../worker/companion';
+import type { CompanionContext, CompanionStatus, WorkerCompanion } from '../../../worker/companion';
 import { ConductorClient } from '../conductor/conductor-client';
 import { adminContext } from '../conductor/context';
 import type { ProviderSpec } from '../placement';
@@ -62,6 +62,11 @@ export interface ComputeHostParts {
 const DEFAULT_PERIOD_S = 60;
 /** Usage changes (a build, a delete) are folded for this long before the node is saved. */
 const USAGE_DEBOUNCE_MS = 500;
+/**
+ * Heartbeats that may be missed before the host counts as not ready: Nova's
+ * service_down_time (60 s) is six of its report_interval (10 s).
+ */
+const MISSED_BEATS = 6;
 
 export class ComputeHost implements WorkerCompanion {
   readonly name = 'nova compute host';
@@ -75,6 +80,7 @@ export class ComputeHost implements WorkerCompanion {
   private readonly timers: NodeJS.Timeout[] = [];
   private usageTimer: NodeJS.Timeout | undefined;
   private providerSynced = false;
+  private registered = false;
   private stopped = false;
 
   constructor(private readonly parts: ComputeHostParts) {
@@ -110,6 +116,7 @@ export class ComputeHost implements WorkerCompanion {
     this.every(s.schedulerInstanceSyncIntervalS, () => this.syncSchedulers());
     // _init_host: what changed while no compute service ran reaches Nova now.
     void this.powerSync.syncAll();
+    this.registered = true;
     log.info('registered with Nova as its compute host', {
       host: s.host, service, compute_node: node, node_uuid: this.node.uuid, nodename: this.node.name, resource_provider: this.providerSynced,
     });
@@ -122,6 +129,21 @@ export class ComputeHost implements WorkerCompanion {
     this.service.stopHeartbeat();
     this.powerSync?.stop();
     await this.parts.transport.close();
+  }
+
+  /**
+   * Ready once registered with Nova and while its heartbeats are recorded:
+   * the last one no older than six report intervals (past Nova's
+   * service_down_time with its defaults, the API shows the host down).
+   */
+  status(now = Date.now()): CompanionStatus {
+    if (this.stopped) return { ready: false, detail: 'stopped' };
+    if (!this.registered) return { ready: false, detail: 'not registered with Nova yet (waiting for nova-conductor)' };
+    const last = this.service.lastRecordedAt;
+    const limitMs = MISSED_BEATS * this.parts.settings.reportIntervalS * 1000;
+    const ageS = last === undefined ? undefined : Math.round((now - last) / 1000);
+    if (last === undefined || now - last > limitMs) return { ready: false, detail: `no heartbeat recorded by nova-conductor for ${ageS ?? '?'} s (limit ${limitMs / 1000} s)` };
+    return { ready: true, detail: `registered (service ${this.service.id ?? '?'}), last heartbeat ${ageS} s ago` };
   }
 
   onInstanceState(facts: InstanceFacts, req: RequestFacts, cause: InstanceStateCause): void {

@@ -22,6 +22,8 @@ export class ServiceRecord {
   private data: Record<string, unknown> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private beating = false;
+  /** When Nova's database last took this host's record (registered, or a heartbeat saved): ms since the epoch. */
+  lastRecordedAt: number | undefined;
 
   constructor(
     private readonly conductor: ConductorClient,
@@ -43,12 +45,14 @@ export class ServiceRecord {
     if (existing) {
       this.data = { ...existing['nova_object.data'] };
       if (this.data.version !== ZED_SERVICE_VERSION) await this.save(['version'], { version: ZED_SERVICE_VERSION });
+      this.lastRecordedAt = Date.now();
       this.log.info('nova-compute service record reused', { host: this.host, service_id: this.id });
       return 'reused';
     }
     const fields = { host: this.host, binary: COMPUTE_BINARY, topic: 'compute', report_count: 0, version: ZED_SERVICE_VERSION };
     const r = await this.conductor.objectAction(ctx, primitive('Service', fields, Object.keys(fields)), 'create');
     this.data = r.data;
+    this.lastRecordedAt = Date.now();
     this.log.info('nova-compute service record created', { host: this.host, service_id: this.id });
     return 'created';
   }
@@ -88,5 +92,6 @@ export class ServiceRecord {
     const data = { ...this.data, ...values };
     const r = await this.conductor.objectAction(adminContext(), primitive('Service', data, changes), 'save');
     this.data = r.data;
+    this.lastRecordedAt = Date.now();
   }
 }
