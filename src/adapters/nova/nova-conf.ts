@@ -48,6 +48,7 @@ const TO_SETTINGS: readonly [string, string, SettingName, ((v: string) => unknow
   ['notifications', 'notification_format', 'notificationFormat'],
   ['libvirt', 'connection_uri', 'libvirtUri'],
   ['libvirt', 'nfs_mount_point_base', 'nfsMountBase'],
+  ['libvirt', 'device_detach_timeout', 'deviceDetachTimeoutS'],
   ['oslo_messaging_rabbit', 'ssl_ca_file', 'tlsCaFile'],
   ['oslo_messaging_rabbit', 'ssl_cert_file', 'tlsCertFile'],
   ['oslo_messaging_rabbit', 'ssl_key_file', 'tlsKeyFile'],

@@ -18,6 +18,7 @@ export function libvirtDriverOptions(config: Config, log?: Logger): LibvirtDrive
     hostPathAllow: config.hostPathAllow,
     blockDeviceDirs: config.blockDeviceDirs,
     hostPathTimeoutMs: config.hostPathTimeoutMs,
+    deviceDetachTimeoutMs: config.deviceDetachTimeoutS * 1000,
     watchReconcileMs: config.watchReconcileS * 1000,
     watchStopDelayMs: config.watchStopDelayS * 1000,
     ...(log
