@@ -15,8 +15,7 @@ import {
   awaitRegistration,
   type ComputeHostHandle,
   type ControlPlane,
-  ControlPlaneError,
-  controlPlane,
+  controlPlaneOrSkip,
   debianNovaCompute,
   forgetComputeHost,
   type RegisteredHost,
@@ -36,17 +35,7 @@ describe("compat: a real Nova control plane drives Debian's nova-compute (fake d
   let serverId: string | undefined;
 
   before(async function () {
-    // A cold start installs packages and syncs schemas; a warm one takes seconds.
-    this.timeout(16 * 60_000);
-    try {
-      plane = await controlPlane();
-    } catch (err) {
-      if (err instanceof ControlPlaneError && err.code === 'PACKAGES_UNAVAILABLE') {
-        console.log(`    skipped: ${err.message}`);
-        this.skip();
-      }
-      throw err;
-    }
+    plane = await controlPlaneOrSkip(this);
     compute = await debianNovaCompute.start(host);
   });
 

@@ -21,8 +21,7 @@ import { openLibvirtDriver } from '../../src/drivers/libvirt/driver';
 import {
   awaitRegistration,
   type ControlPlane,
-  ControlPlaneError,
-  controlPlane,
+  controlPlaneOrSkip,
   forgetComputeHost,
   type RegisteredHost,
 } from '../support/nova-control-plane';
@@ -86,16 +85,7 @@ describe('compat: an unmodified Nova control plane with hostwall as its compute 
   };
 
   before(async function () {
-    this.timeout(16 * 60_000);
-    try {
-      plane = await controlPlane();
-    } catch (err) {
-      if (err instanceof ControlPlaneError && err.code === 'PACKAGES_UNAVAILABLE') {
-        console.log(`    skipped: ${err.message}`);
-        this.skip();
-      }
-      throw err;
-    }
+    plane = await controlPlaneOrSkip(this);
     anchor = await openLibvirtDriver({ uri: LIBVIRT, connections: 1 });
     compute = await hostwall.startHost(host);
   });

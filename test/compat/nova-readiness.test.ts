@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { awaitRegistration, type ControlPlane, ControlPlaneError, controlPlane, forgetComputeHost } from '../support/nova-control-plane';
+import { awaitRegistration, type ControlPlane, controlPlaneOrSkip, forgetComputeHost } from '../support/nova-control-plane';
 import { type HostwallHostHandle, hostwallComputeHost } from '../support/nova-cp/hostwall-host';
 
 describe('compat: /readyz of hostwall as Nova\'s compute host', function () {
@@ -17,16 +17,7 @@ describe('compat: /readyz of hostwall as Nova\'s compute host', function () {
   let compute: HostwallHostHandle | undefined;
 
   before(async function () {
-    this.timeout(16 * 60_000);
-    try {
-      plane = await controlPlane();
-    } catch (err) {
-      if (err instanceof ControlPlaneError && err.code === 'PACKAGES_UNAVAILABLE') {
-        console.log(`    skipped: ${err.message}`);
-        this.skip();
-      }
-      throw err;
-    }
+    plane = await controlPlaneOrSkip(this);
     compute = await hostwallComputeHost('[hostwall]\nhttp_address = 127.0.0.1:0').startHost(host);
   });
 
