@@ -6,7 +6,7 @@
 import { networkInterfaces } from 'node:os';
 import { ComputeHost } from '../adapters/nova/compute-host/compute-host';
 import { ComputeHostSettings } from '../adapters/nova/compute-host/settings';
-import type { NovaConf } from '../adapters/nova/nova-conf';
+import { type NovaConf, novaKeyOf } from '../adapters/nova/nova-conf';
 import { PlacementClient, placementSettingsFromIni } from '../adapters/nova/placement';
 import type { Config } from '../config';
 import { ConfigError } from '../errors';
@@ -36,7 +36,8 @@ export function openComputeHost(config: Config, nova: NovaConf | undefined, log:
   });
   if (!parsed.success) {
     const i = parsed.error.issues[0];
-    throw new ConfigError(`invalid Nova compute host setting ${i?.path.join('.') ?? ''}: ${i?.message ?? 'invalid'}`);
+    const field = String(i?.path[0] ?? '');
+    throw new ConfigError(`invalid setting ${novaKeyOf(field) ?? field}${nova ? ` (${nova.layers[0]?.source.replace(/^\[hostwall\] in /, '') ?? ''})` : ''}: ${i?.message ?? 'invalid'}`);
   }
   if (!nova || Object.keys(nova.placement).length === 0) {
     throw new ConfigError('the Nova compute host needs a [placement] section (auth_type and its keys, as nova-compute.conf has it): give the file with --config-file');

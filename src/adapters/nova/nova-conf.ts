@@ -74,6 +74,12 @@ const TO_COMPUTE_HOST: readonly [string, string, keyof ComputeHostSettingsInput]
   [DEFAULT_SECTION, 'reserved_host_cpus', 'reservedHostCpus'],
 ];
 
+/** Where a compute host setting comes from in nova.conf, for errors: `reportIntervalS` → `report_interval in [DEFAULT]`. */
+export function novaKeyOf(field: string): string | undefined {
+  const found = TO_COMPUTE_HOST.find(([, , f]) => f === field);
+  return found ? `${found[1]} in [${found[0]}]` : undefined;
+}
+
 /** Nova keys read by other means (below) or that say nothing hostwall must act on. */
 const READ_ELSEWHERE = new Set([
   'oslo_messaging_notifications.driver', 'oslo_messaging_rabbit.rabbit_quorum_queue', 'oslo_messaging_rabbit.amqp_durable_queues',
