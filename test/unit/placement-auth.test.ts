@@ -19,6 +19,7 @@ import { type PlacementSettings, placementSettingsFromIni } from '../../src/adap
 import { PlacementError } from '../../src/errors';
 import { createLogger, type Logger } from '../../src/log';
 import { type FakeHttp, json, type Seen, startFakeHttp } from '../support/fake-http';
+import { placementFailure } from '../support/placement-failure';
 
 const RP = '14c3ea28-784d-420d-a399-c71e699f198f';
 const PASSWORD = 'pw-Secret-42';
@@ -53,16 +54,6 @@ function logCapture(): { log: Logger; text: () => string } {
     text += d.toString();
   });
   return { log: createLogger({ level: 'debug', format: 'json', stream }), text: () => text };
-}
-
-async function failure(p: Promise<unknown>): Promise<PlacementError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(PlacementError);
-    return err as PlacementError;
-  }
-  throw new Error('expected a PlacementError');
 }
 
 describe('placement client: Keystone v3 password auth (local Keystone stand-in)', () => {
@@ -154,7 +145,7 @@ describe('placement client: Keystone v3 password auth (local Keystone stand-in)'
   });
 
   it('says which endpoint the catalog lacks', async () => {
-    const err = await failure(new PlacementClient(settings({ region_name: 'RegionThree' }), logCapture().log).providerAllocations(RP));
+    const err = await placementFailure(new PlacementClient(settings({ region_name: 'RegionThree' }), logCapture().log).providerAllocations(RP));
     expect(err.code).to.equal('PLACEMENT_AUTH_FAILED');
     expect(err.message).to.contain('no internal or public endpoint of service type "placement" in region "RegionThree"');
   });
@@ -185,7 +176,7 @@ describe('placement client: Keystone v3 password auth (local Keystone stand-in)'
   it('gives up after one new authentication still gets a 401', async () => {
     accepted = () => false;
     const client = new PlacementClient(settings(), logCapture().log);
-    const err = await failure(client.providerAllocations(RP));
+    const err = await placementFailure(client.providerAllocations(RP));
     expect(err.code).to.equal('PLACEMENT_AUTH_FAILED');
     expect(err.status).to.equal(401);
     expect(keystone.seen).to.have.length(2);
@@ -194,7 +185,7 @@ describe('placement client: Keystone v3 password auth (local Keystone stand-in)'
 
   it('reports refused credentials naming the user, never the password', async () => {
     const { log, text } = logCapture();
-    const err = await failure(new PlacementClient(settings({ password: 'wrong-Secret-7' }), log).providerAllocations(RP));
+    const err = await placementFailure(new PlacementClient(settings({ password: 'wrong-Secret-7' }), log).providerAllocations(RP));
     expect(err.code).to.equal('PLACEMENT_AUTH_FAILED');
     expect(err.message).to.contain('user "placement" of project "service"').and.contain('401');
     expect(`${err.message} ${JSON.stringify(err.details)} ${err.stack} ${text()}`).to.not.contain('wrong-Secret-7');
@@ -207,7 +198,7 @@ describe('placement client: Keystone v3 password auth (local Keystone stand-in)'
     // tok-1 is refused; authenticating again meets a proxy page that echoes the first token request.
     accepted = () => false;
     script.refuse = { status: 500, type: 'text/html', body: `<html><body><h1>500</h1><pre>${keystone.seen[0]?.body} X-Subject-Token: tok-1</pre></body></html>` };
-    const err0 = await failure(client.providerAllocations(RP));
+    const err0 = await placementFailure(client.providerAllocations(RP));
     expect(err0.code).to.equal('PLACEMENT_HTTP_ERROR');
     expect(err0.retryable).to.equal(true);
     expect(err0.message).to.contain('Keystone').and.contain('500').and.contain('***');
@@ -223,7 +214,7 @@ describe('placement client: Keystone v3 password auth (local Keystone stand-in)'
     await client.providerAllocations(RP);
     expect(placement.seen[0]?.url).to.equal(`/admin/resource_providers/${RP}/allocations`);
     accepted = () => false;
-    const err = await failure(client.providerAllocations(RP));
+    const err = await placementFailure(client.providerAllocations(RP));
     expect(err.code).to.equal('PLACEMENT_AUTH_FAILED');
     expect(placement.seen).to.have.length(2);
     expect(keystone.seen).to.have.length(0);
@@ -258,7 +249,7 @@ describe('placement client: TLS options (cafile, insecure)', () => {
 
   it('refuses a certificate the system CAs do not vouch for, at once', async () => {
     const events: RequestEvent[] = [];
-    const err = await failure(new PlacementClient(tls({ connect_retries: '3' }), logCapture().log, { observer: (e) => events.push(e) }).providerAllocations(RP));
+    const err = await placementFailure(new PlacementClient(tls({ connect_retries: '3' }), logCapture().log, { observer: (e) => events.push(e) }).providerAllocations(RP));
     expect(err.code).to.equal('PLACEMENT_UNREACHABLE');
     expect(err.message).to.contain('SELF_SIGNED').and.contain('cafile');
     expect(events.map((e) => e.failure), 'a certificate does not verify on a second try either').to.deep.equal(['tls']);

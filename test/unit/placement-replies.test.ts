@@ -12,24 +12,14 @@ import { PlacementClient } from '../../src/adapters/nova/placement/client';
 import { SYNC_ATTEMPTS } from '../../src/adapters/nova/placement/provider-sync';
 import type { RequestEvent } from '../../src/adapters/nova/placement/session';
 import { placementSettingsFromIni } from '../../src/adapters/nova/placement/settings';
-import { PlacementError } from '../../src/errors';
 import { createLogger } from '../../src/log';
 import { type FakeHttp, json, type Seen, startFakeHttp } from '../support/fake-http';
+import { placementFailure } from '../support/placement-failure';
 
 const RP = '14c3ea28-784d-420d-a399-c71e699f198f';
 const log = createLogger({ level: 'error', format: 'json' });
 
 type Route = (req: Seen, res: ServerResponse) => void;
-
-async function failure(p: Promise<unknown>): Promise<PlacementError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(PlacementError);
-    return err as PlacementError;
-  }
-  throw new Error('expected a PlacementError');
-}
 
 /** A port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -74,14 +64,14 @@ describe('placement client: failures and bad replies (local Placement stand-in)'
     };
     const c = client();
     await c.ensureProvider({ uuid: RP, name: 'h' });
-    const err = await failure(c.syncProvider({ uuid: RP, name: 'h', inventories: { VCPU: { total: 1 } }, traits: [] }));
+    const err = await placementFailure(c.syncProvider({ uuid: RP, name: 'h', inventories: { VCPU: { total: 1 } }, traits: [] }));
     expect(err.code).to.equal('PLACEMENT_UNREACHABLE');
     expect(err.retryable).to.equal(true);
     expect(events.filter((e) => e.method === 'PUT').map((e) => e.failure)).to.deep.equal(['reset']);
   });
 
   it('repeats any request on a refused connection, connect_retries times', async () => {
-    const err = await failure(client({ connect_retries: '2' }, `http://127.0.0.1:${await closedPort()}`).deleteConsumerAllocations(RP));
+    const err = await placementFailure(client({ connect_retries: '2' }, `http://127.0.0.1:${await closedPort()}`).deleteConsumerAllocations(RP));
     expect(err.code).to.equal('PLACEMENT_UNREACHABLE');
     expect(err.message).to.contain('ECONNREFUSED').and.contain('(3 attempts)');
     expect(events.map((e) => e.failure)).to.deep.equal(['refused', 'refused', 'refused']);
@@ -89,7 +79,7 @@ describe('placement client: failures and bad replies (local Placement stand-in)'
 
   it('bounds every attempt by the timeout, the body too', async () => {
     route = () => undefined; // never answers
-    const silent = await failure(client({ timeout: '0.2', connect_retries: '1' }).providerAllocations(RP));
+    const silent = await placementFailure(client({ timeout: '0.2', connect_retries: '1' }).providerAllocations(RP));
     expect(silent.code).to.equal('PLACEMENT_UNREACHABLE');
     expect(silent.message).to.contain('no reply within 0.2 s');
     expect(events.map((e) => e.failure)).to.deep.equal(['timeout', 'timeout']);
@@ -98,7 +88,7 @@ describe('placement client: failures and bad replies (local Placement stand-in)'
       res.write('{"allocations": {');
     };
     events = [];
-    const stalled = await failure(client({ timeout: '0.2', connect_retries: '0' }).providerAllocations(RP));
+    const stalled = await placementFailure(client({ timeout: '0.2', connect_retries: '0' }).providerAllocations(RP));
     expect(stalled.message).to.contain('no reply within 0.2 s');
   });
 
@@ -107,7 +97,7 @@ describe('placement client: failures and bad replies (local Placement stand-in)'
       res.writeHead(500, { 'Content-Type': 'text/html' });
       res.end('<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1><p>The server encountered an internal error.</p></body></html>');
     };
-    const err = await failure(client().consumerAllocations(RP));
+    const err = await placementFailure(client().consumerAllocations(RP));
     expect(err.code).to.equal('PLACEMENT_HTTP_ERROR');
     expect(err.status).to.equal(500);
     expect(err.retryable).to.equal(true);
@@ -119,24 +109,24 @@ describe('placement client: failures and bad replies (local Placement stand-in)'
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end('OK');
     };
-    expect((await failure(client().providerAllocations(RP))).message).to.equal(`Placement's 200 reply to GET /resource_providers/${RP}/allocations is not JSON: OK`);
+    expect((await placementFailure(client().providerAllocations(RP))).message).to.equal(`Placement's 200 reply to GET /resource_providers/${RP}/allocations is not JSON: OK`);
     route = (_req, res) => json(res, 200, { allocations: { c1: { resources: { VCPU: -1 } } }, resource_provider_generation: 0 });
-    const shape = await failure(client().providerAllocations(RP));
+    const shape = await placementFailure(client().providerAllocations(RP));
     expect(shape.code).to.equal('PLACEMENT_BAD_REPLY');
     expect(shape.message).to.contain('allocations.c1.resources.VCPU');
     route = (_req, res) => {
       res.writeHead(200);
       res.end();
     };
-    expect((await failure(client().ensureProvider({ uuid: RP, name: 'h' }))).message).to.contain('is an empty body');
+    expect((await placementFailure(client().ensureProvider({ uuid: RP, name: 'h' }))).message).to.contain('is an empty body');
     route = (_req, res) => json(res, 200, { versions: [] });
-    expect((await failure(client().root())).code).to.equal('PLACEMENT_BAD_REPLY');
+    expect((await placementFailure(client().root())).code).to.equal('PLACEMENT_BAD_REPLY');
   });
 
   it('carries Placement\'s error code and request id on an HTTP_ERROR', async () => {
     route = (_req, res) =>
       json(res, 400, { errors: [{ status: 400, title: 'Bad Request', detail: 'JSON does not validate: -1 is less than the minimum of 0', code: 'placement.undefined_code', request_id: 'req-x' }] }, { 'x-openstack-request-id': 'req-11111111-2222-3333-4444-555555555555' });
-    const err = await failure(client().consumerAllocations(RP));
+    const err = await placementFailure(client().consumerAllocations(RP));
     expect(err).to.include({ code: 'PLACEMENT_HTTP_ERROR', status: 400, placementCode: 'placement.undefined_code', retryable: false });
     expect(err.details).to.include({ placement_request_id: 'req-11111111-2222-3333-4444-555555555555', request: `GET /allocations/${RP}` });
   });
@@ -151,7 +141,7 @@ describe('placement client: failures and bad replies (local Placement stand-in)'
 
   it('refuses a Placement whose microversions stop below 1.28', async () => {
     route = (_req, res) => json(res, 200, { versions: [{ id: 'v1.0', min_version: '1.0', max_version: '1.20', status: 'CURRENT' }] });
-    const err = await failure(client().root());
+    const err = await placementFailure(client().root());
     expect(err.code).to.equal('PLACEMENT_TOO_OLD');
     expect(err.message).to.contain('1.0 to 1.20').and.contain('1.28');
     expect(server.seen[0]?.headers['x-auth-token'], 'the version document is read without a token').to.equal(undefined);
@@ -168,7 +158,7 @@ describe('placement client: failures and bad replies (local Placement stand-in)'
     };
     const c = client();
     await c.ensureProvider({ uuid: RP, name: 'h' });
-    const err = await failure(c.syncProvider({ uuid: RP, name: 'h', inventories: { VCPU: { total: 4 } }, traits: [] }));
+    const err = await placementFailure(c.syncProvider({ uuid: RP, name: 'h', inventories: { VCPU: { total: 4 } }, traits: [] }));
     expect(err.code).to.equal('PLACEMENT_GENERATION_CONFLICT');
     expect(err.message).to.contain(`${SYNC_ATTEMPTS} attempts`);
     const writes = events.filter((e) => e.method === 'PUT');
@@ -212,7 +202,7 @@ describe('placement client: failures and bad replies (local Placement stand-in)'
     };
     const c = client();
     await c.ensureProvider({ uuid: RP, name: 'h' });
-    const err = await failure(c.syncProvider({ uuid: RP, name: 'h', inventories: { VCPU: { total: 4 } }, traits: [] }));
+    const err = await placementFailure(c.syncProvider({ uuid: RP, name: 'h', inventories: { VCPU: { total: 4 } }, traits: [] }));
     expect(err).to.include({ code: 'PLACEMENT_HTTP_ERROR', status: 409, placementCode: 'placement.inventory.inuse' });
     expect(events.filter((e) => e.method === 'PUT')).to.have.length(1);
   });

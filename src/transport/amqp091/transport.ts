@@ -6,6 +6,7 @@
  */
 import type { ChannelModel } from 'amqplib';
 import { TransportError } from '../../errors';
+import { transportHealth } from '../health';
 import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueState, Topology, Transport, TransportHealth } from '../transport';
 import { BrokerConnection } from './connection';
 import { ConsumerGroup } from './consumer';
@@ -101,12 +102,7 @@ export class Amqp091Transport implements Transport {
   }
 
   health(): TransportHealth {
-    return {
-      connected: this.conn.current !== undefined,
-      consuming: this.groups.length > 0 && this.groups.every((g) => g.consuming),
-      reconnects: Math.max(0, this.conn.generation - 1),
-      broker: this.conn.connectedTo,
-    };
+    return transportHealth(this.conn, this.groups);
   }
 
   /** Cancel consumers, let outstanding confirms arrive (bounded), close channels and the connection. */

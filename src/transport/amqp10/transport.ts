@@ -15,6 +15,7 @@
  */
 import { TransportError } from '../../errors';
 import { errorText } from '../amqp091/timing';
+import { transportHealth } from '../health';
 import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueState, Topology, Transport, TransportHealth } from '../transport';
 import { Amqp10Connection, type Live } from './connection';
 import { type Amqp10Options, type CompiledOptions, compileOptions } from './options';
@@ -52,12 +53,7 @@ export class Amqp10Transport implements Transport {
   }
 
   health(): TransportHealth {
-    return {
-      connected: this.conn.current !== undefined,
-      consuming: this.groups.length > 0 && this.groups.every((g) => g.consuming),
-      reconnects: Math.max(0, this.conn.generation - 1),
-      broker: this.conn.connectedTo,
-    };
+    return transportHealth(this.conn, this.groups);
   }
 
   /** The broker family whose address strings are used. */

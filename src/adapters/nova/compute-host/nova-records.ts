@@ -25,9 +25,10 @@ import { IntentFailure } from '../../../errors';
 import type { InstanceFacts } from '../../../events/instance-facts';
 import type { Intent } from '../../../intents';
 import type { Logger } from '../../../log';
+import { isJsonObject } from '../../../oslo/envelope';
 import { RemoteError } from '../../../oslo/failure';
 import { type ConductorClient, remoteClass } from '../conductor/conductor-client';
-import { servedContext } from '../conductor/context';
+import { requestIdOf, servedContext } from '../conductor/context';
 import { primitive } from '../conductor/primitive';
 import { ACTIONS, type ActionScript, type FailurePolicy, type SaveStep, type StepContext } from './instance-actions';
 import { InstanceRecord, type RecordIo } from './instance-record';
@@ -112,7 +113,7 @@ export class NovaRecords implements SenderRecords {
 
   forNovaRequest(req: WireRequest, intents: readonly Intent[]): readonly (IntentHooks | undefined)[] {
     const script = ACTIONS[req.method];
-    const args = isRecord(req.args) ? req.args : {};
+    const args = isJsonObject(req.args) ? req.args : {};
     const record = InstanceRecord.from(args.instance);
     // One action, one instance: the methods of ACTIONS each become a single intent.
     if (!script || !record || intents.length !== 1) return intents.map(() => undefined);
@@ -126,7 +127,7 @@ export class NovaRecords implements SenderRecords {
   }
 
   async novaRefused(req: WireRequest, error: ErrorInfo): Promise<void> {
-    const args = isRecord(req.args) ? req.args : {};
+    const args = isJsonObject(req.args) ? req.args : {};
     const record = InstanceRecord.from(args.instance);
     // A call's caller has the error in its reply; a cast's instance would wait for nothing.
     if (!record || req.call) return;
@@ -200,7 +201,7 @@ export class NovaRecords implements SenderRecords {
     if (policy === 'revert') return record.save(io, { task_state: null });
     if (policy === 'error') return record.save(io, { vm_state: 'error', task_state: null });
     await record.save(io, { vm_state: 'error', task_state: null, host: null, node: null });
-    await this.deps.allocations.deleteConsumerAllocations(record.uuid, requestIdOf(io));
+    await this.deps.allocations.deleteConsumerAllocations(record.uuid, requestIdOf(io.context));
   }
 
   /** The scheduler learns of the new instance; the compute node's usage follows. Neither delays the build. */
@@ -213,7 +214,7 @@ export class NovaRecords implements SenderRecords {
 
   /** _delete_instance after the guest is gone: the allocation, the schedulers, the row. */
   private async afterDelete(io: RecordIo, record: InstanceRecord): Promise<void> {
-    await this.deps.allocations.deleteConsumerAllocations(record.uuid, requestIdOf(io));
+    await this.deps.allocations.deleteConsumerAllocations(record.uuid, requestIdOf(io.context));
     this.deps.scheduler.deleteInstanceInfo(io.context, record.uuid).catch((err: unknown) => {
       this.deps.log.warn('delete_instance_info to the schedulers failed (their periodic sync will catch up)', { instance_uuid: record.uuid, error: String(err) });
     });
@@ -261,14 +262,6 @@ export class NovaRecords implements SenderRecords {
       this.deps.log.warn('instance fault not recorded', { instance_uuid: uuid, error: String(err) });
     }
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function requestIdOf(io: RecordIo): string | undefined {
-  return typeof io.context.request_id === 'string' ? io.context.request_id : undefined;
 }
 
 /** What stands for a traceback in Nova's records: hostwall's error, not a Python stack. */
