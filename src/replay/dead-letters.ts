@@ -16,7 +16,7 @@ import type * as amqp from 'amqplib';
 import { TransportError } from '../errors';
 import { connectFirstHost } from '../transport/amqp091/first-host';
 import { REPLAY_HEADERS } from '../store/replay-marks';
-import { withTimeout } from '../transport/amqp091/timing';
+import { withTimeout } from '../transport/timing';
 import { DEAD_LETTER_HEADERS } from '../worker/wire';
 import type { SourceMessage } from './replay-message';
 

@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
 import { TransportError } from '../errors';
-import { withTimeout } from '../transport/amqp091/timing';
+import { withTimeout } from '../transport/timing';
 
 export const JOURNAL_MARKER_HEADER = 'x-hostwall-journal-marker';
 

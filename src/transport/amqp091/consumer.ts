@@ -28,7 +28,8 @@ import { claimQueue, claimQueueName, queueTaken } from '../claim';
 import type { InboundMessage, MessageHandler, Settlement } from '../transport';
 import type { BrokerConnection } from './connection';
 import type { CompiledOptions } from './options';
-import { amqpCode, backoffDelayMs, errorText, Sleeper, withTimeout } from './timing';
+import { resubscribe } from '../resubscribe';
+import { amqpCode, errorText, Sleeper, withTimeout } from '../timing';
 
 /** One channel's lifetime: messages remember theirs, so a settle after it died is a no-op. */
 interface Generation {
@@ -82,27 +83,18 @@ export class ConsumerGroup {
     });
   }
 
-  private async recover(): Promise<void> {
+  private recover(): Promise<void> {
     const { opts, conn } = this.deps;
-    for (let attempt = 0; this.state === 'running'; attempt++) {
-      if (attempt > 0 && !(await this.sleeper.sleep(backoffDelayMs(attempt - 1, opts.reconnectMinMs, opts.reconnectMaxMs)))) return;
-      if (this.gen?.open) return;
-      let model: ChannelModel;
-      try {
-        model = await conn.whenUp(opts.reconnectMaxMs);
-      } catch {
-        if (conn.isClosed) return;
-        continue; // still down: the connection loop is on it
-      }
-      try {
+    return resubscribe<ChannelModel>({
+      wanted: () => this.state === 'running',
+      attached: () => this.gen?.open === true,
+      whenUp: (ms) => conn.whenUp(ms),
+      connectionClosed: () => conn.isClosed,
+      resume: async (model) => {
         await this.deps.redeclare(model);
         await this.attach(model);
-        opts.log('info', 'consumers resumed', { queues: this.queues, attempt });
-        return;
-      } catch (err) {
-        opts.log('warn', 'resuming consumers failed; retrying', { queues: this.queues, error: errorText(err), attempt });
-      }
-    }
+      },
+    }, this.sleeper, opts, { queues: this.queues });
   }
 
   private async attach(model: ChannelModel): Promise<void> {

@@ -9,7 +9,7 @@ import { TransportError } from '../../errors';
 import { describeConnectError } from '../connect-errors';
 import { HostFailures } from '../failover';
 import { compileOptions } from './options';
-import { withTimeout } from './timing';
+import { withTimeout } from '../timing';
 
 export async function connectFirstHost(url: string, socket: amqp.Options.Connect | Record<string, unknown> = {}, timeoutMs = 10_000): Promise<amqp.ChannelModel> {
   const o = compileOptions({ url, connectTimeoutMs: timeoutMs });

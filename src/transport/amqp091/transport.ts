@@ -13,7 +13,7 @@ import { ConsumerGroup } from './consumer';
 import { declareTopology, deleteQueue, inspectQueue } from './declare';
 import { type Amqp091Options, type CompiledOptions, compileOptions } from './options';
 import { ConfirmPublisher } from './publisher';
-import { errorText } from './timing';
+import { errorText } from '../timing';
 
 export class Amqp091Transport implements Transport {
   private readonly opts: CompiledOptions;

@@ -41,7 +41,8 @@
 import type { EventContext, Receiver, Session } from 'rhea';
 import { TransportError } from '../../errors';
 import { queueTaken } from '../claim';
-import { backoffDelayMs, errorText, Sleeper } from '../amqp091/timing';
+import { resubscribe } from '../resubscribe';
+import { errorText, Sleeper } from '../timing';
 import type { InboundMessage, MessageHandler, Settlement } from '../transport';
 import type { Amqp10Connection, Live } from './connection';
 import { inboundFields } from './message-map';
@@ -130,27 +131,18 @@ export class ReceiverGroup {
     });
   }
 
-  private async recover(): Promise<void> {
+  private recover(): Promise<void> {
     const { opts, conn } = this.deps;
-    for (let attempt = 0; this.state === 'running'; attempt++) {
-      if (attempt > 0 && !(await this.sleeper.sleep(backoffDelayMs(attempt - 1, opts.reconnectMinMs, opts.reconnectMaxMs)))) return;
-      if (this.gen?.open) return;
-      let live: Live;
-      try {
-        live = await conn.whenUp(opts.reconnectMaxMs);
-      } catch {
-        if (conn.isClosed) return;
-        continue; // still down: the connection loop is on it
-      }
-      try {
+    return resubscribe<Live>({
+      wanted: () => this.state === 'running',
+      attached: () => this.gen?.open === true,
+      whenUp: (ms) => conn.whenUp(ms),
+      connectionClosed: () => conn.isClosed,
+      resume: async (live) => {
         await this.deps.redeclare();
         await this.attach(live);
-        opts.log('info', 'consumers resumed', { queues: this.queues, attempt, protocol: 'amqp10' });
-        return;
-      } catch (err) {
-        opts.log('warn', 'resuming consumers failed; retrying', { queues: this.queues, error: errorText(err), attempt });
-      }
-    }
+      },
+    }, this.sleeper, opts, { queues: this.queues, protocol: 'amqp10' });
   }
 
   private async attach(live: Live): Promise<void> {

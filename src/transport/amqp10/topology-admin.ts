@@ -21,7 +21,7 @@
  */
 import { TransportError } from '../../errors';
 import { createAmqp091Transport, type Amqp091Transport } from '../amqp091';
-import { errorText } from '../amqp091/timing';
+import { errorText } from '../timing';
 import { parseBrokerUrl } from '../broker-url';
 import { claimQueue, claimQueueName, queueTaken } from '../claim';
 import type { QueueState, Topology } from '../transport';

@@ -14,7 +14,7 @@
  * - Exclusive queues are declared auto-delete + x-expires (see topology-admin.ts).
  */
 import { TransportError } from '../../errors';
-import { errorText } from '../amqp091/timing';
+import { errorText } from '../timing';
 import { transportHealth } from '../health';
 import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueState, Topology, Transport, TransportHealth } from '../transport';
 import { Amqp10Connection, type Live } from './connection';
