@@ -66,11 +66,8 @@ export interface DispatcherDeps {
   waits?: WaitWatch | undefined;
 }
 
-/** 'leave': not started because the worker is draining; stays unacked and comes back when the channel closes. */
-type Disposition = Settlement | 'leave';
-
 /** One intent of a message, final: run now (fresh) or answered from the record (duplicate). */
-interface Settled {
+interface Finished {
   outcome: FinalOutcome;
   request: RequestFacts;
   fresh?: { published: Promise<unknown>; durable: boolean };
@@ -92,8 +89,6 @@ export function requestFacts(intentId: string, context: Record<string, unknown>,
 }
 
 export class Dispatcher {
-  private inFlight = 0;
-  private idleWaiters: (() => void)[] = [];
   private draining = false;
   /** What Nova's messages leave out and the worker has been told (nova-facts.ts). */
   readonly novaFacts: NovaFactsDirectory;
@@ -106,31 +101,16 @@ export class Dispatcher {
     return this.deps.exec.driver;
   }
 
-  /** The transport's handler: never throws; every message ends settled, or left for redelivery. */
-  readonly onMessage = (msg: InboundMessage): void => {
-    this.inFlight++;
-    this.process(msg)
-      .then((how) => (how === 'leave' ? undefined : msg.settle(how)))
-      .catch((err: unknown) => {
-        this.deps.log.error('message left unsettled for redelivery', { error: String(err), routing_key: msg.routingKey });
-        return msg.settle('requeue');
-      })
-      .catch(() => undefined)
-      .finally(() => {
-        this.inFlight--;
-        if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
-      });
-  };
-
-  /** Messages being processed (received, not yet settled or left). */
-  get pending(): number {
-    return this.inFlight;
-  }
-
-  /** Resolves when no message is in process. */
-  idle(): Promise<void> {
-    return this.inFlight === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
-  }
+  /**
+   * The transport's handler: what to do with the delivery once every intent
+   * of it is final ('ack'), could not be made final ('requeue'), or was not
+   * started because the worker is draining ('leave'). Never rejects.
+   */
+  readonly onMessage = (msg: InboundMessage): Promise<Settlement> =>
+    this.process(msg).catch((err: unknown): Settlement => {
+      this.deps.log.error('message requeued for redelivery', { error: String(err), routing_key: msg.routingKey });
+      return 'requeue';
+    });
 
   /**
    * Graceful stop has begun: intents already running finish; intents that
@@ -140,7 +120,7 @@ export class Dispatcher {
     this.draining = true;
   }
 
-  private async process(msg: InboundMessage): Promise<Disposition> {
+  private async process(msg: InboundMessage): Promise<Settlement> {
     const receivedAt = Date.now();
     let req: WireRequest | undefined;
     let admitted: Admitted;
@@ -158,7 +138,7 @@ export class Dispatcher {
     if (admitted.ignored.length > 0) log.info('Nova inputs hostwall does not carry out', { method: req.method, ignored: admitted.ignored });
     const heartbeat = this.startHeartbeat(req.call, log);
     try {
-      return await this.settle(msg, req, admitted, receivedAt);
+      return await this.finish(msg, req, admitted, receivedAt);
     } finally {
       if (heartbeat) clearInterval(heartbeat);
     }
@@ -172,7 +152,7 @@ export class Dispatcher {
    * start, the message is left (it comes back; the intents that finished are
    * then answered from the record).
    */
-  private async settle(msg: InboundMessage, req: WireRequest, admitted: Admitted, receivedAt: number): Promise<Disposition> {
+  private async finish(msg: InboundMessage, req: WireRequest, admitted: Admitted, receivedAt: number): Promise<Settlement> {
     const again = isReplay(msg.headers) ? { replayed: true } : { redelivered: true };
     const plans = admitted.intents.map(({ intent, issuer, hooks }) => {
       const intentId = intent.args.intent_id ?? req.uniqueId ?? randomUUID().replace(/-/g, '');
@@ -192,14 +172,14 @@ export class Dispatcher {
         return this.refuse(msg, req, err, plans[0]?.intent.kind, count);
       }
     }
-    const settled: Promise<Settled | undefined>[] = plans.map(({ intent, hooks, request, durable, key, prior }) => {
+    const finished: Promise<Finished | undefined>[] = plans.map(({ intent, hooks, request, durable, key, prior }) => {
       if (prior?.kind === 'running') return prior.outcome.then((o) => o && { outcome: o, request, duplicate: { published: true } });
       if (prior?.kind === 'finished') return Promise.resolve({ outcome: prior.outcome, request, duplicate: { published: prior.published } });
       const run = this.run(intent, request, { recovering: prior?.kind === 'retry', durable, receivedAt, hooks });
       this.deps.ledger.track(key, run.then((r) => r?.outcome));
       return run.then((r) => r && { outcome: r.outcome, request, fresh: { published: r.published, durable } });
     });
-    const done = await Promise.all(settled);
+    const done = await Promise.all(finished);
     const outcomes: FinalOutcome[] = [];
     for (const d of done) {
       if (!d) return 'leave';
@@ -261,7 +241,7 @@ export class Dispatcher {
    * like any unfinished message (poison.ts): past the limit it is
    * dead-lettered as POISON, and each return first waits a growing pause.
    */
-  private async refuse(msg: InboundMessage, req: WireRequest | undefined, thrown: unknown, kind?: string, counted?: DeliveryCount): Promise<Disposition> {
+  private async refuse(msg: InboundMessage, req: WireRequest | undefined, thrown: unknown, kind?: string, counted?: DeliveryCount): Promise<Settlement> {
     let err = thrown instanceof RejectedError ? thrown : new RejectedError('POISON', `could not process message: ${asHostwallError(thrown).message}`);
     const count = counted ?? countDelivery(msg, this.deps.store, this.deps.countedByBroker);
     const first = err;

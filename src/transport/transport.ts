@@ -3,10 +3,16 @@
  * whether AMQP 0-9-1 or 1.0 runs; nothing in transport/ knows about intents.
  */
 
-/** How a consumed message is settled once its outcome is final. */
+/**
+ * What the transport does with a delivery once its handler is done with it:
+ * the handler's answer (MessageHandler). Dead-lettering is not one of these:
+ * the handler publishes the dead letter with its reason (confirmed), then
+ * answers 'ack'.
+ */
 export type Settlement =
-  | 'ack' // done (succeeded, failed, or dead-lettered by us): remove it
-  | 'requeue'; // not done (shutdown, lost channel before the outcome): deliver again
+  | 'ack' // done (succeeded, failed, or dead-lettered by the handler): remove it
+  | 'requeue' // not done (a failure before the outcome was final): deliver again now
+  | 'leave'; // not started (the consumer is draining): held unsettled, redelivered once the channel or session closes
 
 export interface InboundMessage {
   readonly body: Buffer;
@@ -19,11 +25,6 @@ export interface InboundMessage {
   /** AMQP user_id property (RabbitMQ checks it against the connection's user). */
   readonly userId: string | undefined;
   readonly redelivered: boolean;
-  /**
-   * Settle once; a second call is ignored. If the channel it came on is gone,
-   * resolves without error: the broker will redeliver the message.
-   */
-  settle(how: Settlement): Promise<void>;
 }
 
 export interface OutboundMessage {
@@ -76,7 +77,23 @@ export interface QueueState {
   consumers: number;
 }
 
-export type MessageHandler = (msg: InboundMessage) => void;
+/**
+ * Handles one delivery and answers what to do with it (rabbitmq-client's
+ * Consumer handler). The transport settles it on the channel or session it
+ * came on, once; if that is gone by then, nothing is sent: the broker has
+ * already requeued it and will deliver it again. A handler that throws or
+ * rejects has its delivery requeued (logged by the transport). The
+ * transport counts the deliveries in its handlers (inFlight, drained).
+ */
+export type MessageHandler = (msg: InboundMessage) => Promise<Settlement>;
+
+/** A handler for deliveries that are done once looked at (event tails, RPC replies): acked after `look` returns. */
+export function ackOnReceipt(look: (msg: InboundMessage) => void): MessageHandler {
+  return (msg) => {
+    look(msg);
+    return Promise.resolve('ack');
+  };
+}
 
 export interface ConsumeOptions {
   /** Unsettled messages in flight per consumer (AMQP prefetch / link credit). */
@@ -112,8 +129,12 @@ export interface Transport {
   declare(topology: Topology): Promise<void>;
   /** Consume queues; consumption resumes by itself after a reconnect. */
   consume(queues: string[], opts: ConsumeOptions, handler: MessageHandler): Promise<void>;
-  /** Stop delivering new messages; unsettled ones may still be settled. */
+  /** Stop delivering new messages; deliveries already in a handler are still settled when it answers. */
   cancelConsumers(): Promise<void>;
+  /** Deliveries in a handler now (handed to it, not yet answered). */
+  inFlight(): number;
+  /** Resolves when no delivery is in a handler: after cancelConsumers(), the drain is over. */
+  drained(): Promise<void>;
   /** Resolves when the broker confirmed the message (or returned it, if mandatory). */
   publish(msg: OutboundMessage): Promise<PublishResult>;
   /**

@@ -95,7 +95,7 @@ export class Worker {
     this.store = IntentStore.open({ path: intentStorePath(config), runId: randomUUID(), retentionMs: config.storeRetentionH * 3_600_000 });
     this.waits = new WaitWatch(config.waitLogIntervalS * 1000);
     this.metrics = new WorkerMetrics({
-      inFlight: () => this.dispatcher.pending,
+      inFlight: () => transport.inFlight(),
       serializer: () => this.serializer.stats(),
       transport: () => transport.health?.(),
       events: () => this.events.counts,
@@ -208,6 +208,11 @@ export class Worker {
     }
   }
 
+  /** Messages received and not yet settled (the transport's count). */
+  get pending(): number {
+    return this.parts.transport.inFlight();
+  }
+
   /** Graceful stop; resolves true if every in-flight intent finished before the deadline. */
   async stop(deadlineMs = this.parts.config.shutdownTimeoutS * 1000): Promise<boolean> {
     const { log, transport, driver } = this.parts;
@@ -218,13 +223,13 @@ export class Worker {
     await transport.cancelConsumers().catch((err: unknown) => log.warn('cancel consumers failed', { error: String(err) }));
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
-      this.dispatcher.idle().then(() => true),
+      transport.drained().then(() => true),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), deadlineMs);
       }),
     ]);
     if (timer) clearTimeout(timer);
-    if (!finished) log.warn('shutdown deadline passed: unfinished intents stay unacked and will be redelivered', { pending: this.dispatcher.pending });
+    if (!finished) log.warn('shutdown deadline passed: unfinished intents stay unacked and will be redelivered', { pending: transport.inFlight() });
     this.events.close();
     await this.parts.companion?.stop().catch((err: unknown) => log.warn(`${this.parts.companion?.name} stop failed`, { error: String(err) }));
     await this.hypervisor.stop().catch((err: unknown) => log.warn('hypervisor watch stop failed', { error: String(err) }));

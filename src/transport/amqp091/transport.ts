@@ -7,6 +7,7 @@
 import type { ChannelModel } from 'amqplib';
 import { TransportError } from '../../errors';
 import { transportHealth } from '../health';
+import { InFlight } from '../in-flight';
 import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueState, Topology, Transport, TransportHealth } from '../transport';
 import { BrokerConnection } from './connection';
 import { ConsumerGroup } from './consumer';
@@ -22,6 +23,7 @@ export class Amqp091Transport implements Transport {
   /** Declared successfully once, so declared again after every reconnect (in this order). */
   private readonly topologies = new Map<string, Topology>();
   private readonly groups: ConsumerGroup[] = [];
+  private readonly handling: InFlight;
   /** Declarations run one at a time: a reconnect's re-declare and a new declare() never interleave. */
   private declaring: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -30,6 +32,7 @@ export class Amqp091Transport implements Transport {
     this.opts = compileOptions(options);
     this.conn = new BrokerConnection(this.opts, { onUp: (model) => this.onUp(model) });
     this.publisher = new ConfirmPublisher(this.conn, this.opts);
+    this.handling = new InFlight(this.opts.log);
   }
 
   /** The broker connection's name (client property `connection_name`). */
@@ -64,6 +67,7 @@ export class Amqp091Transport implements Transport {
       conn: this.conn,
       opts: this.opts,
       redeclare: (model) => this.redeclareAll(model),
+      inFlight: this.handling,
     }, opts.exclusive?.filter((q) => queues.includes(q)));
     await group.start();
     this.groups.push(group);
@@ -71,6 +75,14 @@ export class Amqp091Transport implements Transport {
 
   async cancelConsumers(): Promise<void> {
     await Promise.all(this.groups.map((g) => g.cancel()));
+  }
+
+  inFlight(): number {
+    return this.handling.size;
+  }
+
+  drained(): Promise<void> {
+    return this.handling.drained();
   }
 
   publish(msg: OutboundMessage): Promise<PublishResult> {

@@ -196,6 +196,51 @@ export function transportConformance(factory: TransportFactory): void {
         expect(await admin.messageCount(q)).to.equal(1);
       });
 
+      it("a handler that rejects has its delivery requeued (logged); 'leave' holds it until the channel closes", async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        let calls = 0;
+        const redelivered = new Promise<boolean>((resolve) => {
+          void t.consume([q], { prefetch: 5 }, async (m) => {
+            calls++;
+            if (calls === 1) throw new Error('handler failed');
+            resolve(m.redelivered);
+            return 'leave';
+          });
+        });
+        await t.publish(json('', q, { n: 1 }));
+        expect(await redelivered).to.equal(true);
+        expect(tap.lines.some((l) => l.msg === 'message handler failed; message requeued')).to.equal(true);
+        await t.cancelConsumers();
+        await t.drained();
+        expect(t.inFlight()).to.equal(0);
+        await t.close();
+        expect(await admin.messageCount(q)).to.equal(1);
+      });
+
+      it('counts deliveries in handlers; drained() resolves once the last handler has answered', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        const inbox = new Inbox();
+        await t.consume([q], { prefetch: 5 }, inbox.push);
+        await t.publish(json('', q, { n: 1 }));
+        await t.publish(json('', q, { n: 2 }));
+        const a = await inbox.next();
+        const b = await inbox.next();
+        expect(t.inFlight()).to.equal(2);
+        await t.cancelConsumers();
+        let drained = false;
+        const done = t.drained().then(() => {
+          drained = true;
+        });
+        await a.settle('ack');
+        expect(drained).to.equal(false);
+        await b.settle('ack');
+        await done;
+        expect(t.inFlight()).to.equal(0);
+        expect(await admin.messageCount(q)).to.equal(0);
+      });
+
       it('close() gives unsettled messages back to their queue', async () => {
         const { q } = names();
         await t.declare(queueTopology(q));
@@ -211,7 +256,7 @@ export function transportConformance(factory: TransportFactory): void {
 
       it('refuses to consume a missing queue with a TransportError, and keeps working', async () => {
         const { q } = names();
-        const err = await t.consume([`conf-missing-${uid()}`], { prefetch: 1 }, () => undefined).then(() => undefined, (e: unknown) => e);
+        const err = await t.consume([`conf-missing-${uid()}`], { prefetch: 1 }, async () => 'leave' as const).then(() => undefined, (e: unknown) => e);
         expect(err).to.be.instanceOf(TransportError);
         await t.declare(queueTopology(q));
         const inbox = new Inbox();
@@ -255,7 +300,7 @@ export function transportConformance(factory: TransportFactory): void {
           const inbox = new Inbox();
           await t.consume([q], { prefetch: 10, exclusive: [q] }, inbox.push);
           const o = await second();
-          const err = await o.consume([q], { prefetch: 10, exclusive: [q] }, () => undefined).then(() => undefined, (e: unknown) => e);
+          const err = await o.consume([q], { prefetch: 10, exclusive: [q] }, async () => 'leave' as const).then(() => undefined, (e: unknown) => e);
           expect(err).to.be.instanceOf(QueueTakenError);
           expect((err as QueueTakenError).details).to.deep.equal({ queue: q });
           for (let n = 0; n < 4; n++) await t.publish(json('', q, { n }));
@@ -268,7 +313,7 @@ export function transportConformance(factory: TransportFactory): void {
         const { q } = names();
         await t.declare(queueTopology(q));
         const o = await second();
-        const results = await Promise.all([t, o].map((x) => x.consume([q], { prefetch: 1, exclusive: [q] }, () => undefined).then(() => 'consuming', (e: unknown) => e)));
+        const results = await Promise.all([t, o].map((x) => x.consume([q], { prefetch: 1, exclusive: [q] }, async () => 'leave' as const).then(() => 'consuming', (e: unknown) => e)));
         expect(results.filter((r) => r === 'consuming')).to.have.length(1);
         expect(results.find((r) => r !== 'consuming')).to.be.instanceOf(QueueTakenError);
       });
@@ -278,7 +323,7 @@ export function transportConformance(factory: TransportFactory): void {
         await t.declare(queueTopology(q));
         await admin.with(async (ch) => {
           await ch.consume(q, () => undefined);
-          const err = await t.consume([q], { prefetch: 1, exclusive: [q] }, () => undefined).then(() => undefined, (e: unknown) => e);
+          const err = await t.consume([q], { prefetch: 1, exclusive: [q] }, async () => 'leave' as const).then(() => undefined, (e: unknown) => e);
           expect(err).to.be.instanceOf(QueueTakenError);
         });
       });
@@ -286,7 +331,7 @@ export function transportConformance(factory: TransportFactory): void {
       it('holds the queue while draining (consumers cancelled), and lets it go when its holder closes', async () => {
         const { q } = names();
         await t.declare(queueTopology(q));
-        await t.consume([q], { prefetch: 1, exclusive: [q] }, () => undefined);
+        await t.consume([q], { prefetch: 1, exclusive: [q] }, async () => 'leave' as const);
         await t.cancelConsumers();
         const o = await second();
         const inbox = new Inbox();
@@ -403,7 +448,7 @@ export function transportConformance(factory: TransportFactory): void {
       it('does not resume consumers that were cancelled before the loss', async () => {
         const { q } = names();
         await t.declare(queueTopology(q));
-        await t.consume([q], { prefetch: 1 }, (m) => void m.settle('ack'));
+        await t.consume([q], { prefetch: 1 }, async () => 'ack' as const);
         await t.cancelConsumers();
         await dropConnections((m) => /connection up$/.test(m));
         await t.publish(json('', q, { n: 1 }));
