@@ -110,6 +110,65 @@ export interface ConsumeOptions {
   exclusive?: readonly string[];
 }
 
+/**
+ * Where reading a stream starts (RabbitMQ streams, `x-stream-offset`): the
+ * first or last chunk, the next record written, an offset, or a time (the
+ * broker finds it by chunk, so reading may start a little before it).
+ */
+export type StreamStart = 'first' | 'last' | 'next' | number | Date;
+
+/** One record of a stream, with what it was written with. */
+export interface StreamRecord {
+  readonly offset: number;
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly headers: Readonly<Record<string, unknown>>;
+  readonly contentType: string | undefined;
+  readonly contentEncoding: string | undefined;
+  readonly userId: string | undefined;
+  /** The AMQP timestamp property, when the publisher set one (no per-record broker time over 0-9-1). */
+  readonly timestamp: Date | undefined;
+  readonly body: Buffer;
+}
+
+/** A stream being read, in order; the broker sends ahead up to the prefetch. */
+export interface StreamReader {
+  /** The next record, or undefined when none arrived within `waitMs`; rejects with a TransportError when the broker ends the read. */
+  next(waitMs: number): Promise<StreamRecord | undefined>;
+  /**
+   * Write a record to the end of the stream, over the connection that reads
+   * it (so its headers reach the reader as written); resolves once the
+   * broker confirmed it, a TransportError when there is no such stream.
+   */
+  append(record: { body: Buffer; contentType: string; headers: Record<string, unknown> }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A message taken from a queue, held unsettled until removed or its drain closes. */
+export interface HeldDelivery {
+  readonly body: Buffer;
+  readonly contentType: string | undefined;
+  readonly contentEncoding: string | undefined;
+  readonly headers: Readonly<Record<string, unknown>>;
+  /** `<queue>#<n>`: which one, for an operator. */
+  readonly ref: string;
+  /** Take it out of the queue for good. */
+  remove(): void;
+}
+
+/**
+ * A queue's messages taken one at a time and held (basic.get without
+ * auto-ack). close() gives back every one not removed, in its order: a
+ * crash or a dry run loses nothing.
+ */
+export interface QueueDrain {
+  /** Messages ready in the queue when the drain was opened. */
+  readonly count: number;
+  /** The next message, or undefined when the queue has none ready. */
+  next(): Promise<HeldDelivery | undefined>;
+  close(): Promise<void>;
+}
+
 /** What a health check asks of a transport (the worker's /readyz and /metrics). */
 export interface TransportHealth {
   /** A connection to the broker is up now. */
@@ -144,6 +203,14 @@ export interface Transport {
    * connection) leaves it out.
    */
   inspectQueue?(queue: string): Promise<QueueState | undefined>;
+  /**
+   * Read a stream from `from` on this transport's connection (its TLS and
+   * deadlines). Optional: a transport without a RabbitMQ connection (AMQP
+   * 1.0 generic family) leaves it out.
+   */
+  readStream?(stream: string, from: StreamStart, o: { prefetch: number }): Promise<StreamReader>;
+  /** Take a queue's messages, held (QueueDrain); a missing queue is a TransportError naming it. Optional like readStream. */
+  drainQueue?(queue: string): Promise<QueueDrain>;
   /** The connection and its consumers now, without I/O. Optional: a transport that cannot tell leaves it out. */
   health?(): TransportHealth;
   close(): Promise<void>;

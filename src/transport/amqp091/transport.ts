@@ -8,12 +8,14 @@ import type { ChannelModel } from 'amqplib';
 import { TransportError } from '../../errors';
 import { transportHealth } from '../health';
 import { InFlight } from '../in-flight';
-import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueState, Topology, Transport, TransportHealth } from '../transport';
+import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueDrain, QueueState, StreamReader, StreamStart, Topology, Transport, TransportHealth } from '../transport';
 import { BrokerConnection } from './connection';
 import { ConsumerGroup } from './consumer';
 import { declareTopology, deleteQueue, inspectQueue } from './declare';
 import { type Amqp091Options, type CompiledOptions, compileOptions } from './options';
 import { ConfirmPublisher } from './publisher';
+import { openQueueDrain } from './queue-drain';
+import { openStreamReader } from './stream-reader';
 import { errorText } from '../timing';
 
 export class Amqp091Transport implements Transport {
@@ -94,6 +96,18 @@ export class Amqp091Transport implements Transport {
     if (this.closed) throw new TransportError('transport is closed');
     const model = await this.conn.whenUp(this.opts.operationTimeoutMs);
     return inspectQueue(model, queue, this.opts.operationTimeoutMs);
+  }
+
+  async readStream(stream: string, from: StreamStart, o: { prefetch: number }): Promise<StreamReader> {
+    if (this.closed) throw new TransportError('transport is closed');
+    const model = await this.conn.whenUp(this.opts.operationTimeoutMs);
+    return openStreamReader(model, stream, from, o.prefetch, this.opts.operationTimeoutMs);
+  }
+
+  async drainQueue(queue: string): Promise<QueueDrain> {
+    if (this.closed) throw new TransportError('transport is closed');
+    const model = await this.conn.whenUp(this.opts.operationTimeoutMs);
+    return openQueueDrain(model, queue, this.opts.operationTimeoutMs);
   }
 
   /**

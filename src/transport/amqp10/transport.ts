@@ -35,11 +35,16 @@ export class Amqp10Transport implements Transport {
   private closed = false;
   /** Present when topology goes through the 0-9-1 admin connection (RabbitMQ families): 1.0 itself cannot look at a queue. */
   readonly inspectQueue: ((queue: string) => Promise<QueueState | undefined>) | undefined;
+  /** Streams and queue drains go through the same 0-9-1 admin connection, when there is one. */
+  readonly readStream: Transport['readStream'];
+  readonly drainQueue: Transport['drainQueue'];
 
   constructor(options: Amqp10Options) {
     this.opts = compileOptions(options);
     this.topology = new TopologyAdmin(this.opts);
     this.inspectQueue = this.topology.queueInspector;
+    this.readStream = this.topology.streamReader;
+    this.drainQueue = this.topology.queueDrainer;
     this.conn = new Amqp10Connection(this.opts, { onUp: (live) => this.onUp(live) });
     this.publisher = new Publisher(this.conn, this.opts);
     this.handling = new InFlight(this.opts.log);
