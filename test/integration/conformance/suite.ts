@@ -280,6 +280,64 @@ export function transportConformance(factory: TransportFactory): void {
       });
     });
 
+    describe('tools: stream reader and queue drain (replay, inspect), on the transport\'s own connection', () => {
+      it('drains a queue: counts it, holds what it takes, removes what it is told to, gives the rest back in order', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        for (const n of [1, 2, 3]) await t.publish(json('', q, { n }, { headers: { n } }));
+        const drain = await t.drainQueue?.(q);
+        if (!drain) throw new Error('the transport cannot drain a queue');
+        try {
+          expect(drain.count).to.equal(3);
+          const first = await drain.next();
+          const second = await drain.next();
+          expect(body(first ?? { body: Buffer.from('null') })).to.deep.equal({ n: 1 });
+          expect(second?.ref).to.match(new RegExp(`^${q}#`));
+          first?.remove();
+        } finally {
+          await drain.close();
+        }
+        const again = await t.drainQueue?.(q);
+        try {
+          expect(again?.count).to.equal(2);
+          expect(body((await again?.next()) ?? { body: Buffer.from('null') })).to.deep.equal({ n: 2 });
+        } finally {
+          await again?.close();
+        }
+      });
+
+      it('refuses to drain a missing queue with a TransportError that says so', async () => {
+        const err = await t.drainQueue?.(`conf-missing-${uid()}`).then(() => undefined, (e: unknown) => e);
+        expect(err).to.be.instanceOf(TransportError);
+        expect((err as TransportError).details.missing).to.equal(true);
+      });
+
+      it('reads a stream from its first record, and reads back a record it appended', async () => {
+        const s = `conf-stream-${uid()}`;
+        await t.declare({ exchanges: [], queues: [{ name: s, durable: true, autoDelete: false, exclusive: false, arguments: { 'x-queue-type': 'stream' } }], bindings: [] });
+        try {
+          await admin.with(async (ch) => {
+            ch.sendToQueue(s, Buffer.from('{"n":1}'), { headers: { 'x-test': 'one' } });
+          });
+          const reader = await t.readStream?.(s, 'first', { prefetch: 10 });
+          if (!reader) throw new Error('the transport cannot read a stream');
+          try {
+            const r = await reader.next(5000);
+            expect(r?.headers['x-test']).to.equal('one');
+            expect(r?.offset).to.equal(0);
+            await reader.append({ body: Buffer.from('{"n":2}'), contentType: 'application/json', headers: { 'x-test': 'two' } });
+            const appended = await reader.next(5000);
+            expect(appended?.headers['x-test']).to.equal('two');
+            expect(await reader.next(200)).to.equal(undefined);
+          } finally {
+            await reader.close();
+          }
+        } finally {
+          await admin.with((ch) => ch.deleteQueue(s));
+        }
+      });
+    });
+
     describe('exclusive consume (one worker per host: ConsumeOptions.exclusive)', () => {
       let other: ConformantTransport | undefined;
       afterEach(async () => {
