@@ -28,7 +28,6 @@ import { cutText } from '../limits/identifiers';
 import { forIntent, type Logger, redact } from '../log';
 import type { IssuerPolicy } from '../policy/issuer-policy';
 import type { Serializer } from '../serializer/serializer';
-import type { IntentStore } from '../store/intent-store';
 import { isReplay } from '../store/replay-marks';
 import type { InboundMessage, Settlement } from '../transport/transport';
 import { type Admitted, admit } from './admission';
@@ -38,7 +37,7 @@ import type { InstanceBook } from './instance-book';
 import { issuerOf, type OutcomeLedger } from './ledger';
 import { NovaFactsDirectory } from './nova-facts';
 import { type ErrorInfo, errorInfo, type FinalOutcome } from './outcome';
-import { type CountedByBroker, countDelivery, type DeliveryCount, refusalBackoffMs } from './poison';
+import { type CountedByBroker, type DeliveryCount, refusalBackoffMs } from './poison';
 import type { DispatchMetrics, EventSink, IntentHooks, SenderRecords, Wire, WireRequest } from './ports';
 import type { WaitWatch } from './wait-watch';
 
@@ -47,8 +46,8 @@ export interface DispatcherDeps {
   events: EventSink;
   serializer: Serializer;
   book: InstanceBook;
+  /** The one door to the intent store. */
   ledger: OutcomeLedger;
-  store: IntentStore;
   policy: IssuerPolicy;
   /** Deliveries of one unfinished message before it is dead-lettered as POISON. */
   poisonDeliveries: number;
@@ -164,7 +163,7 @@ export class Dispatcher {
     let count: DeliveryCount | undefined;
     if (plans.some((p) => p.prior === undefined || p.prior.kind === 'retry')) {
       try {
-        count = countDelivery(msg, this.deps.store, this.deps.countedByBroker);
+        count = this.deps.ledger.countDelivery(msg, this.deps.countedByBroker);
         if (count && count.deliveries > this.deps.poisonDeliveries) {
           throw new RejectedError('POISON', `delivered ${count.deliveries} times without finishing (limit ${this.deps.poisonDeliveries}): dead-lettered instead of tried again`, { deliveries: count.deliveries });
         }
@@ -198,7 +197,7 @@ export class Dispatcher {
       this.deps.metrics?.intentDone(d.outcome.kind, d.fresh ? d.outcome.status : 'duplicate', (Date.now() - receivedAt) / 1000);
     }
     if (req.call) await this.deps.wire.reply(req.call, this.replyFor(admitted, outcomes));
-    if (count) await this.deps.store.forgetDelivery(count.fingerprint);
+    if (count) await this.deps.ledger.forgetDelivery(count);
     return 'ack';
   }
 
@@ -243,7 +242,7 @@ export class Dispatcher {
    */
   private async refuse(msg: InboundMessage, req: WireRequest | undefined, thrown: unknown, kind?: string, counted?: DeliveryCount): Promise<Settlement> {
     let err = thrown instanceof RejectedError ? thrown : new RejectedError('POISON', `could not process message: ${asHostwallError(thrown).message}`);
-    const count = counted ?? countDelivery(msg, this.deps.store, this.deps.countedByBroker);
+    const count = counted ?? this.deps.ledger.countDelivery(msg, this.deps.countedByBroker);
     const first = err;
     if (count && count.deliveries > this.deps.poisonDeliveries && err.code !== 'POISON') {
       err = new RejectedError('POISON', `refused ${count.deliveries} times without being dead-lettered (limit ${this.deps.poisonDeliveries}): ${first.code}: ${first.message}`, { deliveries: count.deliveries, first: first.code });
@@ -267,7 +266,7 @@ export class Dispatcher {
       throw e;
     }
     this.deps.metrics?.deadLettered(err.code);
-    if (count) await this.deps.store.forgetDelivery(count.fingerprint);
+    if (count) await this.deps.ledger.forgetDelivery(count);
     return 'ack';
   }
 
@@ -290,7 +289,7 @@ export class Dispatcher {
     });
     const pubs: Promise<unknown>[] = [];
     keep(pubs, this.deps.events.accepted(intent.kind, request, instance));
-    const deps: ApplyDeps = { book: this.deps.book, events: this.deps.events, exec: this.deps.exec, intents: this.deps.store };
+    const deps: ApplyDeps = { book: this.deps.book, events: this.deps.events, exec: this.deps.exec, intents: this.deps.ledger.records };
     const keys = lockKeysOf(intent);
     let started = false;
     let endWait: (() => void) | undefined;

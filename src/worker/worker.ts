@@ -110,7 +110,6 @@ export class Worker {
       serializer: this.serializer,
       book: this.book,
       ledger: new OutcomeLedger(this.store, config.dedupeMemory, log),
-      store: this.store,
       policy,
       poisonDeliveries: config.poisonDeliveries,
       countedByBroker: countedByBroker(this.topology),

@@ -120,7 +120,7 @@ describe('dispatcher through its ports (the ack contract without a broker)', () 
     events = new FakeEvents();
     driver = fakeDriver();
     dispatcher = new Dispatcher({
-      wire, events, store, log,
+      wire, events, log,
       serializer: new Serializer({ concurrency: 1 }),
       book: new InstanceBook('h1'),
       ledger: new OutcomeLedger(store, 100, log),
