@@ -15,14 +15,14 @@
  *   each with its own id `<_unique_id>:<n>`.
  * - any other namespace: refused as oslo's dispatcher does, UnsupportedVersion.
  *
- * What is admitted also teaches the Nova facts directory (nova-facts.ts).
+ * What is admitted also teaches the Nova facts directory (host-state/learnt-bindings.ts).
  */
 import { adaptNovaRequest } from '../adapters/nova';
 import { RejectedError } from '../errors';
 import { INTENT_NAMESPACE, type Intent, type Issuer, isIntentKind, validateIntent } from '../intents';
 import type { IssuerPolicy } from '../policy/issuer-policy';
 import type { InboundMessage } from '../transport/transport';
-import type { NovaFactsDirectory } from './nova-facts';
+import type { NovaFactsDirectory } from '../host-state/learnt-bindings';
 import type { IntentHooks, SenderRecords, WireRequest } from './ports';
 
 /** The issuer of Nova's compute RPC messages, whose context names none. */

@@ -22,7 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Driver } from '../drivers/driver';
 import { asHostwallError, RejectedError } from '../errors';
-import type { RequestFacts } from '../events/instance-facts';
+import type { RequestFacts } from '../host-state/instance-view';
 import { capGroupOf, definitionOf, type Intent, instanceOf, lockKeysOf } from '../intents';
 import { cutText } from '../limits/identifiers';
 import { forIntent, type Logger, redact } from '../log';
@@ -32,11 +32,11 @@ import type { IntentStore } from '../store/intent-store';
 import { isReplay } from '../store/replay-marks';
 import type { InboundMessage, Settlement } from '../transport/transport';
 import { type Admitted, admit } from './admission';
-import { type ApplyDeps, applyIntent, keep } from './apply';
-import type { ExecDeps } from './execute';
-import type { InstanceBook } from './instance-book';
+import { type ApplyDeps, applyIntent, keep } from './intent-run';
+import type { ExecDeps } from './driver-actions';
+import type { InstanceBook } from '../host-state/instance-book';
 import { issuerOf, type OutcomeLedger } from './ledger';
-import { NovaFactsDirectory } from './nova-facts';
+import { NovaFactsDirectory } from '../host-state/learnt-bindings';
 import { type ErrorInfo, errorInfo, type FinalOutcome } from './outcome';
 import { type CountedByBroker, countDelivery, type DeliveryCount, refusalBackoffMs } from './poison';
 import type { DispatchMetrics, EventSink, IntentHooks, SenderRecords, Wire, WireRequest } from './ports';
@@ -95,7 +95,7 @@ export class Dispatcher {
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private draining = false;
-  /** What Nova's messages leave out and the worker has been told (nova-facts.ts). */
+  /** What Nova's messages leave out and the worker has been told (host-state/learnt-bindings.ts). */
   readonly novaFacts: NovaFactsDirectory;
 
   constructor(private readonly deps: DispatcherDeps) {

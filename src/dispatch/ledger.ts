@@ -23,10 +23,10 @@
  * memory only: answering a duplicate read from the cache is a courtesy, and
  * running it again after a restart (or once the cache forgot it) is harmless.
  */
-import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
+import type { InstanceFacts, RequestFacts } from '../host-state/instance-view';
 import type { Logger } from '../log';
 import type { BeginRecord, IntentKey, IntentStore } from '../store/intent-store';
-import { RecentOutcomes } from './dedupe';
+import { RecentOutcomes } from './recent-outcomes';
 import { type FinalOutcome, FinalOutcomeSchema } from './outcome';
 
 export type Prior =

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { HostwallError } from '../errors';
-import type { InstanceFacts } from '../events/instance-facts';
+import type { InstanceFacts } from '../host-state/instance-view';
 
 export const ErrorInfoSchema = z.object({
   code: z.string(),

@@ -4,7 +4,7 @@
  * event sink (native events and Nova notifications).
  */
 import type { RejectedError } from '../errors';
-import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
+import type { InstanceFacts, RequestFacts } from '../host-state/instance-view';
 import type { Intent, IntentKind } from '../intents';
 import type { InboundMessage } from '../transport/transport';
 import type { ErrorInfo, FinalOutcome } from './outcome';

@@ -23,13 +23,13 @@
  */
 import { z } from 'zod';
 import { HostwallError, IntentFailure } from '../errors';
-import type { RequestFacts } from '../events/instance-facts';
+import type { RequestFacts } from '../host-state/instance-view';
 import type { Driver, GuestState } from '../drivers/driver';
 import type { IntentKind, PowerState } from '../intents';
 import { isIntentKind } from '../intents';
 import type { Logger } from '../log';
 import { type IntentStore, keyOf, type StoredIntent } from '../store/intent-store';
-import type { InstanceBook } from './instance-book';
+import type { InstanceBook } from '../host-state/instance-book';
 import { parseOutcome } from './ledger';
 import { errorInfo, type FinalOutcome } from './outcome';
 import type { EventSink } from './ports';

@@ -33,7 +33,7 @@
 import type { DeviceChange, Driver } from '../drivers/driver';
 import { IntentFailure } from '../errors';
 import type { IntentArgs } from '../intents';
-import type { InstanceBook } from './instance-book';
+import type { InstanceBook } from '../host-state/instance-book';
 
 type DiskBus = NonNullable<IntentArgs<'volume.attach'>['disk_bus']>;
 type DeviceType = NonNullable<IntentArgs<'volume.attach'>['device_type']>;

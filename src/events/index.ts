@@ -1,4 +1,4 @@
-export * from './instance-facts';
+export * from '../host-state/instance-view';
 export * from './schemas';
 export * from './native';
 export * from './nova-schemas';

@@ -4,7 +4,7 @@
  * builder returns a body that its schema accepts; the publisher adds nothing.
  */
 import { cut } from '../limits/identifiers';
-import type { InstanceFacts, RequestFacts } from './instance-facts';
+import type { InstanceFacts, RequestFacts } from '../host-state/instance-view';
 import {
   type EventName, eventRoutingKey, type HostwallEvent, type InstanceStateChanged, type IntentAccepted,
   type IntentFailed, type IntentRejected, type IntentSucceeded,

@@ -22,7 +22,7 @@
  */
 import { z } from 'zod';
 import { type Intent, type IntentKind, taskStateFor } from '../intents';
-import type { InstanceFacts, RequestFacts } from './instance-facts';
+import type { InstanceFacts, RequestFacts } from '../host-state/instance-view';
 import { type LegacyExtra, LegacyInstancePayload, legacyInstancePayload } from './nova-legacy';
 import {
   exceptionPayload, type FaultInput, instanceActionPayload, instanceActionVolumePayload, instanceCreatePayload,

@@ -5,7 +5,7 @@
  * cannot load to None; non-nullable fields get Nova's own defaults.
  */
 import type { Flavor, PowerState } from '../intents';
-import type { InstanceFacts, RequestFacts } from './instance-facts';
+import type { InstanceFacts, RequestFacts } from '../host-state/instance-view';
 import type {
   BlockDevicePayload, ExceptionPayload, FlavorPayload, InstanceActionData, InstanceActionPayload,
   InstanceActionVolumePayload, InstanceCreatePayload, NovaTaskState, NovaVmState,

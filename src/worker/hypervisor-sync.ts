@@ -7,10 +7,10 @@
  * the instance, only the power state is noted: the task settles the rest (Nova
  * also skips instances with a task_state).
  */
-import type { InstanceBook } from '../dispatch/instance-book';
+import type { InstanceBook } from '../host-state/instance-book';
 import type { EventSink } from '../dispatch/ports';
 import type { Driver, GuestChange, GuestState, GuestWatch } from '../drivers/driver';
-import type { RequestFacts } from '../events/instance-facts';
+import type { RequestFacts } from '../host-state/instance-view';
 import type { Intent } from '../intents';
 import type { Logger } from '../log';
 

@@ -10,7 +10,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { InstanceFacts, RequestFacts } from '../../src/events/instance-facts';
+import type { InstanceFacts, RequestFacts } from '../../src/host-state/instance-view';
 import { NOVA_ACTIONS, type NovaNotificationOut, type NovaPhase, novaNotifications } from '../../src/events/nova-notification';
 import type { Intent, IntentKind } from '../../src/intents';
 

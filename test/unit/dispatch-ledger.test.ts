@@ -9,14 +9,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InstanceBook } from '../../src/dispatch/instance-book';
+import { InstanceBook } from '../../src/host-state/instance-book';
 import { OutcomeLedger, parseOutcome } from '../../src/dispatch/ledger';
 import type { FinalOutcome } from '../../src/dispatch/outcome';
 import type { EventSink } from '../../src/dispatch/ports';
 import { recoverInterrupted } from '../../src/dispatch/recovery';
 import type { Driver } from '../../src/drivers/driver';
 import { IntentFailure } from '../../src/errors';
-import type { InstanceFacts, RequestFacts } from '../../src/events/instance-facts';
+import type { InstanceFacts, RequestFacts } from '../../src/host-state/instance-view';
 import { createLogger } from '../../src/log';
 import { IntentStore } from '../../src/store/intent-store';
 

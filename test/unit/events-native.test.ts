@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { InstanceFacts, RequestFacts } from '../../src/events/instance-facts';
+import type { InstanceFacts, RequestFacts } from '../../src/host-state/instance-view';
 import { instanceState, intentAccepted, intentOutcome, intentRejected, routingKeyOf } from '../../src/events/native';
 import { EVENT_NAMES, EVENT_SCHEMAS, eventRoutingKey, type HostwallEvent, parseEvent } from '../../src/events/schemas';
 

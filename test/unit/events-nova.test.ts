@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { InstanceFacts, RequestFacts } from '../../src/events/instance-facts';
+import type { InstanceFacts, RequestFacts } from '../../src/host-state/instance-view';
 import { LegacyInstancePayload, novaStrtime, pythonExceptionRepr, pythonStrDatetime } from '../../src/events/nova-legacy';
 import {
   NOVA_ACTIONS, NovaNotification, type NovaNotificationOut, novaEventType, novaNotifications, notificationTopicsOf,

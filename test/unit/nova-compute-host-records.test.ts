@@ -12,7 +12,7 @@ import { ConductorClient } from '../../src/adapters/nova/conductor/conductor-cli
 import { NovaRecords } from '../../src/adapters/nova/compute-host/nova-records';
 import { SchedulerClient } from '../../src/adapters/nova/compute-host/scheduler-client';
 import { IntentFailure, TransportError } from '../../src/errors';
-import type { InstanceFacts } from '../../src/events/instance-facts';
+import type { InstanceFacts } from '../../src/host-state/instance-view';
 import { type Intent, validateIntent } from '../../src/intents';
 import { createLogger } from '../../src/log';
 import type { Transport } from '../../src/transport/transport';

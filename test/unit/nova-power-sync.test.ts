@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { powerSyncChanges } from '../../src/adapters/nova/compute-host/power-sync';
 import { inventoryOf, novaHvType, type PlacedInstance, ratio, usageFields } from '../../src/adapters/nova/compute-host/resources';
 import { ComputeHostSettings } from '../../src/adapters/nova/compute-host/settings';
-import type { InstanceFacts } from '../../src/events/instance-facts';
+import type { InstanceFacts } from '../../src/host-state/instance-view';
 
 function guest(power: InstanceFacts['power_state'], vm: InstanceFacts['vm_state']): InstanceFacts {
   return {

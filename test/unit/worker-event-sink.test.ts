@@ -7,11 +7,11 @@ import { expect } from 'chai';
 import { loadConfig } from '../../src/config';
 import type { FinalOutcome } from '../../src/dispatch/outcome';
 import { TransportError } from '../../src/errors';
-import type { InstanceFacts, RequestFacts } from '../../src/events/instance-facts';
+import type { InstanceFacts, RequestFacts } from '../../src/host-state/instance-view';
 import type { Intent } from '../../src/intents';
 import { createLogger } from '../../src/log';
 import type { OutboundMessage, PublishResult, Transport } from '../../src/transport/transport';
-import { BusEventSink } from '../../src/worker/event-sink';
+import { BusEventSink } from '../../src/events/bus-event-sink';
 
 const UUID = '8f0e5c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b';
 const log = createLogger({ level: 'error', format: 'json' });

@@ -9,7 +9,7 @@
  * reach it some other way: a port.plug or volume intent from Neutron/Cinder
  * the worker remembers, an operator's relay, or the instance's own network
  * info cache. The worker passes what it knows as NovaFacts
- * (dispatch/nova-facts.ts); with none, a Nova request that needs them is
+ * (host-state/learnt-bindings.ts); with none, a Nova request that needs them is
  * refused naming the missing fact.
  */
 import { type ConnectionInfo, Port } from '../../intents';

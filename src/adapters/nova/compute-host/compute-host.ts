@@ -20,7 +20,7 @@
  */
 import type { InstanceStateCause } from '../../../dispatch/ports';
 import type { Driver } from '../../../drivers/driver';
-import type { InstanceFacts, RequestFacts } from '../../../events/instance-facts';
+import type { InstanceFacts, RequestFacts } from '../../../host-state/instance-view';
 import type { Logger } from '../../../log';
 import { RpcClient } from '../../../oslo/rpc-client';
 import type { Transport } from '../../../transport/transport';

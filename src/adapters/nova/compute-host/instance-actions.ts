@@ -11,7 +11,7 @@
  * state: nothing reads the intermediate task states, and each round trip is
  * time the user waits for ACTIVE.
  */
-import type { InstanceFacts } from '../../../events/instance-facts';
+import type { InstanceFacts } from '../../../host-state/instance-view';
 import { POWER_STATE_CODE } from '../../../intents';
 import { type ExpectedTaskState, novaTime } from './instance-record';
 

@@ -22,7 +22,7 @@
 import type { ErrorInfo } from '../../../dispatch/outcome';
 import type { IntentHooks, SenderRecords, WireRequest } from '../../../dispatch/ports';
 import { IntentFailure } from '../../../errors';
-import type { InstanceFacts } from '../../../events/instance-facts';
+import type { InstanceFacts } from '../../../host-state/instance-view';
 import type { Intent } from '../../../intents';
 import type { Logger } from '../../../log';
 import { isJsonObject } from '../../../oslo/envelope';

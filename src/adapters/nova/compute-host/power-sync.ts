@@ -19,8 +19,8 @@
  *   because through the wall an operator's power_on is as legitimate as
  *   Nova's (the README's "Replacing nova-compute" says so).
  */
-import type { InstanceBook } from '../../../dispatch/instance-book';
-import type { InstanceFacts } from '../../../events/instance-facts';
+import type { InstanceBook } from '../../../host-state/instance-book';
+import type { InstanceFacts } from '../../../host-state/instance-view';
 import { POWER_STATE_CODE } from '../../../intents';
 import type { Logger } from '../../../log';
 import { type ConductorClient, remoteClass } from '../conductor/conductor-client';

@@ -4,7 +4,7 @@
  * from it. The hypervisor stays the authority on power state: every outcome
  * refreshes power_state from the driver's answer.
  */
-import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
+import type { InstanceFacts, RequestFacts } from './instance-view';
 import type { PowerState, SpawnArgs, TaskState, VmState } from '../intents';
 
 /** Nova's vm_state for a settled power state (what _sync_power_states would conclude). */

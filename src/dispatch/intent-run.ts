@@ -5,13 +5,13 @@
  * before the ack), keeps the instance book, and returns the final outcome.
  */
 import { asHostwallError, HostwallError } from '../errors';
-import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
+import type { InstanceFacts, RequestFacts } from '../host-state/instance-view';
 import { definitionOf, type Intent, instanceOf } from '../intents';
 import type { Logger } from '../log';
-import { type ExecDeps, type ExecResult, execute, type HostRecords } from './execute';
+import { type ExecDeps, type ExecResult, execute, type HostRecords } from './driver-actions';
 import type { IntentRecords } from './intent-records';
 import { taskStateFor } from '../intents';
-import type { InstanceBook } from './instance-book';
+import type { InstanceBook } from '../host-state/instance-book';
 import { errorInfo, type FinalOutcome } from './outcome';
 import type { EventSink, IntentHooks } from './ports';
 

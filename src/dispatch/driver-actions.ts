@@ -7,9 +7,9 @@ import type { Driver, GuestState } from '../drivers/driver';
 import { IntentFailure } from '../errors';
 import type { HostConnector, HostInventory, Intent, IntentOf } from '../intents';
 import type { Logger } from '../log';
-import type { InstanceBook } from './instance-book';
+import type { InstanceBook } from '../host-state/instance-book';
 import { type IntentRecords, queryIntents } from './intent-records';
-import type { PortReadiness } from './port-readiness';
+import type { PortReadiness } from '../host-state/port-readiness';
 import { attachVolume, extendVolume, reserveDevice } from './volume-devices';
 import type { WaitWatch } from './wait-watch';
 
