@@ -5,7 +5,7 @@
  * before the ack), keeps the instance book, and returns the final outcome.
  */
 import { asHostwallError, HostwallError } from '../errors';
-import type { InstanceFacts, RequestFacts } from '../host-state/instance-view';
+import type { InstanceView, IntentRequest } from '../host-state/instance-view';
 import { definitionOf, type Intent, instanceOf } from '../intents';
 import type { Logger } from '../log';
 import { type ExecDeps, type ExecResult, execute, type HostRecords } from './driver-actions';
@@ -62,7 +62,7 @@ async function run(intent: Intent, deps: ExecDeps, records: HostRecords, opts: A
 }
 
 export async function applyIntent(
-  intent: Intent, request: RequestFacts, pubs: Promise<unknown>[], log: Logger, deps: ApplyDeps, opts: ApplyOptions,
+  intent: Intent, request: IntentRequest, pubs: Promise<unknown>[], log: Logger, deps: ApplyDeps, opts: ApplyOptions,
 ): Promise<FinalOutcome> {
   const { book, events } = deps;
   const hooks = opts.hooks;
@@ -81,7 +81,7 @@ export async function applyIntent(
     const err = asHostwallError(thrown);
     const info = errorInfo(err);
     log.warn(`failed: ${err.message}`, { code: err.code, duration_ms: Date.now() - started });
-    let facts: InstanceFacts | undefined;
+    let facts: InstanceView | undefined;
     if (changes) {
       if (hostChanged) book.setTask(uuid, null);
       else if (intent.kind === 'instance.spawn') book.markError(uuid);
@@ -105,7 +105,7 @@ export async function applyIntent(
   } catch (thrown) {
     return fail(thrown, false);
   }
-  let facts: InstanceFacts | undefined;
+  let facts: InstanceView | undefined;
   if (uuid && res.deleted) {
     facts = book.markDeleted(uuid, now());
   } else if (uuid && res.guest) {
@@ -156,7 +156,7 @@ function trackDevices(book: InstanceBook, intent: Intent, res: ExecResult): void
 }
 
 /** The reply body of a call (REPLY_SCHEMAS): a read's value as it is; a change's value inside the outcome's frame. */
-function resultOf(intent: Intent, request: RequestFacts, res: ExecResult, facts: InstanceFacts | undefined): unknown {
+function resultOf(intent: Intent, request: IntentRequest, res: ExecResult, facts: InstanceView | undefined): unknown {
   if (res.value !== undefined) {
     if (definitionOf(intent.kind).scheduling === 'read') return res.value;
     return { intent_id: request.intent_id, kind: intent.kind, outcome: 'succeeded', ...(res.value as object) };

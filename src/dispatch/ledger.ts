@@ -23,7 +23,7 @@
  * memory only: answering a duplicate read from the cache is a courtesy, and
  * running it again after a restart (or once the cache forgot it) is harmless.
  */
-import type { InstanceFacts, RequestFacts } from '../host-state/instance-view';
+import type { InstanceView, IntentRequest } from '../host-state/instance-view';
 import type { Logger } from '../log';
 import type { BeginRecord, IntentKey, IntentStore } from '../store/intent-store';
 import { RecentOutcomes } from './recent-outcomes';
@@ -36,7 +36,7 @@ export type Prior =
   | undefined;
 
 /** The issuer part of an intent's key: the one its request facts name (as stored), '' for none. */
-export function issuerOf(request: Pick<RequestFacts, 'issuer'>): string {
+export function issuerOf(request: Pick<IntentRequest, 'issuer'>): string {
   return request.issuer ?? '';
 }
 
@@ -135,7 +135,7 @@ export class OutcomeLedger {
 }
 
 /** The instance facts an outcome needs again: what intent.succeeded / intent.failed carry (events/native.ts intentOutcome). */
-type OutcomeFacts = Pick<InstanceFacts, 'uuid' | 'power_state' | 'vm_state' | 'task_state'>;
+type OutcomeInstance = Pick<InstanceView, 'uuid' | 'power_state' | 'vm_state' | 'task_state'>;
 
 /**
  * The outcome as the store keeps it (JSON): everything a duplicate is answered with (the
@@ -146,7 +146,7 @@ type OutcomeFacts = Pick<InstanceFacts, 'uuid' | 'power_state' | 'vm_state' | 't
 export function storedOutcome(o: FinalOutcome): string {
   const f = o.instance;
   if (f === undefined) return JSON.stringify(o);
-  const facts: OutcomeFacts = { uuid: f.uuid, power_state: f.power_state, vm_state: f.vm_state, task_state: f.task_state };
+  const facts: OutcomeInstance = { uuid: f.uuid, power_state: f.power_state, vm_state: f.vm_state, task_state: f.task_state };
   return JSON.stringify({ ...o, instance: facts });
 }
 

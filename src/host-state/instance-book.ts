@@ -4,7 +4,7 @@
  * from it. The hypervisor stays the authority on power state: every outcome
  * refreshes power_state from the driver's answer.
  */
-import type { InstanceFacts, RequestFacts } from './instance-view';
+import type { InstanceView, IntentRequest } from './instance-view';
 import type { PowerState, SpawnArgs, TaskState, VmState } from '../intents';
 
 /** Nova's vm_state for a settled power state (what _sync_power_states would conclude). */
@@ -49,7 +49,7 @@ export interface InstanceBookOptions {
 }
 
 export class InstanceBook {
-  private readonly byUuid = new Map<string, InstanceFacts>();
+  private readonly byUuid = new Map<string, InstanceView>();
   /** instance uuid → volume id → reservation. Kept beside the facts: reservations are never published. */
   private readonly reserved = new Map<string, Map<string, Reservation>>();
   private readonly ttlMs: number;
@@ -63,12 +63,12 @@ export class InstanceBook {
     this.now = opts.now ?? Date.now;
   }
 
-  get(uuid: string): InstanceFacts | undefined {
+  get(uuid: string): InstanceView | undefined {
     return this.byUuid.get(uuid);
   }
 
-  /** Facts for an instance, created from what little is known if it is new to us. */
-  ensure(uuid: string, name?: string): InstanceFacts {
+  /** The view of an instance, created from what little is known if it is new to us. */
+  ensure(uuid: string, name?: string): InstanceView {
     let f = this.byUuid.get(uuid);
     if (!f) {
       f = {
@@ -93,7 +93,7 @@ export class InstanceBook {
   }
 
   /** A spawn starts: record its spec; the instance is building. */
-  fromSpawn(spec: SpawnArgs, now: string, request: RequestFacts): InstanceFacts {
+  fromSpawn(spec: SpawnArgs, now: string, request: IntentRequest): InstanceView {
     const f = this.ensure(spec.instance_uuid, spec.name);
     Object.assign(f, {
       // The spawn's requester owns the instance (Nova's user_id/tenant_id); later requesters may be admins.
@@ -108,7 +108,7 @@ export class InstanceBook {
       terminated_at: undefined,
       ports: [...(spec.ports ?? [])],
       volumes: (spec.volumes ?? []).map((v) => ({ volume_id: v.volume_id, device: undefined })),
-    } satisfies Partial<InstanceFacts>);
+    } satisfies Partial<InstanceView>);
     return f;
   }
 
@@ -116,7 +116,7 @@ export class InstanceBook {
    * The driver reported a power state. While a task runs (a spawn waiting for
    * its ports, say) the vm_state is the task's to settle, so only power moves.
    */
-  observe(uuid: string, power: PowerState, name?: string): InstanceFacts {
+  observe(uuid: string, power: PowerState, name?: string): InstanceView {
     const f = this.ensure(uuid, name);
     f.power_state = power;
     if (f.task_state === null) f.vm_state = vmStateFor(power);
@@ -128,7 +128,7 @@ export class InstanceBook {
     if (f) f.task_state = task;
   }
 
-  markDeleted(uuid: string, now: string): InstanceFacts {
+  markDeleted(uuid: string, now: string): InstanceView {
     const f = this.ensure(uuid);
     Object.assign(f, { power_state: 'shutdown', vm_state: 'deleted', task_state: null, terminated_at: now });
     this.byUuid.delete(uuid);
@@ -145,7 +145,7 @@ export class InstanceBook {
   }
 
   /** A copy for publishing, so later changes don't leak into an event being sent. */
-  snapshot(uuid: string): InstanceFacts | undefined {
+  snapshot(uuid: string): InstanceView | undefined {
     const f = this.byUuid.get(uuid);
     return f ? structuredClone(f) : undefined;
   }

@@ -10,7 +10,7 @@
 import type { InstanceBook } from '../host-state/instance-book';
 import type { EventSink } from '../dispatch/ports';
 import type { Driver, GuestChange, GuestState, GuestWatch } from '../drivers/driver';
-import type { RequestFacts } from '../host-state/instance-view';
+import type { IntentRequest } from '../host-state/instance-view';
 import type { Intent } from '../intents';
 import type { Logger } from '../log';
 
@@ -37,7 +37,7 @@ export class HypervisorSync {
     const { book, events, log } = this.deps;
     const before = book.get(c.instance_uuid);
     const wasActive = before?.vm_state === 'active' && before.task_state === null;
-    const request: RequestFacts = {
+    const request: IntentRequest = {
       intent_id: `hypervisor:${c.instance_uuid}:${Date.now()}`,
       request_id: undefined, global_request_id: undefined, user_id: undefined, project_id: undefined, issuer: 'hypervisor',
     };
