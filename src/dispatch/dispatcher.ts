@@ -32,8 +32,8 @@ import type { IntentStore } from '../store/intent-store';
 import { isReplay } from '../store/replay-marks';
 import type { InboundMessage, Settlement } from '../transport/transport';
 import { type Admitted, admit } from './admission';
-import { type ApplyDeps, applyIntent, keep } from './intent-run';
-import type { ExecDeps } from './driver-actions';
+import { type IntentRunDeps, runIntent, keep } from './intent-run';
+import type { DriverActionDeps } from './driver-actions';
 import type { InstanceBook } from '../host-state/instance-book';
 import { issuerOf, type OutcomeLedger } from './ledger';
 import { LearntBindings } from '../host-state/learnt-bindings';
@@ -54,7 +54,7 @@ export interface DispatcherDeps {
   poisonDeliveries: number;
   /** The consumed queues whose `x-delivery-count` the broker sets (poison.ts); none if unset. */
   countedByBroker?: CountedByBroker | undefined;
-  exec: ExecDeps;
+  exec: DriverActionDeps;
   log: Logger;
   /** Nova's records of its own requests (adapters/nova compute host), when kept. */
   records?: SenderRecords | undefined;
@@ -310,7 +310,7 @@ export class Dispatcher {
     });
     const pubs: Promise<unknown>[] = [];
     keep(pubs, this.deps.events.accepted(intent.kind, request, instance));
-    const deps: ApplyDeps = { book: this.deps.book, events: this.deps.events, exec: this.deps.exec, intents: this.deps.store };
+    const deps: IntentRunDeps = { book: this.deps.book, events: this.deps.events, exec: this.deps.exec, intents: this.deps.store };
     const keys = lockKeysOf(intent);
     let started = false;
     let endWait: (() => void) | undefined;
@@ -327,7 +327,7 @@ export class Dispatcher {
             args: JSON.stringify(redact(intent.args)), request: JSON.stringify(request), receivedAt: o.receivedAt,
           });
         }
-        const out = await applyIntent(intent, request, pubs, log, deps, { recovering: o.recovering, hooks: o.hooks });
+        const out = await runIntent(intent, request, pubs, log, deps, { recovering: o.recovering, hooks: o.hooks });
         // The host is done with; the next intent of these lanes still waits for the outcome's commit.
         releaseSlot();
         await this.deps.ledger.finish(out, issuerOf(request), o.durable);

@@ -8,7 +8,7 @@ import { asHostwallError, HostwallError } from '../errors';
 import type { InstanceView, IntentRequest } from '../host-state/instance-view';
 import { definitionOf, type Intent, instanceOf } from '../intents';
 import type { Logger } from '../log';
-import { type ExecDeps, type ExecResult, execute, type HostRecords } from './driver-actions';
+import { type DriverActionDeps, type DriverActionResult, driverAction, type HostRecords } from './driver-actions';
 import type { IntentRecords } from './intent-records';
 import { taskStateFor } from '../intents';
 import type { InstanceBook } from '../host-state/instance-book';
@@ -26,15 +26,15 @@ export function keep(pubs: Promise<unknown>[], p: Promise<unknown>): void {
   pubs.push(p);
 }
 
-export interface ApplyDeps {
+export interface IntentRunDeps {
   book: InstanceBook;
   events: EventSink;
-  exec: ExecDeps;
+  exec: DriverActionDeps;
   /** The intent store, for host.intents. */
   intents: IntentRecords;
 }
 
-export interface ApplyOptions {
+export interface IntentRunOptions {
   /**
    * The intent was interrupted by a crash and reconciliation chose to run it
    * again: a removal that finds its device already gone reached its target.
@@ -49,9 +49,9 @@ function alreadyDone(intent: Intent, err: HostwallError): boolean {
   return err.code === 'DEVICE_NOT_FOUND' && (intent.kind === 'port.unplug' || intent.kind === 'volume.detach');
 }
 
-async function run(intent: Intent, deps: ExecDeps, records: HostRecords, opts: ApplyOptions): Promise<ExecResult> {
+async function run(intent: Intent, deps: DriverActionDeps, records: HostRecords, opts: IntentRunOptions): Promise<DriverActionResult> {
   try {
-    return await execute(intent, deps, records);
+    return await driverAction(intent, deps, records);
   } catch (thrown) {
     const err = asHostwallError(thrown);
     const uuid = instanceOf(intent);
@@ -61,8 +61,8 @@ async function run(intent: Intent, deps: ExecDeps, records: HostRecords, opts: A
   }
 }
 
-export async function applyIntent(
-  intent: Intent, request: IntentRequest, pubs: Promise<unknown>[], log: Logger, deps: ApplyDeps, opts: ApplyOptions,
+export async function runIntent(
+  intent: Intent, request: IntentRequest, pubs: Promise<unknown>[], log: Logger, deps: IntentRunDeps, opts: IntentRunOptions,
 ): Promise<FinalOutcome> {
   const { book, events } = deps;
   const hooks = opts.hooks;
@@ -98,7 +98,7 @@ export async function applyIntent(
     return { status: 'failed', intentId: request.intent_id, kind: intent.kind, error: info, instance: facts };
   };
 
-  let res: ExecResult;
+  let res: DriverActionResult;
   try {
     if (hooks?.before) await hooks.before();
     res = await run(intent, { ...deps.exec, log }, { book, intents: deps.intents }, opts);
@@ -134,7 +134,7 @@ export async function applyIntent(
   return { status: 'succeeded', intentId: request.intent_id, kind: intent.kind, result: resultOf(intent, request, res, facts), instance: facts };
 }
 
-function trackDevices(book: InstanceBook, intent: Intent, res: ExecResult): void {
+function trackDevices(book: InstanceBook, intent: Intent, res: DriverActionResult): void {
   const uuid = instanceOf(intent);
   const f = uuid ? book.get(uuid) : undefined;
   if (!f) return;
@@ -156,7 +156,7 @@ function trackDevices(book: InstanceBook, intent: Intent, res: ExecResult): void
 }
 
 /** The reply body of a call (REPLY_SCHEMAS): a read's value as it is; a change's value inside the outcome's frame. */
-function resultOf(intent: Intent, request: IntentRequest, res: ExecResult, facts: InstanceView | undefined): unknown {
+function resultOf(intent: Intent, request: IntentRequest, res: DriverActionResult, facts: InstanceView | undefined): unknown {
   if (res.value !== undefined) {
     if (definitionOf(intent.kind).scheduling === 'read') return res.value;
     return { intent_id: request.intent_id, kind: intent.kind, outcome: 'succeeded', ...(res.value as object) };
