@@ -70,9 +70,8 @@ export async function runIntent(
   const now = () => new Date().toISOString();
   const changes = definitionOf(intent.kind).scheduling === 'mutate' && uuid !== undefined;
   if (changes) {
-    const facts = intent.kind === 'instance.spawn' ? book.fromSpawn(intent.args, now(), request) : book.ensure(uuid);
-    facts.task_state = taskStateFor(intent);
-    keep(pubs, events.novaPhase(intent, 'start', structuredClone(facts), request));
+    if (intent.kind === 'instance.spawn') book.fromSpawn(intent.args, now(), request);
+    keep(pubs, events.novaPhase(intent, 'start', book.startTask(uuid, taskStateFor(intent)), request));
   }
   const started = Date.now();
 
@@ -114,8 +113,7 @@ export async function runIntent(
     book.observe(uuid, res.guest.power_state, res.guest.name);
     if (changes) {
       trackDevices(book, intent, res);
-      const f = book.get(uuid);
-      if (f && intent.kind === 'instance.spawn') f.launched_at = now();
+      if (intent.kind === 'instance.spawn') book.launched(uuid, now());
     }
     facts = book.snapshot(uuid);
   }
@@ -135,21 +133,18 @@ export async function runIntent(
 }
 
 function trackDevices(book: InstanceBook, intent: Intent, res: DriverActionResult): void {
-  const uuid = instanceOf(intent);
-  const f = uuid ? book.get(uuid) : undefined;
-  if (!f) return;
   switch (intent.kind) {
     case 'volume.attach':
-      f.volumes = [...f.volumes.filter((v) => v.volume_id !== intent.args.volume_id), { volume_id: intent.args.volume_id, device: res.device }];
+      book.volumeAttached(intent.args.instance_uuid, intent.args.volume_id, res.device);
       break;
     case 'volume.detach':
-      f.volumes = f.volumes.filter((v) => v.volume_id !== intent.args.volume_id);
+      book.volumeDetached(intent.args.instance_uuid, intent.args.volume_id);
       break;
     case 'port.plug':
-      f.ports = [...f.ports.filter((p) => p.port_id !== intent.args.port.port_id), intent.args.port];
+      book.portPlugged(intent.args.instance_uuid, intent.args.port);
       break;
     case 'port.unplug':
-      f.ports = f.ports.filter((p) => p.port_id !== intent.args.port_id);
+      book.portUnplugged(intent.args.instance_uuid, intent.args.port_id);
       break;
     default:
   }

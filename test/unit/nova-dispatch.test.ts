@@ -129,7 +129,8 @@ describe('Nova dispatch: the facts Nova leaves out', () => {
     dir.learnIntent(validateIntent('port.plug', '1.0', { instance_uuid: UUID, port: PORT }));
     expect(dir.lookups.port?.(PORT.port_id)).to.deep.equal({ port: PORT });
     const other = { ...PORT, port_id: 'p-2', mac_address: 'fa:16:3e:00:00:02' };
-    book.ensure(UUID).ports.push(other);
+    book.observe(UUID, 'running');
+    book.portPlugged(UUID, other);
     expect(dir.lookups.port?.('p-2')).to.deep.equal({ port: other });
   });
 

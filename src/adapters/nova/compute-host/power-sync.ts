@@ -40,7 +40,7 @@ export interface PowerSyncDeps {
 }
 
 /** The fields to save so that Nova's record matches the guest (empty: nothing to do). */
-export function powerSyncChanges(record: { vm_state: unknown; power_state: unknown }, facts: InstanceView | undefined): Record<string, unknown> {
+export function powerSyncChanges(record: { vm_state: unknown; power_state: unknown }, facts: Pick<InstanceView, 'power_state' | 'vm_state'> | undefined): Record<string, unknown> {
   const changes: Record<string, unknown> = {};
   const power = facts ? POWER_STATE_CODE[facts.power_state] : 0;
   if (record.power_state !== power) changes.power_state = power;
