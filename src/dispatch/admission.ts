@@ -15,7 +15,7 @@
  *   each with its own id `<_unique_id>:<n>`.
  * - any other namespace: refused as oslo's dispatcher does, UnsupportedVersion.
  *
- * What is admitted also teaches the Nova facts directory (host-state/learnt-bindings.ts).
+ * What is admitted also teaches the learnt bindings (host-state/learnt-bindings.ts).
  */
 import { adaptNovaRequest } from '../adapters/nova';
 import { RejectedError } from '../errors';

@@ -134,13 +134,13 @@ export class OutcomeLedger {
   }
 }
 
-/** The instance facts an outcome needs again: what intent.succeeded / intent.failed carry (events/native.ts intentOutcome). */
+/** The instance fields an outcome needs again: what intent.succeeded / intent.failed carry (events/native.ts intentOutcome). */
 type OutcomeInstance = Pick<InstanceView, 'uuid' | 'power_state' | 'vm_state' | 'task_state'>;
 
 /**
  * The outcome as the store keeps it (JSON): everything a duplicate is answered with (the
  * status, the result or error a call gets, and the instance fields its outcome event
- * carries), without the rest of the instance facts (flavor, ports, volumes, metadata...),
+ * carries), without the rest of the instance view (flavor, ports, volumes, metadata...),
  * which are the bulk of an outcome and are only ever read from the instance book.
  */
 export function storedOutcome(o: FinalOutcome): string {
@@ -151,7 +151,7 @@ export function storedOutcome(o: FinalOutcome): string {
 }
 
 /**
- * A stored outcome. Its instance facts may hold only the fields `storedOutcome` keeps
+ * A stored outcome. Its instance view may hold only the fields `storedOutcome` keeps
  * (FinalOutcomeSchema checks no more than that they are an object): what reads them is the
  * outcome event, which uses no other.
  */

@@ -1,4 +1,3 @@
-export * from '../host-state/instance-view';
 export * from './schemas';
 export * from './native';
 export * from './nova-schemas';

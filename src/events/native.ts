@@ -1,6 +1,6 @@
 /**
  * Builders of the native events (schemas.ts) from what the dispatcher knows:
- * the request (oslo context), the instance facts and the outcome. Each
+ * the request (oslo context), the instance view and the outcome. Each
  * builder returns a body that its schema accepts; the publisher adds nothing.
  */
 import { cut } from '../limits/identifiers';
