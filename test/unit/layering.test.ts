@@ -13,7 +13,9 @@ const SRC = join(__dirname, '..', '..', '..', 'src');
  *
  * - errors, version: leaves every layer may use.
  * - limits, log-file, then log (which cuts its fields with limits).
- * - intents: the schemas of what may be asked; only errors below them.
+ * - intents, and the events' schemas: what may be asked and what is told;
+ *   the event schemas use only the intents' state vocabulary (the builders,
+ *   which read the instance view, are higher, in events/).
  * - transport, policy, serializer: bytes and acks, who may send what, lanes;
  *   none of them knows what an intent does.
  * - drivers: the hypervisor, below the config that names its defaults
@@ -44,7 +46,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['errors.ts', 'version.ts'],
   ['limits/', 'log-file.ts'],
   ['log.ts'],
-  ['intents/'],
+  ['intents/', 'events/schemas.ts', 'events/nova-schemas.ts'],
   ['transport/', 'policy/', 'serializer/'],
   ['drivers/'],
   ['config.ts'],
