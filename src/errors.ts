@@ -189,7 +189,7 @@ export function exitCodeOf(err: unknown): 1 | 2 {
   return err instanceof ConfigError || err instanceof UsageError ? 2 : 1;
 }
 
-export interface PlacementErrorFacts {
+export interface PlacementErrorDetails {
   /** The HTTP status Placement (or Keystone) answered, when it answered. */
   status?: number | undefined;
   /** Placement's error code, `errors[0].code` of the reply (microversion >= 1.23 only). */
@@ -216,7 +216,7 @@ export class PlacementError extends HostwallError {
   readonly code: PlacementErrorCode;
   readonly status: number | undefined;
   readonly placementCode: string | undefined;
-  constructor(code: PlacementErrorCode, message: string, facts: PlacementErrorFacts = {}) {
+  constructor(code: PlacementErrorCode, message: string, facts: PlacementErrorDetails = {}) {
     super(message, {
       ...(facts.status !== undefined ? { status: facts.status } : {}),
       ...(facts.placementCode !== undefined ? { placement_code: facts.placementCode } : {}),

@@ -24,7 +24,7 @@ import { describe } from '../replay/replay-message';
 import type { Transport } from '../transport/transport';
 import { offlineRecords, StoreHeldError, storeFile } from '../store/intent-store-reader';
 import { amqp091UrlOf } from '../worker/connect';
-import { deadLetterQueueName } from '../worker/wire';
+import { deadLetterQueueName } from '../oslo/wire/oslo-wire';
 import { connectCli } from './connect';
 import { duration, pointInTime, positiveInt } from './option-values';
 

@@ -17,7 +17,7 @@ import type { ReplayItem } from '../replay/replay-message';
 import type { Selection } from '../replay/selection';
 import { collect, deadLetterSource, journalSource, replayOf } from '../replay/sources';
 import { amqp091UrlOf } from '../worker/connect';
-import { deadLetterQueueName } from '../worker/wire';
+import { deadLetterQueueName } from '../oslo/wire/oslo-wire';
 import { connectCli } from './connect';
 import { duration, pointInTime, positiveInt, ratePerSecond } from './option-values';
 import { confirmLargeReplay } from './replay-confirm';

@@ -107,6 +107,14 @@ export interface Driver {
    * if the volume is not attached.
    */
   extendVolume?(uuid: string, volumeId: string, newSizeBytes?: number): Promise<DeviceChange>;
+  /**
+   * The volumes this driver recorded in the guest itself, by device name
+   * (libvirt: hostwall's facts in the guest's metadata, which survive
+   * restarts); undefined for a guest without such a record. A driver without
+   * it leaves device names to what the worker saw since it started
+   * (dispatch/volume-devices.ts).
+   */
+  guestFacts?(uuid: string): Promise<{ volumes: readonly { device: string }[] } | undefined>;
   /** The host's `uptime` line, as Nova's get_host_uptime returns it (`env LANG=C uptime` stdout). */
   hostUptime?(): Promise<string>;
   /**

@@ -61,7 +61,7 @@ export class IssuerPolicy {
   /**
    * Whether an identity admit() returned may send `kind` too (the same rule,
    * without throwing). Facts that decide what a later intent does are taken
-   * only from issuers that may send that intent (dispatch/nova-facts.ts).
+   * only from issuers that may send that intent (host-state/learnt-bindings.ts).
    */
   allows(kind: IntentKind, identity: Identity): boolean {
     if (identity.issuer === undefined) return identity.claimed === undefined;

@@ -17,7 +17,7 @@ import { TransportError } from '../errors';
 import { connectFirstHost } from '../transport/amqp091/first-host';
 import { REPLAY_HEADERS } from '../store/replay-marks';
 import { withTimeout } from '../transport/amqp091/timing';
-import { DEAD_LETTER_HEADERS } from '../worker/wire';
+import { DEAD_LETTER_HEADERS } from '../oslo/wire/oslo-wire';
 import type { SourceMessage } from './replay-message';
 
 export interface HeldMessage {

@@ -13,9 +13,9 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from '../config';
 import { Dispatcher } from '../dispatch/dispatcher';
-import { InstanceBook } from '../dispatch/instance-book';
+import { InstanceBook } from '../host-state/instance-book';
 import { OutcomeLedger } from '../dispatch/ledger';
-import { PortReadiness } from '../dispatch/port-readiness';
+import { PortReadiness } from '../host-state/port-readiness';
 import { recoverInterrupted } from '../dispatch/recovery';
 import { WaitWatch } from '../dispatch/wait-watch';
 import type { Driver } from '../drivers/driver';
@@ -30,14 +30,14 @@ import { IntentStore } from '../store/intent-store';
 import { JOURNAL_STREAM, journalBindings, journalQueue } from '../store/journal';
 import type { Transport } from '../transport/transport';
 import type { WorkerCompanion } from './companion';
-import { BusEventSink } from './event-sink';
+import { BusEventSink } from '../events/bus-event-sink';
 import { awaitHostFree, consumeAsOwner, type HostClaim } from './host-claim';
 import { HypervisorSync } from './hypervisor-sync';
 import { WorkerMetrics } from './metrics';
 import { type Readiness, ReadinessProbe } from './readiness';
 import { StatusServer } from './status-server';
 import { countedByBroker, type WorkerTopology, workerTopology } from './topology';
-import { OsloWire } from './wire';
+import { OsloWire } from '../oslo/wire/oslo-wire';
 
 export type WorkerState = 'created' | 'starting' | 'running' | 'draining' | 'stopped';
 

@@ -17,7 +17,7 @@ import { type Connection, isLibvirtCode } from './connection';
 import { hostDeviceSize } from './device-size';
 import { interfaceDevice, nextFreeTarget, tapName, targetFromDeviceName, volumeDevice, volumeHostPath } from './device-xml';
 import { DomainState, type DomainPtr, ErrorNumber, Flags } from './ffi';
-import { emptyFacts, factsXml, HOSTWALL_NS, HOSTWALL_PREFIX, type InstanceFacts, readFacts, withFacts } from './metadata';
+import { emptyFacts, factsXml, HOSTWALL_NS, HOSTWALL_PREFIX, type GuestFacts, readFacts, withFacts } from './metadata';
 import { deleteSecretQuietly, ensureSecret } from './secrets';
 import { childAttr, childText, findElements, insertBeforeClose, removeElement, type XmlElement } from './xml';
 
@@ -75,13 +75,13 @@ async function redefine(c: Connection, xml: string): Promise<void> {
   c.freeDomain(await c.defineDomain(xml));
 }
 
-async function setFacts(c: Connection, dom: DomainPtr, defs: Definitions, facts: InstanceFacts): Promise<void> {
+async function setFacts(c: Connection, dom: DomainPtr, defs: Definitions, facts: GuestFacts): Promise<void> {
   const flags = Flags.AFFECT_CONFIG | (defs.active ? Flags.AFFECT_LIVE : 0);
   await c.setMetadata(dom, Flags.METADATA_ELEMENT, factsXml(facts, { bare: true }), HOSTWALL_PREFIX, HOSTWALL_NS, flags);
 }
 
 /** Add a device; true when the running guest got it now. */
-async function addDevice(c: Connection, dom: DomainPtr, s: DeviceSettings, defs: Definitions, xml: string, facts: InstanceFacts): Promise<boolean> {
+async function addDevice(c: Connection, dom: DomainPtr, s: DeviceSettings, defs: Definitions, xml: string, facts: GuestFacts): Promise<boolean> {
   if (s.hotplug !== false && (await tryHotplug(s, () => c.attachDevice(dom, xml, Flags.AFFECT_CONFIG | (defs.active ? Flags.AFFECT_LIVE : 0))))) {
     await setFacts(c, dom, defs, facts);
     return defs.active;
@@ -125,7 +125,7 @@ async function waitReleased(c: Connection, dom: DomainPtr, stillLive: (liveXml: 
 async function removeDevice(
   c: Connection, dom: DomainPtr, s: DeviceSettings, defs: Definitions,
   found: { config: XmlElement | undefined; live: XmlElement | undefined },
-  stillLive: (liveXml: string) => boolean, facts: InstanceFacts,
+  stillLive: (liveXml: string) => boolean, facts: GuestFacts,
 ): Promise<boolean> {
   const flags = (found.live ? Flags.AFFECT_LIVE : 0) | (found.config ? Flags.AFFECT_CONFIG : 0);
   const el = found.live ?? found.config;

@@ -30,7 +30,7 @@ import { type DomainPtr, Flags, libvirt } from './ffi';
 import { guestState, listGuests } from './guest-state';
 import { createGuest, exists, type GuestHost, removeGuest } from './lifecycle';
 import { LifecycleWatch, type WatchSettings } from './lifecycle-watch';
-import { type InstanceFacts, readFacts } from './metadata';
+import { type GuestFacts, readFacts } from './metadata';
 import { ConnectionPool } from './pool';
 import * as power from './power';
 import type { CallOutcome } from './power-state-tracker';
@@ -296,7 +296,7 @@ export class LibvirtDriver implements Driver {
   }
 
   /** hostwall's facts recorded in the guest's persistent definition (undefined if it has none). */
-  guestFacts(uuid: string): Promise<InstanceFacts | undefined> {
+  guestFacts(uuid: string): Promise<GuestFacts | undefined> {
     return this.track(() => this.withDomain(uuid, async (c, dom) => readFacts(await c.domainXml(dom, Flags.XML_INACTIVE))));
   }
 

@@ -7,13 +7,13 @@ import type { Driver, GuestState } from '../drivers/driver';
 import { IntentFailure } from '../errors';
 import type { HostConnector, HostInventory, Intent, IntentOf } from '../intents';
 import type { Logger } from '../log';
-import type { InstanceBook } from './instance-book';
+import type { InstanceBook } from '../host-state/instance-book';
 import { type IntentRecords, queryIntents } from './intent-records';
-import type { PortReadiness } from './port-readiness';
+import type { PortReadiness } from '../host-state/port-readiness';
 import { attachVolume, extendVolume, reserveDevice } from './volume-devices';
 import type { WaitWatch } from './wait-watch';
 
-export interface ExecDeps {
+export interface DriverActionDeps {
   driver: Driver;
   ports: PortReadiness;
   connector: () => Promise<HostConnector>;
@@ -31,7 +31,7 @@ export interface HostRecords {
 }
 
 /** What the host did. `guest` is the driver's settled view after the change. */
-export interface ExecResult {
+export interface DriverActionResult {
   guest?: GuestState;
   deleted?: boolean;
   existed?: boolean;
@@ -46,7 +46,7 @@ function notSupported(driver: Driver, what: string): never {
   throw new IntentFailure('NOT_SUPPORTED', `driver ${driver.name} cannot ${what}`);
 }
 
-export async function execute(intent: Intent, deps: ExecDeps, records: HostRecords): Promise<ExecResult> {
+export async function driverAction(intent: Intent, deps: DriverActionDeps, records: HostRecords): Promise<DriverActionResult> {
   const { driver } = deps;
   switch (intent.kind) {
     case 'instance.spawn':
@@ -129,7 +129,7 @@ export async function execute(intent: Intent, deps: ExecDeps, records: HostRecor
  * fails (and removes the guest) or carries on, per vif_plugging_is_fatal —
  * Nova's libvirt driver's _create_guest_with_network, without the lost-event race.
  */
-async function spawn(intent: IntentOf<'instance.spawn'>, deps: ExecDeps): Promise<ExecResult> {
+async function spawn(intent: IntentOf<'instance.spawn'>, deps: DriverActionDeps): Promise<DriverActionResult> {
   const spec = intent.args;
   const portIds = (spec.ports ?? []).map((p) => p.port_id);
   const wait = portIds.length > 0 && (spec.wait_for_ports ?? true) && deps.vifPluggingTimeoutS > 0;
