@@ -20,11 +20,12 @@ import type { WorkerTopology } from '../worker/topology';
 import { intentStorePath, Worker } from '../worker/worker';
 import { EventTail } from './event-tail';
 import { replayJournal } from './demo-replay';
+import { CheckFailed } from '../errors';
 
 const say = (s: string) => process.stdout.write(`\n== ${s}\n`);
 
 function check(ok: boolean, what: string): void {
-  if (!ok) throw new Error(`demo: expected ${what}`);
+  if (!ok) throw new CheckFailed(`demo: expected ${what}`);
   process.stdout.write(`   ok: ${what}\n`);
 }
 
