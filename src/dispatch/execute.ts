@@ -17,7 +17,7 @@ export interface ExecDeps {
   driver: Driver;
   ports: PortReadiness;
   connector: () => Promise<HostConnector>;
-  vifPluggingTimeoutS: number;
+  vifPluggingTimeoutMs: number;
   vifPluggingIsFatal: boolean;
   log: Logger;
   /** Lines while a spawn waits for its ports (wait-watch.ts). */
@@ -132,21 +132,21 @@ export async function execute(intent: Intent, deps: ExecDeps, records: HostRecor
 async function spawn(intent: IntentOf<'instance.spawn'>, deps: ExecDeps): Promise<ExecResult> {
   const spec = intent.args;
   const portIds = (spec.ports ?? []).map((p) => p.port_id);
-  const wait = portIds.length > 0 && (spec.wait_for_ports ?? true) && deps.vifPluggingTimeoutS > 0;
+  const wait = portIds.length > 0 && (spec.wait_for_ports ?? true) && deps.vifPluggingTimeoutMs > 0;
   const guest = await deps.driver.spawn(spec, { startPaused: wait });
   if (!wait) return { guest };
 
-  const waiting = deps.ports.wait(portIds, deps.vifPluggingTimeoutS * 1000);
+  const waiting = deps.ports.wait(portIds, deps.vifPluggingTimeoutMs);
   // Ports whose port.ready came before the spawn are not waited for.
   const endWait = deps.ports.stillAwaited(portIds).length > 0
-    ? deps.waits?.begin(deps.log, 'info', 'waiting for port.ready of its ports', () => ({ ports: deps.ports.stillAwaited(portIds), timeout_s: deps.vifPluggingTimeoutS }))
+    ? deps.waits?.begin(deps.log, 'info', 'waiting for port.ready of its ports', () => ({ ports: deps.ports.stillAwaited(portIds), timeout_s: deps.vifPluggingTimeoutMs / 1000 }))
     : undefined;
   const r = await waiting.finally(() => endWait?.());
   const problem =
     r.failed.length > 0
       ? new IntentFailure('PORT_FAILED', `Neutron reported ports failed: ${r.failed.join(', ')}`, { failed: r.failed })
       : r.missing.length > 0
-        ? new IntentFailure('PORT_WAIT_TIMEOUT', `Timeout waiting for port.ready of ${r.missing.join(', ')} after ${deps.vifPluggingTimeoutS} s`, { missing: r.missing })
+        ? new IntentFailure('PORT_WAIT_TIMEOUT', `Timeout waiting for port.ready of ${r.missing.join(', ')} after ${deps.vifPluggingTimeoutMs / 1000} s`, { missing: r.missing })
         : undefined;
   if (problem && deps.vifPluggingIsFatal) {
     // Nova destroys the guest when plugging fails; leave nothing half-built behind.

@@ -90,10 +90,10 @@ export class Worker {
     const companion = parts.companion;
     if (companion?.onInstanceState) this.events.onInstanceState = (f, r, c) => companion.onInstanceState?.(f, r, c);
     this.hypervisor = new HypervisorSync({ driver, book: this.book, events: this.events, log });
-    const policy = new IssuerPolicy({ mode: config.issuerMode, users: config.issuerUsers, keys: loadIssuerKeys(config.issuerKeysFile), signatureWindowS: config.signatureWindowS });
+    const policy = new IssuerPolicy({ mode: config.issuerMode, users: config.issuerUsers, keys: loadIssuerKeys(config.issuerKeysFile), signatureWindowMs: config.signatureWindowMs });
     // Opened last: it takes the store's lock, and a constructor that throws after it would leak it.
-    this.store = IntentStore.open({ path: intentStorePath(config), runId: randomUUID(), retentionMs: config.storeRetentionH * 3_600_000 });
-    this.waits = new WaitWatch(config.waitLogIntervalS * 1000);
+    this.store = IntentStore.open({ path: intentStorePath(config), runId: randomUUID(), retentionMs: config.storeRetentionMs });
+    this.waits = new WaitWatch(config.waitLogIntervalMs);
     this.metrics = new WorkerMetrics({
       inFlight: () => this.dispatcher.pending,
       serializer: () => this.serializer.stats(),
@@ -121,9 +121,9 @@ export class Worker {
       waits: this.waits,
       exec: {
         driver,
-        ports: new PortReadiness({ memoryMs: config.portReadyMemoryS * 1000 }),
+        ports: new PortReadiness({ memoryMs: config.portReadyMemoryMs }),
         connector: async () => hostConnector({ host: config.host }),
-        vifPluggingTimeoutS: config.vifPluggingTimeoutS,
+        vifPluggingTimeoutMs: config.vifPluggingTimeoutMs,
         vifPluggingIsFatal: config.vifPluggingIsFatal,
         log,
         waits: this.waits,
@@ -202,14 +202,14 @@ export class Worker {
   private prune(): void {
     try {
       const n = this.store.prune();
-      if (n > 0) this.parts.log.info('intent store pruned', { removed: n, retention_h: this.parts.config.storeRetentionH });
+      if (n > 0) this.parts.log.info('intent store pruned', { removed: n, retention_h: this.parts.config.storeRetentionMs / 3_600_000 });
     } catch (err) {
       this.parts.log.warn('intent store prune failed', { error: String(err) });
     }
   }
 
   /** Graceful stop; resolves true if every in-flight intent finished before the deadline. */
-  async stop(deadlineMs = this.parts.config.shutdownTimeoutS * 1000): Promise<boolean> {
+  async stop(deadlineMs = this.parts.config.shutdownTimeoutMs): Promise<boolean> {
     const { log, transport, driver } = this.parts;
     if (this.state === 'stopped') return true;
     this.state = 'draining';

@@ -18,9 +18,9 @@ export function libvirtDriverOptions(config: Config, log?: Logger): LibvirtDrive
     hostPathAllow: config.hostPathAllow,
     blockDeviceDirs: config.blockDeviceDirs,
     hostPathTimeoutMs: config.hostPathTimeoutMs,
-    deviceDetachTimeoutMs: config.deviceDetachTimeoutS * 1000,
-    watchReconcileMs: config.watchReconcileS * 1000,
-    watchStopDelayMs: config.watchStopDelayS * 1000,
+    deviceDetachTimeoutMs: config.deviceDetachTimeoutMs,
+    watchReconcileMs: config.watchReconcileMs,
+    watchStopDelayMs: config.watchStopDelayMs,
     ...(log
       ? {
           onReadyChange: (ready: boolean, why: string) => {
