@@ -6,6 +6,7 @@
  * outcome and leaves the message unacked, its 'started' record for the next
  * start to reconcile, as after a crash.
  */
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import type { Driver, GuestState, StopSignal } from '../../src/drivers/driver';
 import type { Connection } from '../../src/drivers/libvirt/connection';
 import { DomainState, type DomainPtr } from '../../src/drivers/libvirt/ffi';
 import { powerOff } from '../../src/drivers/libvirt/power';
+import { pause, unlessStopping } from '../../src/drivers/stop-signal';
 import { ConfigError, StartFailure, StoppingError, TransportError } from '../../src/errors';
 import { createLogger } from '../../src/log';
 import { IntentStore } from '../../src/store/intent-store';
@@ -197,5 +199,20 @@ describe('worker lifecycle', () => {
     expect(err).to.be.instanceOf(StoppingError);
     expect((err as StoppingError).code).to.equal('STOPPING');
     expect(calls).to.deep.equal(['domainShutdown']);
+  });
+
+  it('a wait raced against the stop signal lets go of the signal when it ends, and ends at once when it aborts', async () => {
+    const force = new AbortController();
+    // The worker's signal lives as long as the worker: a finished wait must not leave a listener on it.
+    for (let i = 0; i < 20; i++) expect(await unlessStopping(Promise.resolve(i), force.signal, 'a wait')).to.equal(i);
+    await pause(1, force.signal, 'a pause');
+    expect(getEventListeners(force.signal, 'abort')).to.have.length(0);
+    const never = new Promise<never>(() => undefined);
+    const cut = unlessStopping(never, force.signal, 'waiting for port.ready').then(() => undefined, (e: unknown) => e);
+    const paused = pause(3_600_000, force.signal, 'a pause of an hour').then(() => undefined, (e: unknown) => e);
+    force.abort();
+    expect(await cut).to.be.instanceOf(StoppingError);
+    expect(await paused).to.be.instanceOf(StoppingError);
+    expect(getEventListeners(force.signal, 'abort')).to.have.length(0);
   });
 });
