@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import { printable } from '../limits/terminal-text';
-import { ConfigError } from '../errors';
+import { ConfigError, InvariantError } from '../errors';
 import { loadIssuerKeys } from '../policy/identity';
 import { DeadLetterReader } from '../replay/dead-letters';
 import { type ItemStatus, replay, type ReplayOptions, type SourceEntry } from '../replay/replay';
@@ -103,7 +103,7 @@ export function registerReplay(program: Command): void {
           selection: sel, asNew: f.asNew === true, rate: f.rate, topic: config.topic, runId,
           keys: f.issuerKeysFile ? loadIssuerKeys(f.issuerKeysFile) : undefined,
           publish: (m) => {
-            if (!transport) throw new Error('no transport in a dry run');
+            if (!transport) throw new InvariantError('no transport in a dry run');
             return transport.publish(m);
           },
         };

@@ -21,7 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Driver } from '../drivers/driver';
-import { asHostwallError, RejectedError } from '../errors';
+import { asHostwallError, RejectedError, StoppingError } from '../errors';
 import type { IntentRequest } from '../host-state/instance-view';
 import { capGroupOf, definitionOf, type Intent, instanceOf, lockKeysOf } from '../intents';
 import { cutText } from '../limits/identifiers';
@@ -327,7 +327,15 @@ export class Dispatcher {
             args: JSON.stringify(redact(intent.args)), request: JSON.stringify(request), receivedAt: o.receivedAt,
           });
         }
-        const out = await runIntent(intent, request, pubs, log, deps, { recovering: o.recovering, hooks: o.hooks });
+        let out: FinalOutcome;
+        try {
+          out = await runIntent(intent, request, pubs, log, deps, { recovering: o.recovering, hooks: o.hooks });
+        } catch (err) {
+          if (!(err instanceof StoppingError)) throw err;
+          // As after a crash: the 'started' record stays and is reconciled at the next start (recovery.ts); the message stays unacked.
+          log.warn('interrupted by the worker\'s stop: no outcome recorded, left for redelivery', { error: err.message });
+          return undefined;
+        }
         // The host is done with; the next intent of these lanes still waits for the outcome's commit.
         releaseSlot();
         await this.deps.ledger.finish(out, issuerOf(request), o.durable);

@@ -4,7 +4,8 @@
  * maps the result to events, a reply and a settlement).
  */
 import type { Driver, GuestState } from '../drivers/driver';
-import { IntentFailure } from '../errors';
+import { IntentFailure, StoppingError } from '../errors';
+import { unlessStopping } from '../drivers/stop-signal';
 import type { HostConnector, HostInventory, Intent, IntentOf } from '../intents';
 import type { Logger } from '../log';
 import type { InstanceBook } from '../host-state/instance-book';
@@ -17,11 +18,13 @@ export interface DriverActionDeps {
   driver: Driver;
   ports: PortReadiness;
   connector: () => Promise<HostConnector>;
-  vifPluggingTimeoutS: number;
+  vifPluggingTimeoutMs: number;
   vifPluggingIsFatal: boolean;
   log: Logger;
   /** Lines while a spawn waits for its ports (wait-watch.ts). */
   waits?: WaitWatch | undefined;
+  /** Aborted when the worker stops and its grace period is over: waits end with StoppingError (drivers/stop-signal.ts). */
+  signal?: AbortSignal | undefined;
 }
 
 /** What the worker itself keeps that some intents read or change (device reservations, the intent store). */
@@ -58,7 +61,7 @@ export async function driverAction(intent: Intent, deps: DriverActionDeps, recor
     case 'instance.power_on':
       return { guest: await driver.powerOn(intent.args.instance_uuid) };
     case 'instance.power_off': {
-      const r = await driver.powerOff(intent.args.instance_uuid, { clean: intent.args.clean, timeoutS: intent.args.timeout_s });
+      const r = await driver.powerOff(intent.args.instance_uuid, { clean: intent.args.clean, timeoutS: intent.args.timeout_s, signal: deps.signal });
       return { guest: r, forced: r.forced };
     }
     case 'instance.reboot':
@@ -84,7 +87,7 @@ export async function driverAction(intent: Intent, deps: DriverActionDeps, recor
     case 'volume.detach': {
       const { instance_uuid, volume_id } = intent.args;
       records.book.release(instance_uuid, volume_id);
-      const d = await driver.detachVolume(instance_uuid, volume_id);
+      const d = await driver.detachVolume(instance_uuid, volume_id, { signal: deps.signal });
       return { ...d, guest: await driver.getState(instance_uuid) };
     }
     case 'volume.reserve_device': {
@@ -101,7 +104,7 @@ export async function driverAction(intent: Intent, deps: DriverActionDeps, recor
       return { ...d, guest: await driver.getState(intent.args.instance_uuid) };
     }
     case 'port.unplug': {
-      const d = await driver.unplugPort(intent.args.instance_uuid, intent.args.port_id);
+      const d = await driver.unplugPort(intent.args.instance_uuid, intent.args.port_id, { signal: deps.signal });
       return { ...d, guest: await driver.getState(intent.args.instance_uuid) };
     }
     case 'port.ready': {
@@ -132,21 +135,27 @@ export async function driverAction(intent: Intent, deps: DriverActionDeps, recor
 async function spawn(intent: IntentOf<'instance.spawn'>, deps: DriverActionDeps): Promise<DriverActionResult> {
   const spec = intent.args;
   const portIds = (spec.ports ?? []).map((p) => p.port_id);
-  const wait = portIds.length > 0 && (spec.wait_for_ports ?? true) && deps.vifPluggingTimeoutS > 0;
+  const wait = portIds.length > 0 && (spec.wait_for_ports ?? true) && deps.vifPluggingTimeoutMs > 0;
   const guest = await deps.driver.spawn(spec, { startPaused: wait });
   if (!wait) return { guest };
 
-  const waiting = deps.ports.wait(portIds, deps.vifPluggingTimeoutS * 1000);
+  const waiting = deps.ports.wait(portIds, deps.vifPluggingTimeoutMs);
   // Ports whose port.ready came before the spawn are not waited for.
   const endWait = deps.ports.stillAwaited(portIds).length > 0
-    ? deps.waits?.begin(deps.log, 'info', 'waiting for port.ready of its ports', () => ({ ports: deps.ports.stillAwaited(portIds), timeout_s: deps.vifPluggingTimeoutS }))
+    ? deps.waits?.begin(deps.log, 'info', 'waiting for port.ready of its ports', () => ({ ports: deps.ports.stillAwaited(portIds), timeout_s: deps.vifPluggingTimeoutMs / 1000 }))
     : undefined;
-  const r = await waiting.finally(() => endWait?.());
+  const r = await unlessStopping(waiting, deps.signal, 'waiting for port.ready of its ports')
+    .catch((err: unknown) => {
+      // The guest stays paused, as a crash would leave it: the next start reconciles the spawn (recovery.ts).
+      if (err instanceof StoppingError) deps.ports.cancel(portIds);
+      throw err;
+    })
+    .finally(() => endWait?.());
   const problem =
     r.failed.length > 0
       ? new IntentFailure('PORT_FAILED', `Neutron reported ports failed: ${r.failed.join(', ')}`, { failed: r.failed })
       : r.missing.length > 0
-        ? new IntentFailure('PORT_WAIT_TIMEOUT', `Timeout waiting for port.ready of ${r.missing.join(', ')} after ${deps.vifPluggingTimeoutS} s`, { missing: r.missing })
+        ? new IntentFailure('PORT_WAIT_TIMEOUT', `Timeout waiting for port.ready of ${r.missing.join(', ')} after ${deps.vifPluggingTimeoutMs / 1000} s`, { missing: r.missing })
         : undefined;
   if (problem && deps.vifPluggingIsFatal) {
     // Nova destroys the guest when plugging fails; leave nothing half-built behind.

@@ -4,7 +4,7 @@
  * and the instance's new state (into `pubs`, awaited by the dispatcher
  * before the ack), keeps the instance book, and returns the final outcome.
  */
-import { asHostwallError, HostwallError } from '../errors';
+import { asHostwallError, HostwallError, StoppingError } from '../errors';
 import type { InstanceView, IntentRequest } from '../host-state/instance-view';
 import { definitionOf, type Intent, instanceOf } from '../intents';
 import type { Logger } from '../log';
@@ -102,6 +102,8 @@ export async function runIntent(
     if (hooks?.before) await hooks.before();
     res = await run(intent, { ...deps.exec, log }, { book, intents: deps.intents }, opts);
   } catch (thrown) {
+    // Cut short by the worker's stop: not an outcome; the dispatcher leaves the message for redelivery.
+    if (thrown instanceof StoppingError) throw thrown;
     return fail(thrown, false);
   }
   let facts: InstanceView | undefined;

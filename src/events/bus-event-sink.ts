@@ -6,7 +6,7 @@
  *
  * A message the broker did not confirm (the connection dropped before its
  * confirm, a nack, a confirm timeout) is published again, after the
- * transport reconnects, for up to `eventRetryS`. Giving up leaves the intent
+ * transport reconnects, for up to `eventRetryMs`. Giving up leaves the intent
  * to redelivery, which is answered from the intent store with the outcome
  * alone: without the retry, a dropped connection would lose the first run's
  * Nova notifications and instance.state for good. A retried outcome is
@@ -40,7 +40,7 @@ export class BusEventSink implements EventSink {
 
   constructor(
     private readonly transport: Transport,
-    private readonly config: Pick<Config, 'host' | 'controlExchange' | 'notificationFormat' | 'eventRetryS' | 'novaNotifications'>,
+    private readonly config: Pick<Config, 'host' | 'controlExchange' | 'notificationFormat' | 'eventRetryMs' | 'novaNotifications'>,
     private readonly log: Logger,
   ) {
     this.origin = { host: config.host };
@@ -94,10 +94,10 @@ export class BusEventSink implements EventSink {
     return this.deliver(() => msg);
   }
 
-  /** Publish until confirmed, for up to eventRetryS; `build(true)` makes the copy for a retry. */
+  /** Publish until confirmed, for up to eventRetryMs; `build(true)` makes the copy for a retry. */
   private async deliver(build: (retry: boolean) => OutboundMessage): Promise<void> {
     let msg = build(false);
-    const giveUpAt = Date.now() + this.config.eventRetryS * 1000;
+    const giveUpAt = Date.now() + this.config.eventRetryMs;
     let waitMs = RETRY_FIRST_MS;
     for (;;) {
       try {

@@ -136,7 +136,7 @@ describe('Nova golden fixtures through the dispatcher, to the libvirt test drive
   let log: EventLog;
 
   before(async () => {
-    ({ worker, config: { host } } = await startWorker({ notificationFormat: 'versioned', vifPluggingTimeoutS: 20 }));
+    ({ worker, config: { host } } = await startWorker({ notificationFormat: 'versioned', vifPluggingTimeoutMs: 20_000 }));
     nova = await NovaSide.open(host);
     bus = await TestBus.connect(AMQP_URL);
     log = await bus.eventLog(host);

@@ -15,7 +15,7 @@
  */
 import { constants as fsc, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { DeviceChange, Driver, GuestChange, GuestState, GuestWatch, SpawnOptions, WatchHooks } from '../driver';
+import type { DeviceChange, Driver, GuestChange, GuestState, GuestWatch, SpawnOptions, StopSignal, WatchHooks } from '../driver';
 import { HostFs } from '../host-fs';
 import { HostPathPolicy, hostPathRoots } from '../host-paths';
 import { hostUptime } from '../host-uptime';
@@ -212,7 +212,7 @@ export class LibvirtDriver implements Driver {
     return this.onPower(uuid, (c, dom) => power.powerOn(c, dom));
   }
 
-  powerOff(uuid: string, opts: { clean: boolean; timeoutS: number }): Promise<GuestState & { forced: boolean }> {
+  powerOff(uuid: string, opts: { clean: boolean; timeoutS: number } & StopSignal): Promise<GuestState & { forced: boolean }> {
     return this.onPower(uuid, (c, dom) => power.powerOff(c, dom, opts));
   }
 
@@ -245,16 +245,16 @@ export class LibvirtDriver implements Driver {
     });
   }
 
-  detachVolume(uuid: string, volumeId: string): Promise<DeviceChange> {
-    return this.onDomain(uuid, (c, dom) => devices.detachVolume(c, dom, this.devices, volumeId));
+  detachVolume(uuid: string, volumeId: string, opts: StopSignal = {}): Promise<DeviceChange> {
+    return this.onDomain(uuid, (c, dom) => devices.detachVolume(c, dom, this.devices, volumeId, opts.signal));
   }
 
   plugPort(uuid: string, port: Port): Promise<DeviceChange> {
     return this.onDomain(uuid, (c, dom) => devices.plugPort(c, dom, this.devices, port));
   }
 
-  unplugPort(uuid: string, portId: string): Promise<DeviceChange> {
-    return this.onDomain(uuid, (c, dom) => devices.unplugPort(c, dom, this.devices, portId));
+  unplugPort(uuid: string, portId: string, opts: StopSignal = {}): Promise<DeviceChange> {
+    return this.onDomain(uuid, (c, dom) => devices.unplugPort(c, dom, this.devices, portId, opts.signal));
   }
 
   /** Changes the watch's listing and events show; see Driver.watch and lifecycle-watch.ts. */

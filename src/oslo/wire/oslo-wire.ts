@@ -138,7 +138,7 @@ export class OsloWire implements Wire {
       mandatory: true,
     });
     // The queue is declared at start; unroutable means someone deleted it. Fail, so the message is not lost.
-    if (r === 'unroutable') throw new Error(`dead-letter queue ${deadLetterQueueName(this.host)} is missing`);
+    if (r === 'unroutable') throw new TransportError(`dead-letter queue ${deadLetterQueueName(this.host)} is missing`, { outcome: 'unroutable' });
   }
 
   private async sendReply(call: NonNullable<WireRequest['call']>, inner: OsloMessage): Promise<void> {
