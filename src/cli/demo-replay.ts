@@ -6,6 +6,7 @@ import { readJournal } from '../store/journal-reader';
 import { isReplay } from '../store/replay-marks';
 import type { Transport } from '../transport/transport';
 import type { EventTail } from './event-tail';
+import { CheckFailed } from '../errors';
 
 export async function replayJournal(o: { transport: Transport; config: Config; host: string; instance: string; tail: EventTail; since: Date }): Promise<{ sent: number; appliedAgain: number }> {
   const before = o.tail.seen.length;
@@ -29,6 +30,6 @@ export async function replayJournal(o: { transport: Transport; config: Config; h
   const after = o.tail.seen.slice(before);
   const appliedAgain = after.filter((e) => e.event === 'intent.accepted' && ids.has(e.intent_id ?? undefined)).length;
   const answered = after.filter((e) => 'replayed' in e && e.replayed === true && ids.has(e.intent_id ?? undefined)).length;
-  if (answered < ids.size) throw new Error(`demo: only ${answered} of ${ids.size} replayed intents were answered`);
+  if (answered < ids.size) throw new CheckFailed(`demo: only ${answered} of ${ids.size} replayed intents were answered`);
   return { sent: report.sent, appliedAgain };
 }

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { IntentClient } from '../client/intent-client';
 import { type Config, loadConfig } from '../config';
-import { openLibvirtDriver } from '../drivers/libvirt/driver';
-import { libvirtDriverOptions } from '../drivers/libvirt/options';
+import { openConfiguredDriver } from '../drivers/libvirt/options';
 import { createLogger } from '../log';
 import type { Transport } from '../transport/transport';
 import { createAmqp091Transport } from '../transport/amqp091';
@@ -22,11 +21,12 @@ import type { WorkerTopology } from '../worker/topology';
 import { intentStorePath, Worker } from '../worker/worker';
 import { EventTail } from './event-tail';
 import { replayJournal } from './demo-replay';
+import { CheckFailed } from '../errors';
 
 const say = (s: string) => process.stdout.write(`\n== ${s}\n`);
 
 function check(ok: boolean, what: string): void {
-  if (!ok) throw new Error(`demo: expected ${what}`);
+  if (!ok) throw new CheckFailed(`demo: expected ${what}`);
   process.stdout.write(`   ok: ${what}\n`);
 }
 
@@ -39,7 +39,7 @@ export function registerDemo(program: Command): void {
       const host = `demo-${randomBytes(3).toString('hex')}`;
       const config = loadConfig({ flags: { host, ...(flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {}), logLevel: 'warn', instancesPath: join(tmpdir(), 'hostwall-demo'), statePath: join(tmpdir(), 'hostwall-demo'), vifPluggingTimeoutS: 60 } });
       const log = createLogger({ level: config.logLevel, format: config.logFormat });
-      const driver = await openLibvirtDriver(libvirtDriverOptions(config, log));
+      const driver = await openConfiguredDriver(config, log);
       const worker = new Worker({ config, log, transport: openTransport(config, { connectionName: `hostwall-demo-worker:${host}` }), driver });
       let transport: Transport | undefined;
       let tail: EventTail | undefined;

@@ -23,7 +23,7 @@ import { DeadLetterReader } from '../replay/dead-letters';
 import { describe } from '../replay/replay-message';
 import type { Transport } from '../transport/transport';
 import { offlineRecords, StoreHeldError, storeFile } from '../store/intent-store-reader';
-import { deadLetterQueueName } from '../worker/wire';
+import { deadLetterQueueName } from '../oslo/wire/oslo-wire';
 import { connectCli } from './connect';
 import { duration, pointInTime, positiveInt } from './option-values';
 

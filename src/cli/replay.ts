@@ -9,14 +9,14 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import { printable } from '../limits/terminal-text';
-import { ConfigError } from '../errors';
+import { ConfigError, InvariantError } from '../errors';
 import { loadIssuerKeys } from '../policy/identity';
 import { DeadLetterReader } from '../replay/dead-letters';
 import { type ItemStatus, replay, type ReplayOptions, type SourceEntry } from '../replay/replay';
 import type { ReplayItem } from '../replay/replay-message';
 import type { Selection } from '../replay/selection';
 import { collect, deadLetterSource, journalSource, replayOf } from '../replay/sources';
-import { deadLetterQueueName } from '../worker/wire';
+import { deadLetterQueueName } from '../oslo/wire/oslo-wire';
 import { connectCli } from './connect';
 import { duration, pointInTime, positiveInt, ratePerSecond } from './option-values';
 import { confirmLargeReplay } from './replay-confirm';
@@ -102,7 +102,7 @@ export function registerReplay(program: Command): void {
           selection: sel, asNew: f.asNew === true, rate: f.rate, topic: config.topic, runId,
           keys: f.issuerKeysFile ? loadIssuerKeys(f.issuerKeysFile) : undefined,
           publish: (m) => {
-            if (dry) throw new Error('nothing is published in a dry run');
+            if (dry) throw new InvariantError('nothing is published in a dry run');
             return transport.publish(m);
           },
         };

@@ -21,8 +21,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Driver } from '../drivers/driver';
-import { asHostwallError, RejectedError } from '../errors';
-import type { RequestFacts } from '../events/instance-facts';
+import { asHostwallError, RejectedError, StoppingError } from '../errors';
+import type { IntentRequest } from '../host-state/instance-view';
 import { capGroupOf, definitionOf, type Intent, instanceOf, lockKeysOf } from '../intents';
 import { cutText } from '../limits/identifiers';
 import { forIntent, type Logger, redact } from '../log';
@@ -31,11 +31,11 @@ import type { Serializer } from '../serializer/serializer';
 import { isReplay } from '../store/replay-marks';
 import type { InboundMessage, Settlement } from '../transport/transport';
 import { type Admitted, admit } from './admission';
-import { type ApplyDeps, applyIntent, keep } from './apply';
-import type { ExecDeps } from './execute';
-import type { InstanceBook } from './instance-book';
+import { type IntentRunDeps, runIntent, keep } from './intent-run';
+import type { DriverActionDeps } from './driver-actions';
+import type { InstanceBook } from '../host-state/instance-book';
 import { issuerOf, type OutcomeLedger } from './ledger';
-import { NovaFactsDirectory } from './nova-facts';
+import { LearntBindings } from '../host-state/learnt-bindings';
 import { type ErrorInfo, errorInfo, type FinalOutcome } from './outcome';
 import { type CountedByBroker, type DeliveryCount, refusalBackoffMs } from './poison';
 import type { DispatchMetrics, EventSink, IntentHooks, SenderRecords, Wire, WireRequest } from './ports';
@@ -53,7 +53,7 @@ export interface DispatcherDeps {
   poisonDeliveries: number;
   /** The consumed queues whose `x-delivery-count` the broker sets (poison.ts); none if unset. */
   countedByBroker?: CountedByBroker | undefined;
-  exec: ExecDeps;
+  exec: DriverActionDeps;
   log: Logger;
   /** Nova's records of its own requests (adapters/nova compute host), when kept. */
   records?: SenderRecords | undefined;
@@ -68,7 +68,7 @@ export interface DispatcherDeps {
 /** One intent of a message, final: run now (fresh) or answered from the record (duplicate). */
 interface Finished {
   outcome: FinalOutcome;
-  request: RequestFacts;
+  request: IntentRequest;
   fresh?: { published: Promise<unknown>; durable: boolean };
   duplicate?: { published: boolean };
 }
@@ -76,7 +76,7 @@ interface Finished {
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** What a request's context says, as stored and published: cut to their bound (limits/identifiers.ts). */
-export function requestFacts(intentId: string, context: Record<string, unknown>, issuer?: string): RequestFacts {
+export function intentRequestOf(intentId: string, context: Record<string, unknown>, issuer?: string): IntentRequest {
   return {
     intent_id: intentId,
     request_id: cutText(context.request_id),
@@ -89,11 +89,11 @@ export function requestFacts(intentId: string, context: Record<string, unknown>,
 
 export class Dispatcher {
   private draining = false;
-  /** What Nova's messages leave out and the worker has been told (nova-facts.ts). */
-  readonly novaFacts: NovaFactsDirectory;
+  /** What Nova's messages leave out and the worker has been told (host-state/learnt-bindings.ts). */
+  readonly bindings: LearntBindings;
 
   constructor(private readonly deps: DispatcherDeps) {
-    this.novaFacts = new NovaFactsDirectory(deps.book, undefined, deps.novaInstanceNameTemplate);
+    this.bindings = new LearntBindings(deps.book, undefined, deps.novaInstanceNameTemplate);
   }
 
   get driver(): Driver {
@@ -125,7 +125,7 @@ export class Dispatcher {
     let admitted: Admitted;
     try {
       req = this.deps.wire.decode(msg);
-      admitted = admit(msg, req, { policy: this.deps.policy, novaFacts: this.novaFacts, records: this.deps.records });
+      admitted = admit(msg, req, { policy: this.deps.policy, bindings: this.bindings, records: this.deps.records });
     } catch (err) {
       return this.refuse(msg, req, err);
     }
@@ -155,7 +155,7 @@ export class Dispatcher {
     const again = isReplay(msg.headers) ? { replayed: true } : { redelivered: true };
     const plans = admitted.intents.map(({ intent, issuer, hooks }) => {
       const intentId = intent.args.intent_id ?? req.uniqueId ?? randomUUID().replace(/-/g, '');
-      const request = requestFacts(intentId, req.context, issuer);
+      const request = intentRequestOf(intentId, req.context, issuer);
       const durable = definitionOf(intent.kind).scheduling !== 'read';
       const key = { intentId, kind: intent.kind, issuer: issuerOf(request) };
       return { intent, hooks, request, durable, key, prior: this.deps.ledger.lookup(key, durable) };
@@ -207,7 +207,7 @@ export class Dispatcher {
    * broker, and a consumer must be able to rely on at most one unflagged
    * outcome per intent.
    */
-  private async republish(o: FinalOutcome, request: RequestFacts, flags: { redelivered?: boolean; replayed?: boolean }, published: boolean): Promise<void> {
+  private async republish(o: FinalOutcome, request: IntentRequest, flags: { redelivered?: boolean; replayed?: boolean }, published: boolean): Promise<void> {
     forIntent(this.deps.log, { ...request, intent_id: o.intentId, instance_uuid: o.instance?.uuid, kind: o.kind })
       .info('duplicate intent: recorded outcome published again, not applied', { status: o.status, ...flags });
     await this.deps.events.outcome(o, { ...request, intent_id: o.intentId }, flags);
@@ -248,7 +248,7 @@ export class Dispatcher {
       err = new RejectedError('POISON', `refused ${count.deliveries} times without being dead-lettered (limit ${this.deps.poisonDeliveries}): ${first.code}: ${first.message}`, { deliveries: count.deliveries, first: first.code });
     }
     const ctx = req?.context ?? {};
-    const facts = requestFacts(str(req?.uniqueId) ?? '', ctx);
+    const facts = intentRequestOf(str(req?.uniqueId) ?? '', ctx);
     this.deps.log.warn(`rejected: ${err.message}`, {
       code: err.code, routing_key: msg.routingKey, method: req?.method ?? kind, intent_id: facts.intent_id || null, request_id: facts.request_id ?? null,
       global_request_id: facts.global_request_id ?? null, issuer: facts.issuer ?? null, instance_uuid: null, ...(count ? { deliveries: count.deliveries } : {}),
@@ -280,7 +280,7 @@ export class Dispatcher {
    * when draining began before it could start.
    */
   private async run(
-    intent: Intent, request: RequestFacts, o: { recovering: boolean; durable: boolean; receivedAt: number; hooks: IntentHooks | undefined },
+    intent: Intent, request: IntentRequest, o: { recovering: boolean; durable: boolean; receivedAt: number; hooks: IntentHooks | undefined },
   ): Promise<{ outcome: FinalOutcome; published: Promise<unknown> } | undefined> {
     const def = definitionOf(intent.kind);
     const instance = instanceOf(intent);
@@ -289,7 +289,7 @@ export class Dispatcher {
     });
     const pubs: Promise<unknown>[] = [];
     keep(pubs, this.deps.events.accepted(intent.kind, request, instance));
-    const deps: ApplyDeps = { book: this.deps.book, events: this.deps.events, exec: this.deps.exec, intents: this.deps.ledger.records };
+    const deps: IntentRunDeps = { book: this.deps.book, events: this.deps.events, exec: this.deps.exec, intents: this.deps.ledger.records };
     const keys = lockKeysOf(intent);
     let started = false;
     let endWait: (() => void) | undefined;
@@ -306,7 +306,15 @@ export class Dispatcher {
             args: JSON.stringify(redact(intent.args)), request: JSON.stringify(request), receivedAt: o.receivedAt,
           });
         }
-        const out = await applyIntent(intent, request, pubs, log, deps, { recovering: o.recovering, hooks: o.hooks });
+        let out: FinalOutcome;
+        try {
+          out = await runIntent(intent, request, pubs, log, deps, { recovering: o.recovering, hooks: o.hooks });
+        } catch (err) {
+          if (!(err instanceof StoppingError)) throw err;
+          // As after a crash: the 'started' record stays and is reconciled at the next start (recovery.ts); the message stays unacked.
+          log.warn('interrupted by the worker\'s stop: no outcome recorded, left for redelivery', { error: err.message });
+          return undefined;
+        }
         // The host is done with; the next intent of these lanes still waits for the outcome's commit.
         releaseSlot();
         await this.deps.ledger.finish(out, issuerOf(request), o.durable);

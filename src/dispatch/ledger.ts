@@ -27,13 +27,13 @@
  * counts of unfinished messages (poison.ts) and the records host.intents
  * reads all go through it.
  */
-import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
+import type { InstanceView, IntentRequest } from '../host-state/instance-view';
 import type { Logger } from '../log';
 import type { BeginRecord, IntentKey, IntentStore } from '../store/intent-store';
 import type { InboundMessage } from '../transport/transport';
-import { RecentOutcomes } from './dedupe';
 import type { IntentRecords } from './intent-records';
 import { type CountedByBroker, countDelivery, type DeliveryCount } from './poison';
+import { RecentOutcomes } from './recent-outcomes';
 import { type FinalOutcome, FinalOutcomeSchema } from './outcome';
 
 export type Prior =
@@ -43,7 +43,7 @@ export type Prior =
   | undefined;
 
 /** The issuer part of an intent's key: the one its request facts name (as stored), '' for none. */
-export function issuerOf(request: Pick<RequestFacts, 'issuer'>): string {
+export function issuerOf(request: Pick<IntentRequest, 'issuer'>): string {
   return request.issuer ?? '';
 }
 
@@ -156,24 +156,24 @@ export class OutcomeLedger {
   }
 }
 
-/** The instance facts an outcome needs again: what intent.succeeded / intent.failed carry (events/native.ts intentOutcome). */
-type OutcomeFacts = Pick<InstanceFacts, 'uuid' | 'power_state' | 'vm_state' | 'task_state'>;
+/** The instance fields an outcome needs again: what intent.succeeded / intent.failed carry (events/native.ts intentOutcome). */
+type OutcomeInstance = Pick<InstanceView, 'uuid' | 'power_state' | 'vm_state' | 'task_state'>;
 
 /**
  * The outcome as the store keeps it (JSON): everything a duplicate is answered with (the
  * status, the result or error a call gets, and the instance fields its outcome event
- * carries), without the rest of the instance facts (flavor, ports, volumes, metadata...),
+ * carries), without the rest of the instance view (flavor, ports, volumes, metadata...),
  * which are the bulk of an outcome and are only ever read from the instance book.
  */
 export function storedOutcome(o: FinalOutcome): string {
   const f = o.instance;
   if (f === undefined) return JSON.stringify(o);
-  const facts: OutcomeFacts = { uuid: f.uuid, power_state: f.power_state, vm_state: f.vm_state, task_state: f.task_state };
+  const facts: OutcomeInstance = { uuid: f.uuid, power_state: f.power_state, vm_state: f.vm_state, task_state: f.task_state };
   return JSON.stringify({ ...o, instance: facts });
 }
 
 /**
- * A stored outcome. Its instance facts may hold only the fields `storedOutcome` keeps
+ * A stored outcome. Its instance view may hold only the fields `storedOutcome` keeps
  * (FinalOutcomeSchema checks no more than that they are an object): what reads them is the
  * outcome event, which uses no other.
  */

@@ -16,7 +16,7 @@
 import { TransportError } from '../errors';
 import { REPLAY_HEADERS } from '../store/replay-marks';
 import type { QueueDrain, Transport } from '../transport/transport';
-import { DEAD_LETTER_HEADERS } from '../worker/wire';
+import { DEAD_LETTER_HEADERS } from '../oslo/wire/oslo-wire';
 import type { SourceMessage } from './replay-message';
 
 export interface HeldMessage {

@@ -19,7 +19,7 @@ import type { InboundMessage } from '../../src/transport/transport';
 import { Worker } from '../../src/worker/worker';
 import { IntentClient } from '../../src/client/intent-client';
 import { EVENTS_EXCHANGE } from '../../src/events/schemas';
-import { deadLetterQueueName } from '../../src/worker/wire';
+import { deadLetterQueueName } from '../../src/oslo/wire/oslo-wire';
 import { addVhost, CTL, deleteVhost } from '../integration/conformance/broker';
 import { Admin } from '../integration/transport-fixtures.test';
 import { type PyPeer, startPython } from '../support/python';

@@ -27,7 +27,7 @@ import { signatureHeaders } from '../../src/policy/signature';
 import { DeadLetterReader } from '../../src/replay/dead-letters';
 import { createAmqp091Transport } from '../../src/transport/amqp091';
 import { describe as describeMessage } from '../../src/replay/replay-message';
-import { deadLetterQueueName } from '../../src/worker/wire';
+import { deadLetterQueueName } from '../../src/oslo/wire/oslo-wire';
 import { type EventLog, TestBus } from '../fault/harness/bus';
 import { AMQP_URL, type HostWorker, startHostWorker, tempStatePath } from '../fault/harness/in-process';
 import { uniqueHost, uuid } from '../support/worker';

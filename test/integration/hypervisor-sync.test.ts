@@ -27,7 +27,7 @@ describe('hypervisor-side changes become events', function () {
   const nova: Record<string, unknown>[] = [];
 
   before(async () => {
-    ({ worker, config: { host } } = await startWorker({ watchStopDelayS: 0 }));
+    ({ worker, config: { host } } = await startWorker({ watchStopDelayMs: 0 }));
     transport = await connectTransport('test-hypervisor-sync');
     client = new IntentClient(transport, { controlExchange: 'nova' });
     tail = await EventTail.open(transport, host, () => undefined);

@@ -9,10 +9,10 @@ import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { expect } from 'chai';
 import { Dispatcher } from '../../src/dispatch/dispatcher';
-import { InstanceBook } from '../../src/dispatch/instance-book';
+import { InstanceBook } from '../../src/host-state/instance-book';
 import { OutcomeLedger } from '../../src/dispatch/ledger';
 import type { ErrorInfo, FinalOutcome } from '../../src/dispatch/outcome';
-import { PortReadiness } from '../../src/dispatch/port-readiness';
+import { PortReadiness } from '../../src/host-state/port-readiness';
 import type { EventSink, Wire, WireRequest } from '../../src/dispatch/ports';
 import type { Driver, GuestState } from '../../src/drivers/driver';
 import { IntentFailure, RejectedError } from '../../src/errors';
@@ -124,9 +124,9 @@ describe('dispatcher through its ports (the ack contract without a broker)', () 
       serializer: new Serializer({ concurrency: 1 }),
       book: new InstanceBook('h1'),
       ledger: new OutcomeLedger(store, 100, log),
-      policy: new IssuerPolicy({ mode: 'open', users: {}, keys: {}, signatureWindowS: 300 }),
+      policy: new IssuerPolicy({ mode: 'open', users: {}, keys: {}, signatureWindowMs: 300_000 }),
       poisonDeliveries: 3,
-      exec: { driver, ports: new PortReadiness({ memoryMs: 1000 }), connector: () => Promise.reject(new Error('unused')), vifPluggingTimeoutS: 1, vifPluggingIsFatal: false, log },
+      exec: { driver, ports: new PortReadiness({ memoryMs: 1000 }), connector: () => Promise.reject(new Error('unused')), vifPluggingTimeoutMs: 1000, vifPluggingIsFatal: false, log },
     });
   });
   afterEach(() => store.close());

@@ -185,10 +185,10 @@ export class ReceiverGroup {
         gen.links.map((r, i) => awaitFirst(r, ['receiver_open', 'receiver_error', 'receiver_close'], opts.operationTimeoutMs, `attaching to queue "${this.queues[i]}"`)),
       );
       const outcome = await Promise.race([opened, failed]);
-      if (typeof outcome === 'string') throw new Error(outcome);
+      if (typeof outcome === 'string') throw new TransportError(outcome);
       gen.links.forEach((r, i) => {
         // A refusal on 4.x is an attach with a null source followed by a detach with the error.
-        if (!r.source?.address) throw new Error(`the broker refused a link to queue "${this.queues[i]}": ${amqpErrorText(r.error)}`);
+        if (!r.source?.address) throw new TransportError(`the broker refused a link to queue "${this.queues[i]}": ${amqpErrorText(r.error)}`);
       });
     } catch (err) {
       gen.open = false;
