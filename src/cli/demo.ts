@@ -14,7 +14,9 @@ import { openConfiguredDriver } from '../drivers/libvirt/options';
 import { createLogger } from '../log';
 import type { Transport } from '../transport/transport';
 import { createAmqp091Transport } from '../transport/amqp091';
+import { parseBrokerUrl } from '../transport/broker-url';
 import { amqp091UrlOf, openTransport } from '../worker/connect';
+import { transportTls } from '../worker/tls';
 import type { WorkerTopology } from '../worker/topology';
 import { intentStorePath, Worker } from '../worker/worker';
 import { EventTail } from './event-tail';
@@ -119,7 +121,10 @@ export function demoQueues(topology: WorkerTopology, config: Pick<Config, 'topic
 }
 
 async function removeDemoQueues(config: Config, queues: string[]): Promise<void> {
-  const admin = createAmqp091Transport({ url: amqp091UrlOf(config), connectionName: `hostwall-demo-cleanup:${config.host}`, failFast: true });
+  const url = amqp091UrlOf(config);
+  // The worker's TLS material too, as the AMQP 1.0 transport's own 0-9-1 connection has it (topology-admin.ts).
+  const tls = parseBrokerUrl(url).tls ? transportTls(config) : {};
+  const admin = createAmqp091Transport({ url, connectionName: `hostwall-demo-cleanup:${config.host}`, failFast: true, ...tls });
   try {
     await admin.start();
     for (const q of queues) await admin.deleteQueue(q);

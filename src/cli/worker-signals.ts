@@ -37,7 +37,7 @@ export function handleSignals(worker: Worker, log: Logger, reload: { current: Co
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info(`${signal}: draining`, { pending: worker.dispatcher.pending });
+    log.info(`${signal}: draining`, { pending: worker.pending });
     worker.stop().then(
       () => process.exit(0),
       (err: unknown) => {

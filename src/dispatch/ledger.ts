@@ -22,10 +22,17 @@
  * Reads (`instance.get_state`, `host.*`) change nothing, so they are kept in
  * memory only: answering a duplicate read from the cache is a courtesy, and
  * running it again after a restart (or once the cache forgot it) is harmless.
+ *
+ * It is the dispatcher's one door to the store: outcomes, the delivery
+ * counts of unfinished messages (poison.ts) and the records host.intents
+ * reads all go through it.
  */
 import type { InstanceView, IntentRequest } from '../host-state/instance-view';
 import type { Logger } from '../log';
 import type { BeginRecord, IntentKey, IntentStore } from '../store/intent-store';
+import type { InboundMessage } from '../transport/transport';
+import type { IntentRecords } from './intent-records';
+import { type CountedByBroker, countDelivery, type DeliveryCount } from './poison';
 import { RecentOutcomes } from './recent-outcomes';
 import { type FinalOutcome, FinalOutcomeSchema } from './outcome';
 
@@ -98,6 +105,21 @@ export class OutcomeLedger {
 
   begin(r: BeginRecord): Promise<void> {
     return this.store.begin(r);
+  }
+
+  /** The intents recorded (host.intents reads them). */
+  get records(): IntentRecords {
+    return this.store;
+  }
+
+  /** Count a redelivery of an unfinished message (poison.ts); undefined for a first delivery. */
+  countDelivery(msg: InboundMessage, countedByBroker: CountedByBroker | undefined): DeliveryCount | undefined {
+    return countDelivery(msg, this.store, countedByBroker);
+  }
+
+  /** A counted message is done with (its answer is 'ack'): its count is dropped. */
+  forgetDelivery(count: DeliveryCount): Promise<void> {
+    return this.store.forgetDelivery(count.fingerprint);
   }
 
   /**

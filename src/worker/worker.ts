@@ -136,7 +136,7 @@ export class Worker {
     this.store = IntentStore.open({ path: intentStorePath(config), runId: randomUUID(), retentionMs: config.storeRetentionMs });
     this.waits = new WaitWatch(config.waitLogIntervalMs);
     this.metrics = new WorkerMetrics({
-      inFlight: () => this.dispatcher.pending,
+      inFlight: () => transport.inFlight(),
       serializer: () => this.serializer.stats(),
       transport: () => transport.health?.(),
       events: () => this.events.counts,
@@ -151,7 +151,6 @@ export class Worker {
       serializer: this.serializer,
       book: this.book,
       ledger: new OutcomeLedger(this.store, config.dedupeMemory, log),
-      store: this.store,
       policy,
       poisonDeliveries: config.poisonDeliveries,
       countedByBroker: countedByBroker(this.topology),
@@ -291,6 +290,11 @@ export class Worker {
     }
   }
 
+  /** Messages received and not yet settled (the transport's count). */
+  get pending(): number {
+    return this.parts.transport.inFlight();
+  }
+
   /**
    * Graceful stop; resolves true if every in-flight intent finished within
    * `graceMs`. Past it, the waits in progress are cut short (the intents stay
@@ -310,13 +314,13 @@ export class Worker {
     this.dispatcher.beginDrain();
     if (this.pruner) clearInterval(this.pruner);
     await transport.cancelConsumers().catch((err: unknown) => log.warn('cancel consumers failed', { error: String(err) }));
-    const finished = await settledWithin(this.dispatcher.idle(), graceMs);
+    const finished = await settledWithin(transport.drained(), graceMs);
     let stuck = false;
     if (!finished) {
-      log.warn('shutdown deadline passed: unfinished intents stay unacked and will be redelivered', { pending: this.dispatcher.pending, force_ms: forceMs });
+      log.warn('shutdown deadline passed: unfinished intents stay unacked and will be redelivered', { pending: transport.inFlight(), force_ms: forceMs });
       this.force.abort();
-      stuck = !(await settledWithin(this.dispatcher.idle(), forceMs));
-      if (stuck) log.warn('intents still running past the force deadline (a hypervisor call that does not return?): closing anyway', { pending: this.dispatcher.pending });
+      stuck = !(await settledWithin(transport.drained(), forceMs));
+      if (stuck) log.warn('intents still running past the force deadline (a hypervisor call that does not return?): closing anyway', { pending: transport.inFlight() });
     }
     this.events.close();
     await this.parts.companion?.stop().catch((err: unknown) => log.warn(`${this.parts.companion?.name} stop failed`, { error: String(err) }));

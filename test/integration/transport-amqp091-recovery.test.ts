@@ -107,7 +107,7 @@ function urlWithVhost(base: string, vhost: string): string {
   it('publishes again after the loss on a new confirm channel', async () => {
     const q = `hw-rec-p-${uid()}`;
     await t.declare(queueTopology(q));
-    await t.consume([q], { prefetch: 1 }, (m) => void m.settle('ack'));
+    await t.consume([q], { prefetch: 1 }, async () => 'ack' as const);
     await dropConnections();
     expect(await t.publish(json('', q, { n: 2 }, { mandatory: true }))).to.equal('confirmed');
     await admin.remove([q]);
@@ -116,7 +116,7 @@ function urlWithVhost(base: string, vhost: string): string {
   it('does not resume consumers that were cancelled before the loss', async () => {
     const q = `hw-rec-c-${uid()}`;
     await t.declare(queueTopology(q));
-    await t.consume([q], { prefetch: 1 }, (m) => void m.settle('ack'));
+    await t.consume([q], { prefetch: 1 }, async () => 'ack' as const);
     await t.cancelConsumers();
     const up = tap.next((m) => m === 'amqp connection up');
     await ctl('close_all_connections', '--vhost', vhost, 'hostwall recovery test');

@@ -8,7 +8,7 @@ import { ConfigError, TransportError } from '../../src/errors';
 import { type Amqp091Transport, createAmqp091Transport } from '../../src/transport/amqp091';
 import { publishProperties } from '../../src/transport/amqp091/publisher';
 import { wireArguments } from '../../src/transport/amqp091/declare';
-import { backoffDelayMs, withTimeout } from '../../src/transport/amqp091/timing';
+import { backoffDelayMs, withTimeout } from '../../src/transport/timing';
 import type { Topology } from '../../src/transport/transport';
 import { AMQP_URL, Admin, Inbox, json, LogTap, queueTopology, transportFor, uid } from './transport-fixtures.test';
 

@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import * as amqp from 'amqplib';
 import { type Amqp091Transport, createAmqp091Transport, type TransportLog } from '../../src/transport/amqp091';
-import type { InboundMessage, OutboundMessage, Topology } from '../../src/transport/transport';
+import type { InboundMessage, OutboundMessage, Settlement, Topology } from '../../src/transport/transport';
+import { type Delivery, held } from './conformance/inbox';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -14,14 +15,17 @@ export const uid = (): string => randomBytes(4).toString('hex');
 
 /** Deliveries in arrival order; next() awaits the next one (no polling, no sleeps). */
 export class Inbox {
-  private items: InboundMessage[] = [];
-  private waiters: ((m: InboundMessage) => void)[] = [];
-  readonly push = (m: InboundMessage): void => {
+  private items: Delivery[] = [];
+  private waiters: ((m: Delivery) => void)[] = [];
+  /** The handler: each delivery waits in the inbox until the test settles it. */
+  readonly push = (m: InboundMessage): Promise<Settlement> => {
+    const { delivery, answer } = held(m);
     const w = this.waiters.shift();
-    if (w) w(m);
-    else this.items.push(m);
+    if (w) w(delivery);
+    else this.items.push(delivery);
+    return answer;
   };
-  next(timeoutMs = 5000): Promise<InboundMessage> {
+  next(timeoutMs = 5000): Promise<Delivery> {
     const m = this.items.shift();
     if (m) return Promise.resolve(m);
     return new Promise((resolve, reject) => {

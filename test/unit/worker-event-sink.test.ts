@@ -25,6 +25,8 @@ class FlakyTransport implements Transport {
   declare = () => Promise.resolve();
   consume = () => Promise.resolve();
   cancelConsumers = () => Promise.resolve();
+  inFlight = () => 0;
+  drained = () => Promise.resolve();
   close = () => Promise.resolve();
   publish(msg: OutboundMessage): Promise<PublishResult> {
     this.attempts.push(msg);

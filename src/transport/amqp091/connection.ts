@@ -15,7 +15,7 @@ import { coalesceWrites, socketOf } from './coalesce';
 import { describeConnectError } from '../connect-errors';
 import { HostFailures, HostRotation } from '../failover';
 import type { CompiledOptions, HostTarget } from './options';
-import { backoffDelayMs, errorText, Sleeper, withTimeout } from './timing';
+import { backoffDelayMs, errorText, Sleeper, withTimeout } from '../timing';
 
 export type ConnectionState = 'idle' | 'connecting' | 'up' | 'closed';
 

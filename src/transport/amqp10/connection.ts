@@ -15,7 +15,7 @@
 import rhea = require('rhea');
 import type { Connection, Container } from 'rhea';
 import { TransportError } from '../../errors';
-import { backoffDelayMs, errorText, Sleeper, withTimeout } from '../amqp091/timing';
+import { backoffDelayMs, errorText, Sleeper, withTimeout } from '../timing';
 import { describeConnectError } from '../connect-errors';
 import { HostFailures, HostRotation } from '../failover';
 import type { CompiledOptions, HostTarget } from './options';

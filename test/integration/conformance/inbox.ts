@@ -3,23 +3,48 @@
  * 0-9-1 tests' Inbox, a wait that times out gives up its place, so asserting
  * "nothing arrives within N ms" does not swallow the next delivery.
  */
-import type { InboundMessage } from '../../../src/transport/transport';
+import type { InboundMessage, Settlement } from '../../../src/transport/transport';
+
+/** A delivery held by the test: its handler answers when the test settles it. */
+export interface Delivery extends InboundMessage {
+  /** The handler's answer, once (a second call is ignored); resolves after the transport has had a turn to apply it. */
+  settle(how: Settlement): Promise<void>;
+}
+
+/** `m` as a Delivery, and the handler's answer (resolved by settle). */
+export function held(m: InboundMessage): { delivery: Delivery; answer: Promise<Settlement> } {
+  let answer: (how: Settlement) => void = () => undefined;
+  const answered = new Promise<Settlement>((resolve) => {
+    answer = resolve;
+  });
+  const delivery: Delivery = {
+    ...m,
+    settle: async (how) => {
+      answer(how);
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
+  return { delivery, answer: answered };
+}
 
 export class Inbox {
-  private items: InboundMessage[] = [];
-  private waiters: ((m: InboundMessage) => void)[] = [];
+  private items: Delivery[] = [];
+  private waiters: ((m: Delivery) => void)[] = [];
 
-  readonly push = (m: InboundMessage): void => {
+  /** The handler: each delivery waits in the inbox until the test settles it. */
+  readonly push = (m: InboundMessage): Promise<Settlement> => {
+    const { delivery, answer } = held(m);
     const w = this.waiters.shift();
-    if (w) w(m);
-    else this.items.push(m);
+    if (w) w(delivery);
+    else this.items.push(delivery);
+    return answer;
   };
 
-  next(timeoutMs = 5000): Promise<InboundMessage> {
+  next(timeoutMs = 5000): Promise<Delivery> {
     const m = this.items.shift();
     if (m) return Promise.resolve(m);
     return new Promise((resolve, reject) => {
-      const waiter = (x: InboundMessage): void => {
+      const waiter = (x: Delivery): void => {
         clearTimeout(timer);
         resolve(x);
       };
