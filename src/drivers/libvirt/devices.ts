@@ -11,7 +11,7 @@
 import type { DeviceChange } from '../driver';
 import type { HostPathPolicy } from '../host-paths';
 import { pause } from '../stop-signal';
-import { IntentFailure } from '../../errors';
+import { IntentFailure, StoppingError } from '../../errors';
 import type { ConnectionInfo, Port } from '../../intents';
 import { type Connection, isLibvirtCode } from './connection';
 import { hostDeviceSize } from './device-size';
@@ -201,7 +201,18 @@ export async function detachVolume(c: Connection, dom: DomainPtr, s: DeviceSetti
   const facts = readFacts(defs.config) ?? emptyFacts();
   const fact = facts.volumes.find((v) => v.volume_id === volumeId);
   facts.volumes = facts.volumes.filter((v) => v.volume_id !== volumeId);
-  const live = await removeDevice(c, dom, s, defs, found, (x) => diskOf(x, volumeId) !== undefined, facts, signal);
+  let live: boolean;
+  try {
+    live = await removeDevice(c, dom, s, defs, found, (x) => diskOf(x, volumeId) !== undefined, facts, signal);
+  } catch (err) {
+    // A wait for the guest cut short by the worker's stop: the volume is
+    // already gone from the definition and the guest's facts, so a retry finds
+    // nothing to detach and would never come back for its secret. Deleting it
+    // now is what a detach past device_detach_timeout does too. Any other
+    // failure left the definition as it was, secret still needed.
+    if (err instanceof StoppingError && fact?.secret) await deleteSecretQuietly(c, fact.secret.usage_type, fact.secret.usage_id);
+    throw err;
+  }
   if (fact?.secret) await deleteSecretQuietly(c, fact.secret.usage_type, fact.secret.usage_id);
   return { live, device: childAttr(el.text, 'target', 'dev') ?? '' };
 }
