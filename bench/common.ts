@@ -383,6 +383,13 @@ export interface CpuUse {
   foreign_cores: number;
   /** Taken by the hypervisor for other guests: this spoils a run too. */
   steal_cores: number;
+  /**
+   * CPU seconds each metered process used in the phase, by pid. Unlike the
+   * wall-clock figures these hardly change with other load on the machine:
+   * divided by the phase's intents they are the cost per intent of each side
+   * (the worker's, the broker's), the figure to compare between runs here.
+   */
+  cpu_s_by_pid: Record<string, number>;
 }
 
 /**
@@ -407,9 +414,15 @@ export class CpuMeter {
     const s = (performance.now() - this.t0) / 1000;
     const m = machineS();
     let ours = 0;
-    for (const [pid, before] of this.p0) ours += processBusyS(pid) - before;
+    const byPid: Record<string, number> = {};
+    for (const [pid, before] of this.p0) {
+      const used = processBusyS(pid) - before;
+      byPid[String(pid)] = Math.round(used * 100) / 100;
+      ours += used;
+    }
     const r = (x: number) => Math.round((x / s) * 100) / 100;
     return {
+      cpu_s_by_pid: byPid,
       bench_and_broker_cores: r(ours),
       irq_cores: r(m.irq - this.m0.irq),
       foreign_cores: r(Math.max(0, m.procs - this.m0.procs - ours)),

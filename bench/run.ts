@@ -123,6 +123,8 @@ interface Results {
   ratio: { throughput: number; p99_vs_baseline: number; throughput_vs_same_messages?: number; same_messages_vs_baseline?: number; hostwall_vs_peer?: number };
   /** Cores busy per phase: the machine, the bench's processes plus the broker, and everything else (foreign load spoils a run). */
   cpu: Record<string, CpuUse>;
+  /** CPU time per intent of the throughput phases, by process (ms): the consumer (bare consumer, worker or peer), the broker, the bench. */
+  cpu_ms_per_intent?: Record<string, { consumer: number; broker: number; bench: number }>;
   warnings: string[];
   targets: { name: string; value: number; limit: string; pass: boolean }[];
   profile?: ProfileSummary;
@@ -221,6 +223,7 @@ async function main(): Promise<void> {
     const baseMsgs = Array.from({ length: n }, (_, i) => powerIntent(exchange, bhost, uuids, i));
     await preload(pub, baseMsgs);
     meterPids = [baseChild.pid];
+    const baseChildPid = baseChild.pid;
     meter.start();
     const bt0 = performance.now();
     baseChild.send({ cmd: 'go' });
@@ -315,6 +318,7 @@ async function main(): Promise<void> {
     const sameMsgs = Array.from({ length: n }, (_, i) => powerIntent(exchange, shost, uuids, i));
     await preload(pub, sameMsgs);
     meterPids = [sameChild.pid];
+    const sameChildPid = sameChild.pid;
     meter.start();
     const smt0 = performance.now();
     sameChild.send({ cmd: 'go' });
@@ -331,6 +335,7 @@ async function main(): Promise<void> {
 
     // ---- peer: the stack nova-compute runs, doing the same contract --------------------------------------
     let peer: Results['peer'];
+    let peerChildPid = -1;
     const templates = withPeer ? peerTemplates(captured, succeededSample, host, peerServer) : undefined;
     if (withPeer && !templates) say('peer: skipped (this run captured no message of some kind hostwall publishes per intent)');
     if (withPeer && templates) {
@@ -360,6 +365,7 @@ async function main(): Promise<void> {
       const peerMsgs = Array.from({ length: peerN }, (_, i) => powerIntent(exchange, peerServer, uuids, i, route));
       await preload(pub, peerMsgs);
       meterPids = [peerChild.pid];
+      peerChildPid = peerChild.pid;
       meter.start();
       const pt0 = performance.now();
       peerChild.send({ cmd: 'go' });
@@ -457,6 +463,22 @@ async function main(): Promise<void> {
     say(`  worker peak RSS, ${n} waiting: ${peakMb} MB (VmHWM over the whole run ${after?.hwm_mb ?? '?'} MB); event-loop delay during the drain p99 ${round(Number((rss.loop as { p99_ms: number }).p99_ms), 2)} ms, max ${round(Number((rss.loop as { max_ms: number }).max_ms), 1)} ms`);
     say(`  worker log: ${logBytes} bytes, ${results.hostwall.log.bytes_per_intent} bytes/intent at level ${results.hostwall.log.level}; intent store on disk: ${storeBytes} bytes, ${results.hostwall.intent_store.bytes_per_intent} bytes/intent`);
     say(`  CPU (cores) per phase, bench+broker / interrupts / other processes / steal: ${Object.entries(cpu).map(([k, c]) => `${k} ${c.bench_and_broker_cores}/${c.irq_cores}/${c.foreign_cores}/${c.steal_cores}`).join(', ')}`);
+    // CPU time per intent by process: steadier than wall clock on a shared machine, and it says whose the cost is.
+    const perIntent = (phase: string, pid: number | undefined, count: number) => {
+      const used = pid === undefined ? undefined : cpu[phase]?.cpu_s_by_pid[String(pid)];
+      return used === undefined ? Number.NaN : round((used * 1000) / count, 3);
+    };
+    const cpuRows: [string, string, number, number][] = [
+      ['baseline', 'baseline_throughput', baseChildPid, n],
+      ['same messages', 'same_messages_throughput', sameChildPid, n],
+      ['hostwall', 'hostwall_throughput', wChild.pid, n],
+      ...(peer ? ([['peer', 'peer_throughput', peerChildPid, peer.n]] as [string, string, number, number][]) : []),
+    ];
+    results.cpu_ms_per_intent = Object.fromEntries(cpuRows.map(([label, phase, pid, count]) => [label, { consumer: perIntent(phase, pid, count), broker: perIntent(phase, broker, count), bench: perIntent(phase, process.pid, count) }]));
+    say(`  CPU ms per intent in the throughput phases (consumer + broker + this bench's publisher/collector): ${cpuRows.map(([label]) => {
+      const c = results.cpu_ms_per_intent?.[label];
+      return `${label} ${c?.consumer} + ${c?.broker} + ${c?.bench}`;
+    }).join('; ')}`);
     for (const w of results.warnings) say(`  WARNING ${w}`);
     if (rss.libvirt) {
       const calls = rss.libvirt as Record<string, number>;
