@@ -243,7 +243,12 @@ async function main(): Promise<void> {
     mkdirSync(profDir, { recursive: true });
     logFd = openSync(logPath, 'w');
     const spec: WorkerChildSpec = { amqpUrl: AMQP_URL, host, controlExchange: exchange, instancesPath, statePath, settings: sets };
-    const execArgv = profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=worker-${id}.cpuprofile`] : [];
+    // The node flags the shipped launcher starts with (bin/hostwall's #! line), or HWBENCH_WORKER_NODE_FLAGS instead.
+    const nodeFlags = process.env.HWBENCH_WORKER_NODE_FLAGS ?? launcherNodeFlags();
+    const execArgv = [
+      ...nodeFlags.split(/\s+/).filter(Boolean),
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=worker-${id}.cpuprofile`] : []),
+    ];
     wChild = new Child(path.join(__dirname, 'worker-child.js'), spec, { execArgv, stderrFd: logFd });
     const ready = await wChild.next('ready', 60_000);
     for (const q of ready.consume as string[]) if (!SHARED_QUEUES.includes(q)) toDelete.add(q);
@@ -436,7 +441,7 @@ async function main(): Promise<void> {
         ...(rss.libvirt ? { libvirt_calls_during_drain: rss.libvirt as Record<string, number> } : {}),
         log: { bytes: logBytes, bytes_per_intent: Math.round(logBytes / totalIntents), level: String((ready.config as { logLevel?: string }).logLevel) },
         intent_store: { bytes: storeBytes, bytes_per_intent: Math.round(storeBytes / totalIntents) },
-        config: ready.config as Record<string, unknown>,
+        config: { ...(ready.config as Record<string, unknown>), node_flags: nodeFlags },
       },
       ratio: {
         throughput: ratio, p99_vs_baseline: round(hwLatency.p99_ms / baseLatency.p99_ms, 2),
@@ -584,6 +589,12 @@ function peerTemplates(captured: { label: string; message: CapturedMessage }[], 
 }
 
 const str = (x: unknown): string | undefined => (typeof x === 'string' && x !== '' ? x : undefined);
+
+/** The node flags on bin/hostwall's `#!/usr/bin/env -S node ...` line: the worker child runs as the launcher starts it. */
+function launcherNodeFlags(): string {
+  const first = readFileSync(path.join(REPO, 'bin', 'hostwall'), 'utf8').split('\n', 1)[0] ?? '';
+  return /\bnode\s+(.*)$/.exec(first)?.[1]?.trim() ?? '';
+}
 
 /** The last lines of a file (the peer's stderr), for an error message. */
 function tail(file: string, bytes = 3000): string {
