@@ -5,7 +5,7 @@
  * before the ack), keeps the instance book, and returns the final outcome.
  */
 import { asHostwallError, HostwallError } from '../errors';
-import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
+import { copyFacts, type InstanceFacts, type RequestFacts } from '../events/instance-facts';
 import { definitionOf, type Intent, instanceOf } from '../intents';
 import type { Logger } from '../log';
 import { type ExecDeps, type ExecResult, execute, type HostRecords } from './execute';
@@ -72,7 +72,7 @@ export async function applyIntent(
   if (changes) {
     const facts = intent.kind === 'instance.spawn' ? book.fromSpawn(intent.args, now(), request) : book.ensure(uuid);
     facts.task_state = taskStateFor(intent);
-    keep(pubs, events.novaPhase(intent, 'start', structuredClone(facts), request));
+    keep(pubs, events.novaPhase(intent, 'start', copyFacts(facts), request));
   }
   const started = Date.now();
 

@@ -4,7 +4,7 @@
  * from it. The hypervisor stays the authority on power state: every outcome
  * refreshes power_state from the driver's answer.
  */
-import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
+import { copyFacts, type InstanceFacts, type RequestFacts } from '../events/instance-facts';
 import type { PowerState, SpawnArgs, TaskState, VmState } from '../intents';
 
 /** Nova's vm_state for a settled power state (what _sync_power_states would conclude). */
@@ -147,7 +147,7 @@ export class InstanceBook {
   /** A copy for publishing, so later changes don't leak into an event being sent. */
   snapshot(uuid: string): InstanceFacts | undefined {
     const f = this.byUuid.get(uuid);
-    return f ? structuredClone(f) : undefined;
+    return f ? copyFacts(f) : undefined;
   }
 
   uuids(): string[] {
