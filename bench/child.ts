@@ -27,9 +27,9 @@ abstract class MessageChild {
     else this.inbox.push(m);
   }
 
-  protected onExit(code: number | null): void {
+  protected onExit(code: number | null, why = `exited (${code})`): void {
     this.exited = code;
-    for (const w of this.waiters.splice(0)) w.reject(new Error(`child ${this.script} exited (${code}) while waiting for "${w.type}"`));
+    for (const w of this.waiters.splice(0)) w.reject(new Error(`child ${this.script} ${why} while waiting for "${w.type}"`));
   }
 
   get pid(): number {
@@ -116,6 +116,8 @@ export class LineChild extends MessageChild {
     }
     this.proc.stdin?.on('error', () => undefined);
     this.proc.on('exit', (code) => this.onExit(code));
+    // Not started at all (no such interpreter): 'exit' never comes.
+    this.proc.on('error', (err) => this.onExit(-1, `could not start ${cmd}: ${err.message}`));
   }
 
   send(m: unknown): void {
