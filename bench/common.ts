@@ -33,7 +33,7 @@ export interface Encoded {
 }
 
 /** A request context about the size of the one Nova packs (keys as oslo.context writes them; no token). */
-export function benchContext(i: number): Record<string, unknown> {
+export function benchContext(i: number, requestId = `req-${randomUUID()}`): Record<string, unknown> {
   return {
     user_id: 'a6b5f8d1c2e34f0b9d7e6c5b4a392817',
     project_id: '0f4e3d2c1b0a49f8e7d6c5b4a3928170',
@@ -43,7 +43,7 @@ export function benchContext(i: number): Record<string, unknown> {
     is_admin: false,
     read_only: false,
     show_deleted: false,
-    request_id: `req-${randomUUID()}`,
+    request_id: requestId,
     global_request_id: null,
     resource_uuid: null,
     roles: ['member', 'reader'],
@@ -56,22 +56,26 @@ export function benchContext(i: number): Record<string, unknown> {
   };
 }
 
-/** One oslo RPC cast of an intent, as IntentClient.cast would publish it (without its per-call validation). */
-export function encodeCast(exchange: string, host: string, kind: string, args: Record<string, unknown>, seq: number): Encoded {
-  const id = `${kind.replace('instance.', '')}-${seq}-${randomBytes(6).toString('hex')}`;
-  const enc = encodeRpcRequest({ method: kind, args, namespace: 'hostwall', version: '1.0', context: benchContext(seq), uniqueId: id });
-  const out = osloOutbound({ exchange, routingKey: `compute.${host}`, message: enc.message });
+/**
+ * One oslo RPC cast of an intent, as IntentClient.cast would publish it (without its per-call validation).
+ * `peer`: for the Python peer, whose oslo RPC server keeps `_unique_id` to itself: the intent id is the
+ * request id instead (a req-<uuid> as oslo.context makes), and the cast goes to `routingKey`.
+ */
+export function encodeCast(exchange: string, host: string, kind: string, args: Record<string, unknown>, seq: number, peer?: { routingKey: string }): Encoded {
+  const id = peer ? `req-${randomUUID()}` : `${kind.replace('instance.', '')}-${seq}-${randomBytes(6).toString('hex')}`;
+  const enc = encodeRpcRequest({ method: kind, args, namespace: 'hostwall', version: '1.0', context: benchContext(seq, peer ? id : undefined), ...(peer ? {} : { uniqueId: id }) });
+  const out = osloOutbound({ exchange, routingKey: peer?.routingKey ?? `compute.${host}`, message: enc.message });
   return { id, exchange: out.exchange, routingKey: out.routingKey, body: out.body, props: publishProperties(out) };
 }
 
 export const POWER_MIX = ['instance.power_off', 'instance.power_on', 'instance.reboot'] as const;
 
 /** The i-th intent of the power mix over `uuids`: instance i mod n, kind cycling per instance. */
-export function powerIntent(exchange: string, host: string, uuids: readonly string[], i: number): Encoded {
+export function powerIntent(exchange: string, host: string, uuids: readonly string[], i: number, peer?: { routingKey: string }): Encoded {
   const n = uuids.length;
   const uuid = uuids[i % n] ?? '';
   const kind = POWER_MIX[Math.floor(i / n) % POWER_MIX.length] ?? 'instance.reboot';
-  return encodeCast(exchange, host, kind, { instance_uuid: uuid }, i);
+  return encodeCast(exchange, host, kind, { instance_uuid: uuid }, i, peer);
 }
 
 export function spawnIntent(exchange: string, host: string, uuid: string, seq: number): Encoded {
@@ -113,9 +117,11 @@ export class EventCollector {
   onMessage = (m: ConsumeMessage | null): void => {
     if (!m) return;
     const at = performance.now();
-    let ev: { event?: string; intent_id?: string | null; host?: string; error?: { code: string; message: string } };
+    let ev: { event?: string; intent_id?: string | null; host?: string; error?: { code: string; message: string }; 'oslo.message'?: string };
     try {
       ev = JSON.parse(m.content.toString('utf8'));
+      // The peer's events are oslo notifications: the event is the payload inside the envelope.
+      if (typeof ev['oslo.message'] === 'string') ev = (JSON.parse(ev['oslo.message']) as { payload?: typeof ev }).payload ?? {};
     } catch {
       return;
     }
@@ -377,6 +383,13 @@ export interface CpuUse {
   foreign_cores: number;
   /** Taken by the hypervisor for other guests: this spoils a run too. */
   steal_cores: number;
+  /**
+   * CPU seconds each metered process used in the phase, by pid. Unlike the
+   * wall-clock figures these hardly change with other load on the machine:
+   * divided by the phase's intents they are the cost per intent of each side
+   * (the worker's, the broker's), the figure to compare between runs here.
+   */
+  cpu_s_by_pid: Record<string, number>;
 }
 
 /**
@@ -401,9 +414,15 @@ export class CpuMeter {
     const s = (performance.now() - this.t0) / 1000;
     const m = machineS();
     let ours = 0;
-    for (const [pid, before] of this.p0) ours += processBusyS(pid) - before;
+    const byPid: Record<string, number> = {};
+    for (const [pid, before] of this.p0) {
+      const used = processBusyS(pid) - before;
+      byPid[String(pid)] = Math.round(used * 100) / 100;
+      ours += used;
+    }
     const r = (x: number) => Math.round((x / s) * 100) / 100;
     return {
+      cpu_s_by_pid: byPid,
       bench_and_broker_cores: r(ours),
       irq_cores: r(m.irq - this.m0.irq),
       foreign_cores: r(Math.max(0, m.procs - this.m0.procs - ours)),

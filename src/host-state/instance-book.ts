@@ -8,13 +8,13 @@
  * copy), and every change is one of its methods, so what an instance can go
  * through is read here.
  */
-import type { InstanceView, IntentRequest } from './instance-view';
+import { copyView, type InstanceView, type IntentRequest } from './instance-view';
 import type { Port, PowerState, SpawnArgs, TaskState, VmState } from '../intents';
 
 /** An instance as the book lends it out: read-only, since only the book changes it. */
 export type BookedInstance = ReadonlyDeep<InstanceView>;
 /** A copy of a lent instance, to publish or keep: the book's later changes do not reach it. */
-export const copyOf = (view: BookedInstance): InstanceView => structuredClone(view) as InstanceView;
+export const copyOf = (view: BookedInstance): InstanceView => copyView(view as InstanceView);
 
 type ReadonlyDeep<T> = T extends readonly (infer U)[] ? readonly ReadonlyDeep<U>[] : T extends object ? { readonly [K in keyof T]: ReadonlyDeep<T[K]> } : T;
 
@@ -145,7 +145,7 @@ export class InstanceBook {
   startTask(uuid: string, task: TaskState): InstanceView {
     const f = this.ensure(uuid);
     f.task_state = task;
-    return structuredClone(f);
+    return copyView(f);
   }
 
   setTask(uuid: string, task: TaskState): void {
@@ -204,7 +204,7 @@ export class InstanceBook {
   /** A copy for publishing, so later changes don't leak into an event being sent. */
   snapshot(uuid: string): InstanceView | undefined {
     const f = this.byUuid.get(uuid);
-    return f ? structuredClone(f) : undefined;
+    return f ? copyView(f) : undefined;
   }
 
   uuids(): string[] {
