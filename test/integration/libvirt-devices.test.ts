@@ -1,6 +1,6 @@
 /**
  * Volume and port intents against libvirt 9.0's test driver, which cannot
- * hot-plug (FACTS.md): every change lands in the persistent definition,
+ * hot-plug (docs/libvirt.md#the-test-driver): every change lands in the persistent definition,
  * reported live:false, and reaches the running definition at next start.
  */
 import { randomUUID } from 'node:crypto';
