@@ -19,8 +19,7 @@ import { Worker } from '../../src/worker/worker';
 import { IntentClient } from '../../src/client/intent-client';
 import { EVENTS_EXCHANGE } from '../../src/events/schemas';
 import { deadLetterQueueName } from '../../src/worker/wire';
-import { addVhost, CTL, deleteVhost } from '../integration/conformance/broker';
-import { Admin } from '../integration/transport-fixtures.test';
+import { Admin, addVhost, deleteVhost, RABBITMQCTL } from '../support/broker';
 import { type PyPeer, startPython } from '../support/python';
 import { uniqueHost, uuid } from '../support/worker';
 
@@ -47,7 +46,7 @@ async function startAmqp10Worker(amqpUrl: string): Promise<{ worker: Worker; con
   return { worker, config, transport };
 }
 
-(CTL ? describe : describe.skip)('compat: a real oslo.messaging client and listener talk to a worker over AMQP 1.0', function () {
+(RABBITMQCTL ? describe : describe.skip)('compat: a real oslo.messaging client and listener talk to a worker over AMQP 1.0', function () {
   this.timeout(120_000);
   const vhost = `hostwall_compat10_${uuid().slice(0, 8)}`;
   let url: string;

@@ -16,7 +16,7 @@ import { IntentClient } from '../../src/client/intent-client';
 import { loadConfig } from '../../src/config';
 import type { Transport } from '../../src/transport/transport';
 import { openTransport } from '../../src/worker/connect';
-import { addVhost, CTL, deleteVhost } from './conformance/broker';
+import { addVhost, deleteVhost, RABBITMQCTL } from '../support/broker';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import { AMQP_URL, connectTransport, uniqueHost, uuid } from '../support/worker';
 
@@ -88,7 +88,7 @@ describe('one worker per host (real broker)', function () {
   }
 
   // Quorum queues need a vhost of their own: the shared one has oslo's transient exchange and queues.
-  (CTL ? it : it.skip)('the same with quorum queues, where RabbitMQ ignores an exclusive consume', async () => {
+  (RABBITMQCTL ? it : it.skip)('the same with quorum queues, where RabbitMQ ignores an exclusive consume', async () => {
     const vhost = `hostwall_one_${randomBytes(4).toString('hex')}`;
     const url = await addVhost(vhost);
     const t = openTransport(loadConfig({ env: {}, flags: { amqpUrl: url } }), { connectionName: 'test-one-worker-quorum' });

@@ -3,29 +3,14 @@
  * (`rabbitmqctl close_all_connections` in a vhost of the test's own, so no
  * other client of the broker is touched). Skipped without rabbitmqctl.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import type { Amqp091Transport } from '../../src/transport/amqp091';
 import type { Topology } from '../../src/transport/transport';
-import { AMQP_URL, Admin, Inbox, json, LogTap, queueTopology, transportFor, uid } from './transport-fixtures.test';
+import { Admin, AMQP_URL, RABBITMQCTL, rabbitmqctl, uid, urlWithVhost } from '../support/broker';
+import { Inbox } from '../support/inbox';
+import { json, LogTap, queueTopology, transportFor } from './transport-fixtures.test';
 
-const run = promisify(execFile);
-const CTL = ['/usr/sbin/rabbitmqctl', '/usr/lib/rabbitmq/bin/rabbitmqctl'].find((p) => existsSync(p));
-
-async function ctl(...args: string[]): Promise<void> {
-  if (!CTL) throw new Error('rabbitmqctl not found');
-  await run(CTL, ['-q', ...args]);
-}
-
-function urlWithVhost(base: string, vhost: string): string {
-  const u = new URL(base);
-  u.pathname = `/${encodeURIComponent(vhost)}`;
-  return u.toString();
-}
-
-(CTL ? describe : describe.skip)('amqp091 transport recovery (real broker, rabbitmqctl)', function () {
+(RABBITMQCTL ? describe : describe.skip)('amqp091 transport recovery (real broker, rabbitmqctl)', function () {
   this.timeout(60000);
   const vhost = `hostwall_it_${uid()}`;
   const url = urlWithVhost(AMQP_URL, vhost);
@@ -34,13 +19,13 @@ function urlWithVhost(base: string, vhost: string): string {
   let t: Amqp091Transport;
 
   before(async () => {
-    await ctl('add_vhost', vhost);
-    await ctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*');
+    await rabbitmqctl('add_vhost', vhost);
+    await rabbitmqctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*');
     admin = await Admin.open(url);
   });
   after(async () => {
     await admin?.close();
-    await ctl('delete_vhost', vhost);
+    await rabbitmqctl('delete_vhost', vhost);
   });
   beforeEach(async () => {
     tap = new LogTap();
@@ -54,7 +39,7 @@ function urlWithVhost(base: string, vhost: string): string {
   /** Drop every connection of the test vhost (ours, and the admin's) and wait until our consumers are back. */
   async function dropConnections(): Promise<void> {
     const resumed = tap.next((m) => m === 'consumers resumed');
-    await ctl('close_all_connections', '--vhost', vhost, 'hostwall recovery test');
+    await rabbitmqctl('close_all_connections', '--vhost', vhost, 'hostwall recovery test');
     await resumed;
     admin = await Admin.open(url);
   }
@@ -119,7 +104,7 @@ function urlWithVhost(base: string, vhost: string): string {
     await t.consume([q], { prefetch: 1 }, (m) => void m.settle('ack'));
     await t.cancelConsumers();
     const up = tap.next((m) => m === 'amqp connection up');
-    await ctl('close_all_connections', '--vhost', vhost, 'hostwall recovery test');
+    await rabbitmqctl('close_all_connections', '--vhost', vhost, 'hostwall recovery test');
     await up;
     admin = await Admin.open(url);
     await t.publish(json('', q, { n: 1 }));

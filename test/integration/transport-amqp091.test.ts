@@ -10,7 +10,9 @@ import { publishProperties } from '../../src/transport/amqp091/publisher';
 import { wireArguments } from '../../src/transport/amqp091/declare';
 import { backoffDelayMs, withTimeout } from '../../src/transport/amqp091/timing';
 import type { Topology } from '../../src/transport/transport';
-import { AMQP_URL, Admin, Inbox, json, LogTap, queueTopology, transportFor, uid } from './transport-fixtures.test';
+import { Admin, AMQP_URL, uid } from '../support/broker';
+import { Inbox } from '../support/inbox';
+import { json, LogTap, queueTopology, transportFor } from './transport-fixtures.test';
 
 describe('amqp091 transport (real broker)', function () {
   this.timeout(30000);
