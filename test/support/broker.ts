@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import * as amqp from 'amqplib';
+import { eventually } from './eventually';
 
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -50,14 +51,27 @@ export class Admin {
   }
 }
 
-/** How many messages wait in `queue` (ready, not delivered), over a connection of its own. */
-export async function queueDepth(queue: string, url: string = AMQP091_URL): Promise<number> {
+/** `fn` on a channel of a connection of its own, both closed afterwards. */
+export async function withChannel<T>(fn: (ch: amqp.Channel) => Promise<T>, url: string = AMQP091_URL): Promise<T> {
   const admin = await Admin.open(url);
   try {
-    return await admin.messageCount(queue);
+    return await admin.with(fn);
   } finally {
     await admin.close();
   }
+}
+
+/** How many messages wait in `queue` (ready, not delivered). */
+export function queueDepth(queue: string, url: string = AMQP091_URL): Promise<number> {
+  return withChannel(async (ch) => (await ch.checkQueue(queue)).messageCount, url);
+}
+
+/**
+ * The depth of `queue` once it holds at least `n` (no event says "a message
+ * landed in that queue": the broker is asked again until it does).
+ */
+export function depthReaches(queue: string, n: number, url: string = AMQP091_URL): Promise<number> {
+  return eventually(`${queue} holding ${n} messages`, () => queueDepth(queue, url), (depth) => depth >= n);
 }
 
 const run = promisify(execFile);

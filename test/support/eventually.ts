@@ -12,17 +12,26 @@ export interface EventuallyOptions {
   intervalMs?: number;
 }
 
+/** What the default `done` accepts: an answer at all. */
+type Answer<T> = Exclude<T, undefined | null | false>;
+
+const answered = <T>(v: T): v is Answer<T> => v !== undefined && v !== null && v !== false;
+
 /**
- * Calls `probe` until `done` accepts its answer (by default: anything but
- * undefined, null or false) and resolves with that answer. A probe that
- * throws counts as "not yet"; its error is what the timeout reports.
+ * Calls `probe` until `done` accepts its answer (without `done`: until it
+ * answers anything but undefined, null or false) and resolves with that
+ * answer. A probe that throws counts as "not yet"; its error is what the
+ * timeout reports.
  */
+export function eventually<T>(what: string, probe: () => T | Promise<T>, done?: undefined, opts?: EventuallyOptions): Promise<Answer<T>>;
+export function eventually<T>(what: string, probe: () => T | Promise<T>, done: (value: T) => boolean, opts?: EventuallyOptions): Promise<T>;
 export async function eventually<T>(
   what: string,
   probe: () => T | Promise<T>,
-  done: (value: T) => boolean = (v) => v !== undefined && v !== null && v !== false,
+  done: ((value: T) => boolean) | undefined,
   opts: EventuallyOptions = {},
 ): Promise<T> {
+  const accept = done ?? answered;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const intervalMs = opts.intervalMs ?? 50;
   const deadline = Date.now() + timeoutMs;
@@ -30,7 +39,7 @@ export async function eventually<T>(
   for (;;) {
     try {
       const value = await probe();
-      if (done(value)) return value;
+      if (accept(value)) return value;
       last = inspect(value, { depth: 4, breakLength: Infinity });
     } catch (err) {
       last = `an error: ${String(err)}`;

@@ -83,3 +83,20 @@ export async function deleteQueue(name: string): Promise<void> {
   await ch.deleteQueue(name).catch(() => undefined);
   await conn.close().catch(() => undefined);
 }
+
+/**
+ * What an oslo notification listener peer (compat/py/oslo_listener.py)
+ * printed about one instance, by event_type, once every `wanted` type has
+ * come (or `timeoutMs` has passed: the caller's assertion names what is
+ * missing). Notifications about other instances are passed over.
+ */
+export async function notificationsAbout(listener: PyPeer, instanceUuid: string, wanted: readonly string[], timeoutMs = 30_000): Promise<Map<string, Record<string, unknown>>> {
+  const seen = new Map<string, Record<string, unknown>>();
+  const deadline = Date.now() + timeoutMs;
+  while (wanted.some((w) => !seen.has(w)) && Date.now() < deadline) {
+    const n = await listener.next(timeoutMs);
+    const payload = n.payload as Record<string, Record<string, unknown>> | undefined;
+    if (payload?.['nova_object.data']?.uuid === instanceUuid) seen.set(String(n.event_type), n);
+  }
+  return seen;
+}

@@ -4,6 +4,7 @@
  * to a host's queue, oslo-enveloped intents, an event log of one host's
  * native events, and reading a host's dead-letter queue.
  */
+import { randomUUID } from 'node:crypto';
 import * as amqp from 'amqplib';
 import { parseEvent, type HostwallEvent } from '../../../src/events/schemas';
 import { envelopeJson } from '../../../src/oslo/envelope';
@@ -47,7 +48,7 @@ export class EventLog {
     });
   }
 
-  /** Resolves when `count()` reaches `n` (polled on every event). */
+  /** Resolves when `count()` reaches `n` (asked every 50 ms: a count may depend on more than this log). */
   async until(count: () => number, n: number, timeoutMs: number, what: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (count() < n) {
@@ -112,6 +113,20 @@ export class TestBus {
     const { body, uniqueId } = this.intentBody(kind, args, o);
     await this.publish({ routingKey: `compute.${host}`, body, properties: { contentType: 'application/json', contentEncoding: 'utf-8', headers: o.headers ?? {} } });
     return uniqueId;
+  }
+
+  /**
+   * Resolves once the host has published all it will about `instanceUuid`
+   * for the messages sent so far: a harmless intent (the detach of a volume
+   * never attached: it fails DEVICE_NOT_FOUND and changes nothing) goes to
+   * the host's queue behind them, redeliveries included, and into the
+   * instance's lane behind theirs, so its outcome comes after anything they
+   * cause. What a test would otherwise wait a fixed time for ("nothing more
+   * must come") is then known to have come or never to come.
+   */
+  async settled(host: string, log: EventLog, instanceUuid: string): Promise<void> {
+    const marker = await this.cast(host, 'volume.detach', { instance_uuid: instanceUuid, volume_id: `marker-${randomUUID()}` });
+    await log.waitFor((e) => e.intent_id === marker && (e.event === 'intent.succeeded' || e.event === 'intent.failed'), 15_000, 'the marker intent\'s outcome');
   }
 
   /** Wait until the host's dead-letter queue holds `n` messages, then take them all. */
