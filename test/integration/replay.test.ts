@@ -4,12 +4,9 @@
  * dead letters re-sent after a fix succeed and leave the queue; the demo runs.
  */
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { IntentClient } from '../../src/client/intent-client';
 import type { Transport } from '../../src/transport/transport';
-import { runCli, startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { runCli, startWorkerProcess, stateDir, type WorkerProcess } from '../support/worker-process';
 import { depthReaches, queueDepth } from '../support/broker';
 import { eventually } from '../support/eventually';
 import { bigMetadata, connectTransport, uniqueHost, uuid } from '../support/worker';
@@ -21,7 +18,6 @@ describe('hostwall replay', function () {
   let transport: Transport;
   let client: IntentClient;
   const workers: WorkerProcess[] = [];
-  const stateDir = () => ({ HOSTWALL_STATE_PATH: mkdtempSync(join(tmpdir(), 'hw-state-')), HOSTWALL_INSTANCES_PATH: join(tmpdir(), 'hw-inst') });
 
   before(async () => {
     transport = await connectTransport('test-replay');
