@@ -1,25 +1,25 @@
 /**
- * Deliveries in arrival order, awaitable (no polling, no sleeps). A wait
- * that times out gives up its place, so a timed-out next() does not swallow
- * the delivery after it.
+ * What arrives (a transport's deliveries, a peer's output lines), in
+ * arrival order, awaitable: no polling, no sleeps. A wait that times out
+ * gives up its place, so a timed-out next() does not swallow what comes
+ * after it.
  */
 import type { InboundMessage } from '../../src/transport/transport';
 
-export class Inbox {
-  private items: InboundMessage[] = [];
-  private waiters: ((m: InboundMessage) => void)[] = [];
+export class Inbox<T = InboundMessage> {
+  private items: T[] = [];
+  private waiters: ((m: T) => void)[] = [];
 
-  readonly push = (m: InboundMessage): void => {
+  readonly push = (m: T): void => {
     const w = this.waiters.shift();
     if (w) w(m);
     else this.items.push(m);
   };
 
-  next(timeoutMs = 5000): Promise<InboundMessage> {
-    const m = this.items.shift();
-    if (m) return Promise.resolve(m);
+  next(timeoutMs = 5000): Promise<T> {
+    if (this.items.length > 0) return Promise.resolve(this.items.shift() as T);
     return new Promise((resolve, reject) => {
-      const waiter = (x: InboundMessage): void => {
+      const waiter = (x: T): void => {
         clearTimeout(timer);
         resolve(x);
       };
@@ -32,8 +32,13 @@ export class Inbox {
     });
   }
 
-  /** Deliveries that arrived and were not taken by next() yet. */
+  /** What arrived and was not taken by next() yet. */
   get pending(): number {
     return this.items.length;
+  }
+
+  /** Takes everything that arrived and was not taken yet. */
+  drain(): T[] {
+    return this.items.splice(0);
   }
 }

@@ -5,8 +5,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import * as amqp from 'amqplib';
-import { AMQP_URL } from './worker';
+import { withChannel } from './broker';
+import { Inbox } from './inbox';
 
 export const DEBIAN_PYTHON = '/usr/bin/python3';
 
@@ -23,8 +23,7 @@ export interface PyPeer {
 export function startPython(script: string, env: Record<string, string>): PyPeer {
   if (!existsSync(DEBIAN_PYTHON)) throw new Error(`${DEBIAN_PYTHON} is missing: run scripts/setup.sh --test`);
   const child: ChildProcessWithoutNullStreams = spawn(DEBIAN_PYTHON, [script], { env: { ...process.env, ...env, PYTHONUNBUFFERED: '1' } });
-  const queue: Record<string, unknown>[] = [];
-  const waiters: ((v: Record<string, unknown>) => void)[] = [];
+  const lines = new Inbox<Record<string, unknown>>();
   let err = '';
   child.stderr.on('data', (d: Buffer) => {
     err += d.toString();
@@ -36,30 +35,15 @@ export function startPython(script: string, env: Record<string, string>): PyPeer
     } catch {
       obj = { raw: line };
     }
-    const w = waiters.shift();
-    if (w) w(obj);
-    else queue.push(obj);
+    lines.push(obj);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     send: (obj) => child.stdin.write(`${JSON.stringify(obj)}\n`),
-    next: (timeoutMs = 30_000) => {
-      const q = queue.shift();
-      if (q) return Promise.resolve(q);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => {
-          const i = waiters.indexOf(done);
-          if (i >= 0) waiters.splice(i, 1);
-          reject(new Error(`python peer ${script}: no output in ${timeoutMs} ms; stderr:\n${err.slice(-3000)}`));
-        }, timeoutMs);
-        const done = (v: Record<string, unknown>) => {
-          clearTimeout(t);
-          resolve(v);
-        };
-        waiters.push(done);
-      });
-    },
-    drain: () => queue.splice(0),
+    next: (timeoutMs = 30_000) => lines.next(timeoutMs).catch(() => {
+      throw new Error(`python peer ${script}: no output in ${timeoutMs} ms; stderr:\n${err.slice(-3000)}`);
+    }),
+    drain: () => lines.drain(),
     close: async () => {
       child.stdin.end();
       const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -75,13 +59,7 @@ export function startPython(script: string, env: Record<string, string>): PyPeer
  * pool queue outlives the listener and keeps collecting notifications).
  */
 export async function deleteQueue(name: string): Promise<void> {
-  const conn = await amqp.connect(AMQP_URL).catch(() => undefined);
-  if (!conn) return;
-  conn.on('error', () => undefined);
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
-  await ch.deleteQueue(name).catch(() => undefined);
-  await conn.close().catch(() => undefined);
+  await withChannel((ch) => ch.deleteQueue(name)).catch(() => undefined);
 }
 
 /**
