@@ -10,6 +10,7 @@ import { parseEvent, type HostwallEvent } from '../../../src/events/schemas';
 import { envelopeJson } from '../../../src/oslo/envelope';
 import { encodeRpcRequest } from '../../../src/oslo/rpc-request';
 import { deadLetterQueueName } from '../../../src/worker/wire';
+import { Seen } from '../../support/seen';
 
 export interface RawPublish {
   exchange?: string;
@@ -24,28 +25,21 @@ export interface DeadLetter {
 }
 
 export class EventLog {
-  readonly events: HostwallEvent[] = [];
+  private readonly arrived = new Seen<HostwallEvent>();
   /** Bodies the worker published that its own event schemas refuse (a defect: hostile tests assert none). */
   readonly invalid: { body: string; error: string }[] = [];
-  private waiters: { pred: (e: HostwallEvent) => boolean; resolve: (e: HostwallEvent) => void }[] = [];
+
+  get events(): HostwallEvent[] {
+    return this.arrived.items;
+  }
 
   push(e: HostwallEvent): void {
-    this.events.push(e);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.pred(e)) return true;
-      w.resolve(e);
-      return false;
-    });
+    this.arrived.push(e);
   }
 
   /** The first event (already seen or still to come) that matches. */
   waitFor(pred: (e: HostwallEvent) => boolean, timeoutMs = 15_000, what = 'event'): Promise<HostwallEvent> {
-    const seen = this.events.find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-      this.waiters.push({ pred, resolve: (e) => { clearTimeout(t); resolve(e); } });
-    });
+    return this.arrived.waitFor(pred, timeoutMs, () => `timed out after ${timeoutMs} ms waiting for ${what}`);
   }
 
   /** Resolves when `count()` reaches `n` (asked every 50 ms: a count may depend on more than this log). */
