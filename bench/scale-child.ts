@@ -53,6 +53,12 @@ class SharedTransport implements Transport {
   cancelConsumers(): Promise<void> {
     return Promise.resolve();
   }
+  inFlight(): number {
+    return this.inner.inFlight();
+  }
+  drained(): Promise<void> {
+    return this.inner.drained();
+  }
   publish(msg: OutboundMessage): Promise<PublishResult> {
     return this.inner.publish(msg);
   }

@@ -20,7 +20,7 @@ import { type Config, loadConfig } from '../src/config';
 import { openLibvirtDriver } from '../src/drivers/libvirt/driver';
 import { createLogger } from '../src/log';
 import { createAmqp091Transport } from '../src/transport/amqp091';
-import type { ConsumeOptions, InboundMessage, MessageHandler, OutboundMessage, PublishResult, Topology, Transport } from '../src/transport/transport';
+import type { ConsumeOptions, InboundMessage, MessageHandler, OutboundMessage, PublishResult, Settlement, Topology, Transport } from '../src/transport/transport';
 import { applyProcessSettings } from '../src/worker/process-settings';
 import { Worker } from '../src/worker/worker';
 import { mb } from './common';
@@ -39,7 +39,10 @@ export interface WorkerChildSpec {
 
 class GatedTransport implements Transport {
   open = true;
-  private held: [MessageHandler, InboundMessage][] = [];
+  private held: (() => void)[] = [];
+  /** Deliveries past the gate, in the worker's handler: what a closed gate waits for. */
+  private passed = 0;
+  private drainWaiters: (() => void)[] = [];
 
   constructor(private readonly inner: Transport) {}
 
@@ -49,7 +52,7 @@ class GatedTransport implements Transport {
 
   setGate(open: boolean): void {
     this.open = open;
-    if (open) for (const [h, m] of this.held.splice(0)) h(m);
+    if (open) for (const pass of this.held.splice(0)) pass();
   }
 
   start(): Promise<void> {
@@ -59,13 +62,25 @@ class GatedTransport implements Transport {
     return this.inner.declare(topology);
   }
   consume(queues: string[], opts: ConsumeOptions, handler: MessageHandler): Promise<void> {
+    const pass = (m: InboundMessage): Promise<Settlement> => {
+      this.passed++;
+      return handler(m).finally(() => {
+        if (--this.passed === 0) for (const w of this.drainWaiters.splice(0)) w();
+      });
+    };
     return this.inner.consume(queues, opts, (m) => {
-      if (this.open) handler(m);
-      else this.held.push([handler, m]);
+      if (this.open) return pass(m);
+      return new Promise((resolve) => this.held.push(() => resolve(pass(m))));
     });
   }
   cancelConsumers(): Promise<void> {
     return this.inner.cancelConsumers();
+  }
+  inFlight(): number {
+    return this.passed;
+  }
+  drained(): Promise<void> {
+    return this.passed === 0 ? Promise.resolve() : new Promise((resolve) => this.drainWaiters.push(resolve));
   }
   publish(msg: OutboundMessage): Promise<PublishResult> {
     return this.inner.publish(msg);
@@ -135,9 +150,9 @@ async function main(): Promise<void> {
     switch (msg.cmd) {
       case 'gate': {
         transport.setGate(msg.open === true);
-        const reply = () => send({ type: 'gate', open: transport.open, pending: worker.dispatcher.pending, held: transport.heldCount });
+        const reply = () => send({ type: 'gate', open: transport.open, pending: transport.inFlight(), held: transport.heldCount });
         if (msg.open) reply();
-        else void worker.dispatcher.idle().then(reply);
+        else void transport.drained().then(reply);
         break;
       }
       case 'loop': {

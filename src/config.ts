@@ -96,7 +96,7 @@ export const SETTINGS = {
   vifPluggingIsFatal: { env: 'HOSTWALL_VIF_PLUGGING_IS_FATAL', schema: bool, default: true, help: 'fail the spawn when ports are not ready in time (Nova: vif_plugging_is_fatal); false = start anyway' },
   portReadyMemoryS: { env: 'HOSTWALL_PORT_READY_MEMORY', schema: int(1, 86400), default: 600, help: 'seconds a port.ready nobody waits for is remembered' },
   standby: { env: 'HOSTWALL_STANDBY', schema: bool, default: false, help: 'when another worker already serves this host (its queue compute.<host> has a consumer): false = refuse to start (exit 1, QUEUE_TAKEN); true = wait as a standby and take over when it goes away (looks every 5 s)' },
-  shutdownTimeoutS: { env: 'HOSTWALL_SHUTDOWN_TIMEOUT', schema: int(1, 3600), default: 30, help: 'on SIGTERM, seconds to let in-flight intents finish before unfinished ones are left to redelivery' },
+  shutdownTimeoutS: { env: 'HOSTWALL_SHUTDOWN_TIMEOUT', schema: int(1, 3600), default: 30, help: 'on SIGTERM, seconds to let in-flight intents finish before unfinished ones are left to redelivery; then the waits still running (a clean power-off, a hot-unplug, a spawn\'s ports) are cut short and the worker closes within about 10 s more (Nova: graceful_shutdown_timeout)' },
   watchReconcileS: { env: 'HOSTWALL_WATCH_RECONCILE', schema: int(0, 86400), default: 60, help: 'seconds between full listings of the guests that catch state changes whose hypervisor event was missed (~7 ms per 1,000 guests); 0 = events only' },
   watchStopDelayS: { env: 'HOSTWALL_WATCH_STOP_DELAY', schema: int(0, 600), default: 5, help: 'seconds a guest seen stopping is given before it counts as shut down behind our back (a reboot stops it briefly; Nova waits 15)' },
   instancesPath: { env: 'HOSTWALL_INSTANCES_PATH', schema: z.string().min(1), default: '/var/lib/hostwall/instances', help: 'where guest disks live; its filesystem is the inventory\'s disk_gb' },
@@ -139,7 +139,35 @@ export const SETTINGS = {
 
 export type SettingName = keyof typeof SETTINGS;
 type SettingValue<K extends SettingName> = z.output<(typeof SETTINGS)[K]['schema']>;
-export type Config = { [K in SettingName]: SettingValue<K> };
+/** The settings as written: a duration in the unit its name ends in (S seconds, H hours), as the README documents it. */
+export type Settings = { [K in SettingName]: SettingValue<K> };
+
+/** The unit a setting's name ends in, in ms: `shutdownTimeoutS` is seconds, `storeRetentionH` hours. */
+const UNIT_MS = { S: 1_000, H: 3_600_000 } as const;
+const UNIT_SUFFIX = /(?<=[a-z])([SH])$/;
+/** A setting's name in the compiled config: a duration's ends in Ms (`shutdownTimeoutS` → `shutdownTimeoutMs`). */
+type CompiledName<K extends string> = K extends `${infer B}S` ? `${B}Ms` : K extends `${infer B}H` ? `${B}Ms` : K;
+/** What the code consumes (compileSettings): every duration in milliseconds, converted once, here. */
+export type Config = { [K in SettingName as CompiledName<K>]: SettingValue<K> };
+
+/** The key of a setting in the compiled config. */
+export function configKey<K extends SettingName>(name: K): CompiledName<K> & keyof Config {
+  const unit = UNIT_SUFFIX.exec(name)?.[1];
+  // The same rule as the type's: a name ending in S or H after a lowercase letter is a duration.
+  return (unit ? `${name.slice(0, -1)}Ms` : name) as CompiledName<K> & keyof Config;
+}
+
+/** The compiled config: the settings with every duration in milliseconds. */
+export function compileSettings(settings: Settings): Config {
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    const value = settings[name];
+    const unit = UNIT_SUFFIX.exec(name)?.[1] as keyof typeof UNIT_MS | undefined;
+    out[configKey(name)] = unit && typeof value === 'number' ? value * UNIT_MS[unit] : value;
+  }
+  // Every key of Config was written just above, from the setting it compiles.
+  return out as Config;
+}
 
 export type Source = 'flag' | 'environment' | 'file' | 'layer' | 'default';
 
@@ -182,7 +210,13 @@ function readFile(path: string): Record<string, unknown> {
   return rec;
 }
 
+/** The compiled config (durations in ms) from flags, the environment, a file, layers and defaults. */
 export function loadConfig(input: ConfigInput = {}): Config {
+  return compileSettings(loadSettings(input));
+}
+
+/** The settings as written (durations in their documented units), validated. */
+export function loadSettings(input: ConfigInput = {}): Settings {
   const env = input.env ?? process.env;
   const filePath = input.file ?? env.HOSTWALL_CONFIG;
   const fromFile = filePath ? readFile(filePath) : {};
@@ -211,7 +245,7 @@ export function loadConfig(input: ConfigInput = {}): Config {
     out[name] = r.data;
   }
   // Every setting was parsed by its own schema just above.
-  return out as Config;
+  return out as Settings;
 }
 
 /** The command-line flag of a setting: `vifPluggingTimeoutS` → `vif-plugging-timeout` (a unit suffix S/H is dropped, as in the environment name). */

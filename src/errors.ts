@@ -57,7 +57,19 @@ export type PlacementErrorCode =
   | 'PLACEMENT_NAME_CONFLICT'
   | 'PLACEMENT_UNKNOWN_TRAIT';
 
-export type ErrorCode = RejectionCode | FailureCode | PlacementErrorCode | 'TRANSPORT_ERROR' | 'QUEUE_TAKEN' | 'CONFIG_INVALID' | 'USAGE';
+export type ErrorCode =
+  | RejectionCode
+  | FailureCode
+  | PlacementErrorCode
+  | 'TRANSPORT_ERROR'
+  | 'QUEUE_TAKEN'
+  | 'CONFIG_INVALID'
+  | 'USAGE'
+  | 'STORE_CLOSED'
+  | 'CHECK_FAILED'
+  | 'INVARIANT'
+  | 'START_FAILED'
+  | 'STOPPING';
 
 interface OsloName {
   readonly osloClass: string;
@@ -180,6 +192,41 @@ export class UsageError extends HostwallError {
   readonly code = 'USAGE' as const;
 }
 
+/** The intent store was closed (the worker is stopping): nothing was written. */
+export class StoreClosedError extends HostwallError {
+  readonly code = 'STORE_CLOSED' as const;
+}
+
+/** A check a command makes of what it did (the demo's story, a replay's answers) did not hold. */
+export class CheckFailed extends HostwallError {
+  readonly code = 'CHECK_FAILED' as const;
+}
+
+/** Something the code guarantees did not hold: a bug in hostwall, never the input's fault. */
+export class InvariantError extends HostwallError {
+  readonly code = 'INVARIANT' as const;
+}
+
+/**
+ * The worker could not start: `details.step` names the step that failed
+ * (worker.ts StartStep), `cause` is what it threw. What had started was
+ * stopped again, in reverse order.
+ */
+export class StartFailure extends HostwallError {
+  readonly code = 'START_FAILED' as const;
+}
+
+/**
+ * A wait cut short because the worker is stopping and its grace period is
+ * over (a clean power-off, a hot-unplug, a spawn's port wait). Not an
+ * outcome: nothing final happened, so the intent is left unacked for
+ * redelivery and its 'started' record is reconciled at the next start, as
+ * after a crash (dispatch/recovery.ts).
+ */
+export class StoppingError extends HostwallError {
+  readonly code = 'STOPPING' as const;
+}
+
 /**
  * The exit code of a command that failed with `err` (README "Exit codes"):
  * 2 for what the operator must fix in the command or its configuration, 1
@@ -189,7 +236,7 @@ export function exitCodeOf(err: unknown): 1 | 2 {
   return err instanceof ConfigError || err instanceof UsageError ? 2 : 1;
 }
 
-export interface PlacementErrorFacts {
+export interface PlacementErrorDetails {
   /** The HTTP status Placement (or Keystone) answered, when it answered. */
   status?: number | undefined;
   /** Placement's error code, `errors[0].code` of the reply (microversion >= 1.23 only). */
@@ -216,7 +263,7 @@ export class PlacementError extends HostwallError {
   readonly code: PlacementErrorCode;
   readonly status: number | undefined;
   readonly placementCode: string | undefined;
-  constructor(code: PlacementErrorCode, message: string, facts: PlacementErrorFacts = {}) {
+  constructor(code: PlacementErrorCode, message: string, facts: PlacementErrorDetails = {}) {
     super(message, {
       ...(facts.status !== undefined ? { status: facts.status } : {}),
       ...(facts.placementCode !== undefined ? { placement_code: facts.placementCode } : {}),

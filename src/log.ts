@@ -137,7 +137,7 @@ export function createLogger(opts: LoggerOptions): Logger {
 }
 
 /** What every line about an intent names (oslo.log's context: request ids, the instance). */
-export interface IntentLogFacts {
+export interface IntentLogFields {
   intent_id: string;
   request_id?: string | undefined;
   global_request_id?: string | undefined;
@@ -152,7 +152,7 @@ export interface IntentLogFacts {
  * worker's own logger. Absent facts are null, so every intent line has the
  * same keys.
  */
-export function forIntent(log: Logger, f: IntentLogFacts): Logger {
+export function forIntent(log: Logger, f: IntentLogFields): Logger {
   return log.child({
     intent_id: f.intent_id, request_id: f.request_id ?? null, global_request_id: f.global_request_id ?? null,
     issuer: f.issuer ?? null, instance_uuid: f.instance_uuid ?? null, ...(f.kind ? { kind: f.kind } : {}),

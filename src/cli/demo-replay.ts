@@ -1,17 +1,17 @@
 /** The demo's operator step: replay the journal for one instance and watch what the worker does with it. */
 import type { Config } from '../config';
 import { printable } from '../limits/terminal-text';
-import { amqp091UrlOf } from '../worker/connect';
 import { replay } from '../replay/replay';
 import { readJournal } from '../store/journal-reader';
 import { isReplay } from '../store/replay-marks';
 import type { Transport } from '../transport/transport';
 import type { EventTail } from './event-tail';
+import { CheckFailed } from '../errors';
 
 export async function replayJournal(o: { transport: Transport; config: Config; host: string; instance: string; tail: EventTail; since: Date }): Promise<{ sent: number; appliedAgain: number }> {
   const before = o.tail.seen.length;
   async function* source() {
-    for await (const r of readJournal({ url: amqp091UrlOf(o.config), from: o.since, stopAtTail: true })) {
+    for await (const r of readJournal({ transport: o.transport, from: o.since, stopAtTail: true })) {
       if (isReplay(r.headers)) continue;
       yield { msg: { source: 'journal' as const, ref: String(r.offset), exchange: r.exchange, routingKey: r.routingKey, headers: r.headers, contentType: r.contentType, contentEncoding: r.contentEncoding, body: r.body, at: r.timestamp } };
     }
@@ -30,6 +30,6 @@ export async function replayJournal(o: { transport: Transport; config: Config; h
   const after = o.tail.seen.slice(before);
   const appliedAgain = after.filter((e) => e.event === 'intent.accepted' && ids.has(e.intent_id ?? undefined)).length;
   const answered = after.filter((e) => 'replayed' in e && e.replayed === true && ids.has(e.intent_id ?? undefined)).length;
-  if (answered < ids.size) throw new Error(`demo: only ${answered} of ${ids.size} replayed intents were answered`);
+  if (answered < ids.size) throw new CheckFailed(`demo: only ${answered} of ${ids.size} replayed intents were answered`);
   return { sent: report.sent, appliedAgain };
 }

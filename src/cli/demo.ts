@@ -10,21 +10,23 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { IntentClient } from '../client/intent-client';
 import { type Config, loadConfig } from '../config';
-import { openLibvirtDriver } from '../drivers/libvirt/driver';
-import { libvirtDriverOptions } from '../drivers/libvirt/options';
+import { openConfiguredDriver } from '../drivers/libvirt/options';
 import { createLogger } from '../log';
 import type { Transport } from '../transport/transport';
 import { createAmqp091Transport } from '../transport/amqp091';
+import { parseBrokerUrl } from '../transport/broker-url';
 import { amqp091UrlOf, openTransport } from '../worker/connect';
+import { transportTls } from '../worker/tls';
 import type { WorkerTopology } from '../worker/topology';
 import { intentStorePath, Worker } from '../worker/worker';
 import { EventTail } from './event-tail';
 import { replayJournal } from './demo-replay';
+import { CheckFailed } from '../errors';
 
 const say = (s: string) => process.stdout.write(`\n== ${s}\n`);
 
 function check(ok: boolean, what: string): void {
-  if (!ok) throw new Error(`demo: expected ${what}`);
+  if (!ok) throw new CheckFailed(`demo: expected ${what}`);
   process.stdout.write(`   ok: ${what}\n`);
 }
 
@@ -37,7 +39,7 @@ export function registerDemo(program: Command): void {
       const host = `demo-${randomBytes(3).toString('hex')}`;
       const config = loadConfig({ flags: { host, ...(flags.amqpUrl ? { amqpUrl: flags.amqpUrl } : {}), logLevel: 'warn', instancesPath: join(tmpdir(), 'hostwall-demo'), statePath: join(tmpdir(), 'hostwall-demo'), vifPluggingTimeoutS: 60 } });
       const log = createLogger({ level: config.logLevel, format: config.logFormat });
-      const driver = await openLibvirtDriver(libvirtDriverOptions(config, log));
+      const driver = await openConfiguredDriver(config, log);
       const worker = new Worker({ config, log, transport: openTransport(config, { connectionName: `hostwall-demo-worker:${host}` }), driver });
       let transport: Transport | undefined;
       let tail: EventTail | undefined;
@@ -119,7 +121,10 @@ export function demoQueues(topology: WorkerTopology, config: Pick<Config, 'topic
 }
 
 async function removeDemoQueues(config: Config, queues: string[]): Promise<void> {
-  const admin = createAmqp091Transport({ url: amqp091UrlOf(config), connectionName: `hostwall-demo-cleanup:${config.host}`, failFast: true });
+  const url = amqp091UrlOf(config);
+  // The worker's TLS material too, as the AMQP 1.0 transport's own 0-9-1 connection has it (topology-admin.ts).
+  const tls = parseBrokerUrl(url).tls ? transportTls(config) : {};
+  const admin = createAmqp091Transport({ url, connectionName: `hostwall-demo-cleanup:${config.host}`, failFast: true, ...tls });
   try {
     await admin.start();
     for (const q of queues) await admin.deleteQueue(q);

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { EVENTS_EXCHANGE, HostwallEvent } from '../events/schemas';
 import { printable } from '../limits/terminal-text';
-import type { Transport } from '../transport/transport';
+import { ackOnReceipt, type Transport } from '../transport/transport';
 
 type Waiter = { match: (e: HostwallEvent) => boolean; resolve: (e: HostwallEvent | undefined) => void };
 
@@ -35,8 +35,7 @@ export class EventTail {
       bindings: [{ queue, exchange: EVENTS_EXCHANGE, routingKey: `${host}.#` }],
     });
     const tail = new EventTail();
-    await transport.consume([queue], { prefetch: 200 }, (m) => {
-      void m.settle('ack');
+    await transport.consume([queue], { prefetch: 200 }, ackOnReceipt((m) => {
       let body: unknown;
       try {
         body = JSON.parse(m.body.toString('utf8'));
@@ -53,7 +52,7 @@ export class EventTail {
         w.resolve(e);
         return false;
       });
-    });
+    }));
     return tail;
   }
 

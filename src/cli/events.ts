@@ -8,6 +8,7 @@ import { loadConfig } from '../config';
 import { EVENTS_EXCHANGE, HostwallEvent } from '../events/schemas';
 import { printable } from '../limits/terminal-text';
 import { globToRegExp } from '../replay/selection';
+import { ackOnReceipt } from '../transport/transport';
 import { connectCli } from './connect';
 import { eventLine } from './event-tail';
 import { duration, positiveInt } from './option-values';
@@ -44,8 +45,7 @@ export function registerEvents(program: Command): void {
         };
         rearm();
 
-        void transport.consume([queue], { prefetch: 100 }, (m) => {
-          void m.settle('ack');
+        void transport.consume([queue], { prefetch: 100 }, ackOnReceipt((m) => {
           let ev: Record<string, unknown>;
           try {
             ev = JSON.parse(m.body.toString('utf8')) as Record<string, unknown>;
@@ -65,7 +65,7 @@ export function registerEvents(program: Command): void {
             process.stdout.write(`${JSON.stringify(ev)}\n`);
           }
           if (++seen >= limit) resolve();
-        });
+        }));
       });
       const stop = () => transport.close().finally(() => process.exit(0));
       process.on('SIGINT', stop);

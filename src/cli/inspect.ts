@@ -23,8 +23,7 @@ import { DeadLetterReader } from '../replay/dead-letters';
 import { describe } from '../replay/replay-message';
 import type { Transport } from '../transport/transport';
 import { offlineRecords, StoreHeldError, storeFile } from '../store/intent-store-reader';
-import { amqp091UrlOf } from '../worker/connect';
-import { deadLetterQueueName } from '../worker/wire';
+import { deadLetterQueueName } from '../oslo/wire/oslo-wire';
 import { connectCli } from './connect';
 import { duration, pointInTime, positiveInt } from './option-values';
 
@@ -92,9 +91,9 @@ function printIntents(host: string, since: Date, rows: RecordedIntent[], tty: bo
   for (const r of rows) process.stdout.write(`${intentRow(r)}\n`);
 }
 
-async function printDeadLetters(config: Config, f: InspectFlags, tty: boolean): Promise<void> {
+async function printDeadLetters(transport: Transport, config: Config, f: InspectFlags, tty: boolean): Promise<void> {
   const queue = deadLetterQueueName(f.host);
-  const reader = await DeadLetterReader.open(amqp091UrlOf(config), queue, f.timeout);
+  const reader = await DeadLetterReader.open(transport, queue);
   try {
     if (tty) process.stdout.write(`\ndead letters in ${queue}: ${reader.count} (left in place; re-send with: hostwall replay --dead-letters --host ${f.host})\n`);
     for await (const h of reader.take(f.limit)) {
@@ -142,6 +141,8 @@ export function registerInspect(program: Command): void {
       }
       // Without the store's rows the broker is needed for everything: no broker is one line (exit 1).
       const transport = rows === undefined ? await connectCli(config, 'inspect', f.timeout) : undefined;
+      // With the store's rows, the broker is needed for the dead letters only: not reaching it is said like any part not shown.
+      let ownTransport: Transport | undefined;
       try {
         if (transport) {
           rows = await fromWorker(transport, config, f, query).catch((err: unknown) => {
@@ -152,13 +153,19 @@ export function registerInspect(program: Command): void {
         if (rows === undefined) complete = false;
         else printIntents(f.host, f.since, rows, tty, source);
         if (f.deadLetters) {
-          await printDeadLetters(config, f, tty).catch((err: unknown) => {
+          const reading = async (): Promise<void> => {
+            ownTransport = transport ? undefined : await connectCli(config, 'inspect', f.timeout);
+            const t = transport ?? ownTransport;
+            if (t) await printDeadLetters(t, config, f, tty);
+          };
+          await reading().catch((err: unknown) => {
             complete = false;
             process.stderr.write(`hostwall inspect: dead letters not listed: ${oneLine(err)}\n`);
           });
         }
       } finally {
         await transport?.close();
+        await ownTransport?.close();
       }
       if (!complete) process.exitCode = 1;
     });

@@ -32,7 +32,8 @@ export function openComputeHost(config: Config, nova: NovaConf | undefined, log:
     host: config.host,
     nodename: config.novaNodename || config.host,
     myIp: nova?.computeHost.myIp ?? firstIpv4(),
-    writeRetryS: config.novaWriteRetryS,
+    // The compute host's settings are nova.conf's, in its seconds (adapters/nova/compute-host/settings.ts).
+    writeRetryS: config.novaWriteRetryMs / 1000,
   });
   if (!parsed.success) {
     const i = parsed.error.issues[0];

@@ -9,6 +9,7 @@
  * argument, else HOSTWALL_HTTP_ADDRESS, else 127.0.0.1:9464 (the image's).
  */
 import { get } from 'node:http';
+import { TransportError } from '../errors';
 
 const TIMEOUT_MS = 5_000;
 
@@ -35,7 +36,7 @@ function main(): void {
       process.exit(res.statusCode === 200 ? 0 : 1);
     });
   });
-  req.on('timeout', () => req.destroy(new Error(`no answer in ${TIMEOUT_MS} ms`)));
+  req.on('timeout', () => req.destroy(new TransportError(`no answer in ${TIMEOUT_MS} ms`)));
   req.on('error', (err) => {
     process.stdout.write(`hostwall: ${url}: ${err.message}\n`);
     process.exit(1);

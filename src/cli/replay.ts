@@ -9,15 +9,14 @@ import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import { printable } from '../limits/terminal-text';
-import { ConfigError } from '../errors';
+import { ConfigError, InvariantError } from '../errors';
 import { loadIssuerKeys } from '../policy/identity';
 import { DeadLetterReader } from '../replay/dead-letters';
 import { type ItemStatus, replay, type ReplayOptions, type SourceEntry } from '../replay/replay';
 import type { ReplayItem } from '../replay/replay-message';
 import type { Selection } from '../replay/selection';
 import { collect, deadLetterSource, journalSource, replayOf } from '../replay/sources';
-import { amqp091UrlOf } from '../worker/connect';
-import { deadLetterQueueName } from '../worker/wire';
+import { deadLetterQueueName } from '../oslo/wire/oslo-wire';
 import { connectCli } from './connect';
 import { duration, pointInTime, positiveInt, ratePerSecond } from './option-values';
 import { confirmLargeReplay } from './replay-confirm';
@@ -91,19 +90,19 @@ export function registerReplay(program: Command): void {
         ...hostSelection(f), ...(f.kind ? { kind: f.kind } : {}), ...(f.instance ? { instance: f.instance } : {}),
         ...(f.from ? { from: f.from } : {}), ...(f.to ? { to: f.to } : {}), ...(f.limit !== undefined ? { limit: f.limit } : {}),
       };
-      const url = amqp091UrlOf(config);
       const runId = randomUUID();
       const tty = process.stdout.isTTY === true;
       const dry = f.dryRun === true;
-      const transport = dry ? undefined : await connectCli(config, 'replay', f.timeout);
+      // Reading (the journal, dead letters) goes through it too, dry run or not: its TLS and deadlines.
+      const transport = await connectCli(config, 'replay', f.timeout);
       let reader: DeadLetterReader | undefined;
       try {
-        reader = f.deadLetters && f.host !== undefined ? await DeadLetterReader.open(url, deadLetterQueueName(f.host), f.timeout) : undefined;
+        reader = f.deadLetters && f.host !== undefined ? await DeadLetterReader.open(transport, deadLetterQueueName(f.host)) : undefined;
         const base: Omit<ReplayOptions, 'dryRun' | 'onItem'> = {
           selection: sel, asNew: f.asNew === true, rate: f.rate, topic: config.topic, runId,
           keys: f.issuerKeysFile ? loadIssuerKeys(f.issuerKeysFile) : undefined,
           publish: (m) => {
-            if (!transport) throw new Error('no transport in a dry run');
+            if (dry) throw new InvariantError('nothing is published in a dry run');
             return transport.publish(m);
           },
         };
@@ -111,12 +110,12 @@ export function registerReplay(program: Command): void {
         let total = sel.limit;
         // Nothing to ask about when the limit is below the threshold: one pass.
         if (dry || f.yes || (sel.limit !== undefined && sel.limit <= f.confirmAbove)) {
-          source = reader ? deadLetterSource(reader, runId) : journalSource({ url, selection: sel, includeReplays: f.includeReplays === true });
+          source = reader ? deadLetterSource(reader, runId) : journalSource({ transport, selection: sel, includeReplays: f.includeReplays === true });
         } else {
           // A first pass counts what would be sent; the second sends exactly that (the same dead letters, held; the same journal offsets).
           let stoppedAt: number | undefined;
           const held = reader ? await collect(deadLetterSource(reader, runId)) : undefined;
-          const first = held ? replayOf(held) : journalSource({ url, selection: sel, includeReplays: f.includeReplays === true, onStop: (o) => { stoppedAt = o; } });
+          const first = held ? replayOf(held) : journalSource({ transport, selection: sel, includeReplays: f.includeReplays === true, onStop: (o) => { stoppedAt = o; } });
           const counted = await replay(first, { ...base, dryRun: true });
           const hosts = new Set(counted.items.map((i) => i.item.host)).size;
           const interactive = process.stdin.isTTY === true && process.stderr.isTTY === true;
@@ -126,7 +125,7 @@ export function registerReplay(program: Command): void {
             return;
           }
           total = counted.selected;
-          source = held ? replayOf(held) : journalSource({ url, selection: sel, includeReplays: f.includeReplays === true, ...(stoppedAt !== undefined ? { until: stoppedAt } : {}) });
+          source = held ? replayOf(held) : journalSource({ transport, selection: sel, includeReplays: f.includeReplays === true, ...(stoppedAt !== undefined ? { until: stoppedAt } : {}) });
         }
         let done = 0;
         if (tty && dry) process.stdout.write(`${'at / offset'.padEnd(24)} ${'host'.padEnd(16)} ${'kind'.padEnd(22)} ${'instance'.padEnd(36)} status\n`);
@@ -148,7 +147,7 @@ export function registerReplay(program: Command): void {
         if (report.unroutable > 0 || report.failed > 0) process.exitCode = 1;
       } finally {
         await reader?.close();
-        await transport?.close();
+        await transport.close();
       }
     });
 }

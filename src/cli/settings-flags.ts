@@ -62,7 +62,3 @@ export function settingsFromFlags(opts: Record<string, unknown>, defaultFile: st
   const config = loadConfig({ flags, file: typeof opts.config === 'string' ? opts.config : undefined, layers: nova?.layers ?? [] });
   return { config, nova, files: ini ? [...ini.files] : [] };
 }
-
-export function configFromFlags(opts: Record<string, unknown>): Config {
-  return settingsFromFlags(opts).config;
-}

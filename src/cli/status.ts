@@ -23,7 +23,7 @@ import { TransportError, UsageError } from '../errors';
 import { HostInventory } from '../intents';
 import { RemoteError } from '../oslo/failure';
 import type { QueueState, Transport } from '../transport/transport';
-import { deadLetterQueueName } from '../worker/wire';
+import { deadLetterQueueName } from '../oslo/wire/oslo-wire';
 import { connectCli } from './connect';
 import { addSettingFlags, settingsFromFlags } from './settings-flags';
 

@@ -9,7 +9,7 @@
  *   changed is named in one warning and takes effect at the next start. A
  *   file that no longer parses is logged and changes nothing.
  */
-import { type Config, kebab, SETTINGS, type SettingName } from '../config';
+import { type Config, configKey, kebab, SETTINGS, type SettingName } from '../config';
 import { type Logger, levelOf } from '../log';
 import { reopenLogFiles } from '../log-file';
 import type { Worker } from '../worker/worker';
@@ -25,7 +25,7 @@ export interface HangupResult {
 
 /** Apply what can be applied of a new configuration to a running worker's logger; say what cannot. */
 export function applyReload(current: Config, next: Config, log: Logger): HangupResult {
-  const changed = (Object.keys(SETTINGS) as SettingName[]).filter((n) => JSON.stringify(current[n]) !== JSON.stringify(next[n]));
+  const changed = (Object.keys(SETTINGS) as SettingName[]).filter((n) => JSON.stringify(current[configKey(n)]) !== JSON.stringify(next[configKey(n)]));
   const reloaded = changed.filter((n) => RELOADABLE.includes(n));
   const atRestart = changed.filter((n) => !RELOADABLE.includes(n));
   log.level = levelOf(next);
@@ -37,7 +37,7 @@ export function handleSignals(worker: Worker, log: Logger, reload: { current: Co
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info(`${signal}: draining`, { pending: worker.dispatcher.pending });
+    log.info(`${signal}: draining`, { pending: worker.pending });
     worker.stop().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -59,7 +59,7 @@ export function handleSignals(worker: Worker, log: Logger, reload: { current: Co
       return;
     }
     const r = applyReload(reload.current, next, log);
-    for (const n of r.reloaded) (reload.current as Record<SettingName, unknown>)[n] = next[n];
+    for (const n of r.reloaded) (reload.current as Record<keyof Config, unknown>)[configKey(n)] = next[configKey(n)];
     log.info('SIGHUP: log file reopened, configuration read again', { reloaded: r.reloaded.map(kebab), log_level: log.level });
     if (r.atRestart.length > 0) log.warn('SIGHUP: these settings changed and take effect at the next start', { settings: r.atRestart.map(kebab) });
   });

@@ -2,8 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import { redactUrl } from '../config';
-import { openLibvirtDriver } from '../drivers/libvirt/driver';
-import { libvirtDriverOptions } from '../drivers/libvirt/options';
+import { openConfiguredDriver } from '../drivers/libvirt/options';
 import { createLogger, levelOf } from '../log';
 import { openTransport } from '../worker/connect';
 import { applyProcessSettings } from '../worker/process-settings';
@@ -21,7 +20,7 @@ export function registerWorker(program: Command): void {
     if (nova && nova.ignored.length > 0) log.info('config keys hostwall does not use (ignored)', { keys: nova.ignored });
     const companion = wantsComputeHost(config, nova) ? openComputeHost(config, nova, log) : undefined;
     mkdirSync(config.instancesPath, { recursive: true });
-    const driver = await openLibvirtDriver(libvirtDriverOptions(config, log));
+    const driver = await openConfiguredDriver(config, log);
     const transport = openTransport(config, { connectionName: `hostwall-worker:${config.host}:${process.pid}`, log });
     const worker = new Worker({ config, log, transport, driver, companion });
     log.info('starting', { host: config.host, amqp_url: redactUrl(config.amqpUrl), libvirt_uri: config.libvirtUri, queues: config.queues, nova_compute_host: companion !== undefined, config_files: files });

@@ -15,14 +15,14 @@
  *   each with its own id `<_unique_id>:<n>`.
  * - any other namespace: refused as oslo's dispatcher does, UnsupportedVersion.
  *
- * What is admitted also teaches the Nova facts directory (nova-facts.ts).
+ * What is admitted also teaches the learnt bindings (host-state/learnt-bindings.ts).
  */
 import { adaptNovaRequest } from '../adapters/nova';
 import { RejectedError } from '../errors';
 import { INTENT_NAMESPACE, type Intent, type Issuer, isIntentKind, validateIntent } from '../intents';
 import type { IssuerPolicy } from '../policy/issuer-policy';
 import type { InboundMessage } from '../transport/transport';
-import type { NovaFactsDirectory } from './nova-facts';
+import type { LearntBindings } from '../host-state/learnt-bindings';
 import type { IntentHooks, SenderRecords, WireRequest } from './ports';
 
 /** The issuer of Nova's compute RPC messages, whose context names none. */
@@ -48,7 +48,7 @@ export interface Admitted {
 
 export interface AdmissionDeps {
   policy: IssuerPolicy;
-  novaFacts: NovaFactsDirectory;
+  bindings: LearntBindings;
   /** Nova's own records of its requests (the compute-host duties), when this worker keeps them. */
   records?: SenderRecords | undefined;
 }
@@ -70,7 +70,7 @@ function admitNative(msg: InboundMessage, req: WireRequest, deps: AdmissionDeps)
   let issuer: string | undefined;
   if (isIntentKind(req.method)) issuer = deps.policy.admit(req.method, credentials(msg, str(req.context.issuer))).issuer;
   const intent = validateIntent(req.method, req.version, req.args);
-  deps.novaFacts.learnIntent(intent);
+  deps.bindings.learnIntent(intent);
   return { source: 'hostwall', intents: [{ intent, issuer }], ignored: [] };
 }
 
@@ -82,11 +82,11 @@ function admitNova(msg: InboundMessage, req: WireRequest, deps: AdmissionDeps): 
   const args = req.args !== null && typeof req.args === 'object' && !Array.isArray(req.args) ? (req.args as Record<string, unknown>) : {};
   const adapted = adaptNovaRequest(
     { method: req.method, version: req.version, args, context: req.context, ...(req.uniqueId !== undefined ? { uniqueId: req.uniqueId } : {}) },
-    deps.novaFacts.facts,
+    deps.bindings.lookups,
   );
   const hooks = deps.records?.forNovaRequest(req, adapted.intents) ?? [];
   const intents = adapted.intents.map((intent, i) => ({ intent, issuer: deps.policy.admit(intent.kind, creds).issuer, hooks: hooks[i] }));
-  deps.novaFacts.learnNovaArgs(args, (kind) => deps.policy.allows(kind, sender));
-  for (const { intent } of intents) deps.novaFacts.learnIntent(intent);
+  deps.bindings.learnNovaArgs(args, (kind) => deps.policy.allows(kind, sender));
+  for (const { intent } of intents) deps.bindings.learnIntent(intent);
   return { source: 'nova', intents, reply: adapted.reply, ignored: adapted.ignored };
 }

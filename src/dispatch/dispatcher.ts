@@ -21,24 +21,23 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Driver } from '../drivers/driver';
-import { asHostwallError, RejectedError } from '../errors';
-import type { RequestFacts } from '../events/instance-facts';
+import { asHostwallError, RejectedError, StoppingError } from '../errors';
+import type { IntentRequest } from '../host-state/instance-view';
 import { capGroupOf, definitionOf, type Intent, instanceOf, lockKeysOf } from '../intents';
 import { cutText } from '../limits/identifiers';
 import { forIntent, type Logger, redact } from '../log';
 import type { IssuerPolicy } from '../policy/issuer-policy';
 import type { Serializer } from '../serializer/serializer';
-import type { IntentStore } from '../store/intent-store';
 import { isReplay } from '../store/replay-marks';
 import type { InboundMessage, Settlement } from '../transport/transport';
 import { type Admitted, admit } from './admission';
-import { type ApplyDeps, applyIntent, keep } from './apply';
-import type { ExecDeps } from './execute';
-import type { InstanceBook } from './instance-book';
+import { type IntentRunDeps, runIntent, keep } from './intent-run';
+import type { DriverActionDeps } from './driver-actions';
+import type { InstanceBook } from '../host-state/instance-book';
 import { issuerOf, type OutcomeLedger } from './ledger';
-import { NovaFactsDirectory } from './nova-facts';
+import { LearntBindings } from '../host-state/learnt-bindings';
 import { type ErrorInfo, errorInfo, type FinalOutcome } from './outcome';
-import { type CountedByBroker, countDelivery, type DeliveryCount, refusalBackoffMs } from './poison';
+import { type CountedByBroker, type DeliveryCount, refusalBackoffMs } from './poison';
 import type { DispatchMetrics, EventSink, IntentHooks, SenderRecords, Wire, WireRequest } from './ports';
 import type { WaitWatch } from './wait-watch';
 
@@ -47,14 +46,14 @@ export interface DispatcherDeps {
   events: EventSink;
   serializer: Serializer;
   book: InstanceBook;
+  /** The one door to the intent store. */
   ledger: OutcomeLedger;
-  store: IntentStore;
   policy: IssuerPolicy;
   /** Deliveries of one unfinished message before it is dead-lettered as POISON. */
   poisonDeliveries: number;
   /** The consumed queues whose `x-delivery-count` the broker sets (poison.ts); none if unset. */
   countedByBroker?: CountedByBroker | undefined;
-  exec: ExecDeps;
+  exec: DriverActionDeps;
   log: Logger;
   /** Nova's records of its own requests (adapters/nova compute host), when kept. */
   records?: SenderRecords | undefined;
@@ -66,13 +65,10 @@ export interface DispatcherDeps {
   waits?: WaitWatch | undefined;
 }
 
-/** 'leave': not started because the worker is draining; stays unacked and comes back when the channel closes. */
-type Disposition = Settlement | 'leave';
-
 /** One intent of a message, final: run now (fresh) or answered from the record (duplicate). */
-interface Settled {
+interface Finished {
   outcome: FinalOutcome;
-  request: RequestFacts;
+  request: IntentRequest;
   fresh?: { published: Promise<unknown>; durable: boolean };
   duplicate?: { published: boolean };
 }
@@ -80,7 +76,7 @@ interface Settled {
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** What a request's context says, as stored and published: cut to their bound (limits/identifiers.ts). */
-export function requestFacts(intentId: string, context: Record<string, unknown>, issuer?: string): RequestFacts {
+export function intentRequestOf(intentId: string, context: Record<string, unknown>, issuer?: string): IntentRequest {
   return {
     intent_id: intentId,
     request_id: cutText(context.request_id),
@@ -92,45 +88,28 @@ export function requestFacts(intentId: string, context: Record<string, unknown>,
 }
 
 export class Dispatcher {
-  private inFlight = 0;
-  private idleWaiters: (() => void)[] = [];
   private draining = false;
-  /** What Nova's messages leave out and the worker has been told (nova-facts.ts). */
-  readonly novaFacts: NovaFactsDirectory;
+  /** What Nova's messages leave out and the worker has been told (host-state/learnt-bindings.ts). */
+  readonly bindings: LearntBindings;
 
   constructor(private readonly deps: DispatcherDeps) {
-    this.novaFacts = new NovaFactsDirectory(deps.book, undefined, deps.novaInstanceNameTemplate);
+    this.bindings = new LearntBindings(deps.book, undefined, deps.novaInstanceNameTemplate);
   }
 
   get driver(): Driver {
     return this.deps.exec.driver;
   }
 
-  /** The transport's handler: never throws; every message ends settled, or left for redelivery. */
-  readonly onMessage = (msg: InboundMessage): void => {
-    this.inFlight++;
-    this.process(msg)
-      .then((how) => (how === 'leave' ? undefined : msg.settle(how)))
-      .catch((err: unknown) => {
-        this.deps.log.error('message left unsettled for redelivery', { error: String(err), routing_key: msg.routingKey });
-        return msg.settle('requeue');
-      })
-      .catch(() => undefined)
-      .finally(() => {
-        this.inFlight--;
-        if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
-      });
-  };
-
-  /** Messages being processed (received, not yet settled or left). */
-  get pending(): number {
-    return this.inFlight;
-  }
-
-  /** Resolves when no message is in process. */
-  idle(): Promise<void> {
-    return this.inFlight === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
-  }
+  /**
+   * The transport's handler: what to do with the delivery once every intent
+   * of it is final ('ack'), could not be made final ('requeue'), or was not
+   * started because the worker is draining ('leave'). Never rejects.
+   */
+  readonly onMessage = (msg: InboundMessage): Promise<Settlement> =>
+    this.process(msg).catch((err: unknown): Settlement => {
+      this.deps.log.error('message requeued for redelivery', { error: String(err), routing_key: msg.routingKey });
+      return 'requeue';
+    });
 
   /**
    * Graceful stop has begun: intents already running finish; intents that
@@ -140,13 +119,13 @@ export class Dispatcher {
     this.draining = true;
   }
 
-  private async process(msg: InboundMessage): Promise<Disposition> {
+  private async process(msg: InboundMessage): Promise<Settlement> {
     const receivedAt = Date.now();
     let req: WireRequest | undefined;
     let admitted: Admitted;
     try {
       req = this.deps.wire.decode(msg);
-      admitted = admit(msg, req, { policy: this.deps.policy, novaFacts: this.novaFacts, records: this.deps.records });
+      admitted = admit(msg, req, { policy: this.deps.policy, bindings: this.bindings, records: this.deps.records });
     } catch (err) {
       return this.refuse(msg, req, err);
     }
@@ -158,7 +137,7 @@ export class Dispatcher {
     if (admitted.ignored.length > 0) log.info('Nova inputs hostwall does not carry out', { method: req.method, ignored: admitted.ignored });
     const heartbeat = this.startHeartbeat(req.call, log);
     try {
-      return await this.settle(msg, req, admitted, receivedAt);
+      return await this.finish(msg, req, admitted, receivedAt);
     } finally {
       if (heartbeat) clearInterval(heartbeat);
     }
@@ -172,11 +151,11 @@ export class Dispatcher {
    * start, the message is left (it comes back; the intents that finished are
    * then answered from the record).
    */
-  private async settle(msg: InboundMessage, req: WireRequest, admitted: Admitted, receivedAt: number): Promise<Disposition> {
+  private async finish(msg: InboundMessage, req: WireRequest, admitted: Admitted, receivedAt: number): Promise<Settlement> {
     const again = isReplay(msg.headers) ? { replayed: true } : { redelivered: true };
     const plans = admitted.intents.map(({ intent, issuer, hooks }) => {
       const intentId = intent.args.intent_id ?? req.uniqueId ?? randomUUID().replace(/-/g, '');
-      const request = requestFacts(intentId, req.context, issuer);
+      const request = intentRequestOf(intentId, req.context, issuer);
       const durable = definitionOf(intent.kind).scheduling !== 'read';
       const key = { intentId, kind: intent.kind, issuer: issuerOf(request) };
       return { intent, hooks, request, durable, key, prior: this.deps.ledger.lookup(key, durable) };
@@ -184,7 +163,7 @@ export class Dispatcher {
     let count: DeliveryCount | undefined;
     if (plans.some((p) => p.prior === undefined || p.prior.kind === 'retry')) {
       try {
-        count = countDelivery(msg, this.deps.store, this.deps.countedByBroker);
+        count = this.deps.ledger.countDelivery(msg, this.deps.countedByBroker);
         if (count && count.deliveries > this.deps.poisonDeliveries) {
           throw new RejectedError('POISON', `delivered ${count.deliveries} times without finishing (limit ${this.deps.poisonDeliveries}): dead-lettered instead of tried again`, { deliveries: count.deliveries });
         }
@@ -192,14 +171,14 @@ export class Dispatcher {
         return this.refuse(msg, req, err, plans[0]?.intent.kind, count);
       }
     }
-    const settled: Promise<Settled | undefined>[] = plans.map(({ intent, hooks, request, durable, key, prior }) => {
+    const finished: Promise<Finished | undefined>[] = plans.map(({ intent, hooks, request, durable, key, prior }) => {
       if (prior?.kind === 'running') return prior.outcome.then((o) => o && { outcome: o, request, duplicate: { published: true } });
       if (prior?.kind === 'finished') return Promise.resolve({ outcome: prior.outcome, request, duplicate: { published: prior.published } });
       const run = this.run(intent, request, { recovering: prior?.kind === 'retry', durable, receivedAt, hooks });
       this.deps.ledger.track(key, run.then((r) => r?.outcome));
       return run.then((r) => r && { outcome: r.outcome, request, fresh: { published: r.published, durable } });
     });
-    const done = await Promise.all(settled);
+    const done = await Promise.all(finished);
     const outcomes: FinalOutcome[] = [];
     for (const d of done) {
       if (!d) return 'leave';
@@ -218,7 +197,7 @@ export class Dispatcher {
       this.deps.metrics?.intentDone(d.outcome.kind, d.fresh ? d.outcome.status : 'duplicate', (Date.now() - receivedAt) / 1000);
     }
     if (req.call) await this.deps.wire.reply(req.call, this.replyFor(admitted, outcomes));
-    if (count) await this.deps.store.forgetDelivery(count.fingerprint);
+    if (count) await this.deps.ledger.forgetDelivery(count);
     return 'ack';
   }
 
@@ -228,7 +207,7 @@ export class Dispatcher {
    * broker, and a consumer must be able to rely on at most one unflagged
    * outcome per intent.
    */
-  private async republish(o: FinalOutcome, request: RequestFacts, flags: { redelivered?: boolean; replayed?: boolean }, published: boolean): Promise<void> {
+  private async republish(o: FinalOutcome, request: IntentRequest, flags: { redelivered?: boolean; replayed?: boolean }, published: boolean): Promise<void> {
     forIntent(this.deps.log, { ...request, intent_id: o.intentId, instance_uuid: o.instance?.uuid, kind: o.kind })
       .info('duplicate intent: recorded outcome published again, not applied', { status: o.status, ...flags });
     await this.deps.events.outcome(o, { ...request, intent_id: o.intentId }, flags);
@@ -261,15 +240,15 @@ export class Dispatcher {
    * like any unfinished message (poison.ts): past the limit it is
    * dead-lettered as POISON, and each return first waits a growing pause.
    */
-  private async refuse(msg: InboundMessage, req: WireRequest | undefined, thrown: unknown, kind?: string, counted?: DeliveryCount): Promise<Disposition> {
+  private async refuse(msg: InboundMessage, req: WireRequest | undefined, thrown: unknown, kind?: string, counted?: DeliveryCount): Promise<Settlement> {
     let err = thrown instanceof RejectedError ? thrown : new RejectedError('POISON', `could not process message: ${asHostwallError(thrown).message}`);
-    const count = counted ?? countDelivery(msg, this.deps.store, this.deps.countedByBroker);
+    const count = counted ?? this.deps.ledger.countDelivery(msg, this.deps.countedByBroker);
     const first = err;
     if (count && count.deliveries > this.deps.poisonDeliveries && err.code !== 'POISON') {
       err = new RejectedError('POISON', `refused ${count.deliveries} times without being dead-lettered (limit ${this.deps.poisonDeliveries}): ${first.code}: ${first.message}`, { deliveries: count.deliveries, first: first.code });
     }
     const ctx = req?.context ?? {};
-    const facts = requestFacts(str(req?.uniqueId) ?? '', ctx);
+    const facts = intentRequestOf(str(req?.uniqueId) ?? '', ctx);
     this.deps.log.warn(`rejected: ${err.message}`, {
       code: err.code, routing_key: msg.routingKey, method: req?.method ?? kind, intent_id: facts.intent_id || null, request_id: facts.request_id ?? null,
       global_request_id: facts.global_request_id ?? null, issuer: facts.issuer ?? null, instance_uuid: null, ...(count ? { deliveries: count.deliveries } : {}),
@@ -287,7 +266,7 @@ export class Dispatcher {
       throw e;
     }
     this.deps.metrics?.deadLettered(err.code);
-    if (count) await this.deps.store.forgetDelivery(count.fingerprint);
+    if (count) await this.deps.ledger.forgetDelivery(count);
     return 'ack';
   }
 
@@ -301,7 +280,7 @@ export class Dispatcher {
    * when draining began before it could start.
    */
   private async run(
-    intent: Intent, request: RequestFacts, o: { recovering: boolean; durable: boolean; receivedAt: number; hooks: IntentHooks | undefined },
+    intent: Intent, request: IntentRequest, o: { recovering: boolean; durable: boolean; receivedAt: number; hooks: IntentHooks | undefined },
   ): Promise<{ outcome: FinalOutcome; published: Promise<unknown> } | undefined> {
     const def = definitionOf(intent.kind);
     const instance = instanceOf(intent);
@@ -310,7 +289,7 @@ export class Dispatcher {
     });
     const pubs: Promise<unknown>[] = [];
     keep(pubs, this.deps.events.accepted(intent.kind, request, instance));
-    const deps: ApplyDeps = { book: this.deps.book, events: this.deps.events, exec: this.deps.exec, intents: this.deps.store };
+    const deps: IntentRunDeps = { book: this.deps.book, events: this.deps.events, exec: this.deps.exec, intents: this.deps.ledger.records };
     const keys = lockKeysOf(intent);
     let started = false;
     let endWait: (() => void) | undefined;
@@ -327,7 +306,15 @@ export class Dispatcher {
             args: JSON.stringify(redact(intent.args)), request: JSON.stringify(request), receivedAt: o.receivedAt,
           });
         }
-        const out = await applyIntent(intent, request, pubs, log, deps, { recovering: o.recovering, hooks: o.hooks });
+        let out: FinalOutcome;
+        try {
+          out = await runIntent(intent, request, pubs, log, deps, { recovering: o.recovering, hooks: o.hooks });
+        } catch (err) {
+          if (!(err instanceof StoppingError)) throw err;
+          // As after a crash: the 'started' record stays and is reconciled at the next start (recovery.ts); the message stays unacked.
+          log.warn('interrupted by the worker\'s stop: no outcome recorded, left for redelivery', { error: err.message });
+          return undefined;
+        }
         // The host is done with; the next intent of these lanes still waits for the outcome's commit.
         releaseSlot();
         await this.deps.ledger.finish(out, issuerOf(request), o.durable);

@@ -22,11 +22,18 @@
  * Reads (`instance.get_state`, `host.*`) change nothing, so they are kept in
  * memory only: answering a duplicate read from the cache is a courtesy, and
  * running it again after a restart (or once the cache forgot it) is harmless.
+ *
+ * It is the dispatcher's one door to the store: outcomes, the delivery
+ * counts of unfinished messages (poison.ts) and the records host.intents
+ * reads all go through it.
  */
-import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
+import type { InstanceView, IntentRequest } from '../host-state/instance-view';
 import type { Logger } from '../log';
 import type { BeginRecord, IntentKey, IntentStore } from '../store/intent-store';
-import { RecentOutcomes } from './dedupe';
+import type { InboundMessage } from '../transport/transport';
+import type { IntentRecords } from './intent-records';
+import { type CountedByBroker, countDelivery, type DeliveryCount } from './poison';
+import { RecentOutcomes } from './recent-outcomes';
 import { type FinalOutcome, FinalOutcomeSchema } from './outcome';
 
 export type Prior =
@@ -36,7 +43,7 @@ export type Prior =
   | undefined;
 
 /** The issuer part of an intent's key: the one its request facts name (as stored), '' for none. */
-export function issuerOf(request: Pick<RequestFacts, 'issuer'>): string {
+export function issuerOf(request: Pick<IntentRequest, 'issuer'>): string {
   return request.issuer ?? '';
 }
 
@@ -100,6 +107,21 @@ export class OutcomeLedger {
     return this.store.begin(r);
   }
 
+  /** The intents recorded (host.intents reads them). */
+  get records(): IntentRecords {
+    return this.store;
+  }
+
+  /** Count a redelivery of an unfinished message (poison.ts); undefined for a first delivery. */
+  countDelivery(msg: InboundMessage, countedByBroker: CountedByBroker | undefined): DeliveryCount | undefined {
+    return countDelivery(msg, this.store, countedByBroker);
+  }
+
+  /** A counted message is done with (its answer is 'ack'): its count is dropped. */
+  forgetDelivery(count: DeliveryCount): Promise<void> {
+    return this.store.forgetDelivery(count.fingerprint);
+  }
+
   /**
    * Record the outcome: durably for intents that change something, in memory for reads.
    * A durable outcome is committed before this resolves, so by the time the intent stops
@@ -134,24 +156,24 @@ export class OutcomeLedger {
   }
 }
 
-/** The instance facts an outcome needs again: what intent.succeeded / intent.failed carry (events/native.ts intentOutcome). */
-type OutcomeFacts = Pick<InstanceFacts, 'uuid' | 'power_state' | 'vm_state' | 'task_state'>;
+/** The instance fields an outcome needs again: what intent.succeeded / intent.failed carry (events/native.ts intentOutcome). */
+type OutcomeInstance = Pick<InstanceView, 'uuid' | 'power_state' | 'vm_state' | 'task_state'>;
 
 /**
  * The outcome as the store keeps it (JSON): everything a duplicate is answered with (the
  * status, the result or error a call gets, and the instance fields its outcome event
- * carries), without the rest of the instance facts (flavor, ports, volumes, metadata...),
+ * carries), without the rest of the instance view (flavor, ports, volumes, metadata...),
  * which are the bulk of an outcome and are only ever read from the instance book.
  */
 export function storedOutcome(o: FinalOutcome): string {
   const f = o.instance;
   if (f === undefined) return JSON.stringify(o);
-  const facts: OutcomeFacts = { uuid: f.uuid, power_state: f.power_state, vm_state: f.vm_state, task_state: f.task_state };
+  const facts: OutcomeInstance = { uuid: f.uuid, power_state: f.power_state, vm_state: f.vm_state, task_state: f.task_state };
   return JSON.stringify({ ...o, instance: facts });
 }
 
 /**
- * A stored outcome. Its instance facts may hold only the fields `storedOutcome` keeps
+ * A stored outcome. Its instance view may hold only the fields `storedOutcome` keeps
  * (FinalOutcomeSchema checks no more than that they are an object): what reads them is the
  * outcome event, which uses no other.
  */

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { HostwallError } from '../errors';
-import type { InstanceFacts } from '../events/instance-facts';
+import type { InstanceView } from '../host-state/instance-view';
 
 export const ErrorInfoSchema = z.object({
   code: z.string(),
@@ -18,12 +18,12 @@ export const ErrorInfoSchema = z.object({
 export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;
 
 const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** Instance facts are built by the dispatcher; read back from the store they are only checked to be an object. */
-const Facts = z.custom<InstanceFacts>(isObject).optional();
+/** Instance views are built by the dispatcher; read back from the store they are only checked to be an object. */
+const Instance = z.custom<InstanceView>(isObject).optional();
 
 export const FinalOutcomeSchema = z.discriminatedUnion('status', [
-  z.object({ status: z.literal('succeeded'), intentId: z.string(), kind: z.string(), result: z.unknown(), instance: Facts }),
-  z.object({ status: z.literal('failed'), intentId: z.string(), kind: z.string(), error: ErrorInfoSchema, instance: Facts }),
+  z.object({ status: z.literal('succeeded'), intentId: z.string(), kind: z.string(), result: z.unknown(), instance: Instance }),
+  z.object({ status: z.literal('failed'), intentId: z.string(), kind: z.string(), error: ErrorInfoSchema, instance: Instance }),
 ]);
 export type FinalOutcome = z.infer<typeof FinalOutcomeSchema>;
 

@@ -4,7 +4,7 @@
  * event sink (native events and Nova notifications).
  */
 import type { RejectedError } from '../errors';
-import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
+import type { InstanceView, IntentRequest } from '../host-state/instance-view';
 import type { Intent, IntentKind } from '../intents';
 import type { InboundMessage } from '../transport/transport';
 import type { ErrorInfo, FinalOutcome } from './outcome';
@@ -47,12 +47,12 @@ export type NovaPhase = 'start' | 'end' | 'error';
 export type InstanceStateCause = 'intent' | 'hypervisor' | 'reconcile';
 
 export interface EventSink {
-  accepted(kind: IntentKind, req: RequestFacts, instance: string | undefined): Promise<void>;
+  accepted(kind: IntentKind, req: IntentRequest, instance: string | undefined): Promise<void>;
   /** Nova's `<action>.start|end|error` for kinds Nova notifies about; resolves at once for the others. */
-  novaPhase(intent: Intent, phase: NovaPhase, facts: InstanceFacts, req: RequestFacts, error?: ErrorInfo): Promise<void>;
-  instanceState(facts: InstanceFacts, req: RequestFacts, cause: InstanceStateCause): Promise<void>;
-  outcome(o: FinalOutcome, req: RequestFacts, flags: { redelivered?: boolean; replayed?: boolean }): Promise<void>;
-  rejected(err: RejectedError, req: Partial<RequestFacts>, original: { routingKey: string; method: string | undefined }): Promise<void>;
+  novaPhase(intent: Intent, phase: NovaPhase, facts: InstanceView, req: IntentRequest, error?: ErrorInfo): Promise<void>;
+  instanceState(facts: InstanceView, req: IntentRequest, cause: InstanceStateCause): Promise<void>;
+  outcome(o: FinalOutcome, req: IntentRequest, flags: { redelivered?: boolean; replayed?: boolean }): Promise<void>;
+  rejected(err: RejectedError, req: Partial<IntentRequest>, original: { routingKey: string; method: string | undefined }): Promise<void>;
 }
 
 /**
@@ -66,9 +66,9 @@ export interface IntentHooks {
   /** Before the driver; a rejection fails the intent without touching the host. */
   before?(): Promise<void>;
   /** The driver succeeded; a rejection makes the outcome that failure (the host keeps its change). */
-  succeeded?(facts: InstanceFacts | undefined): Promise<void>;
+  succeeded?(facts: InstanceView | undefined): Promise<void>;
   /** The intent failed (in before, the driver or succeeded); never rejects. */
-  failed?(error: ErrorInfo, facts: InstanceFacts | undefined): Promise<void>;
+  failed?(error: ErrorInfo, facts: InstanceView | undefined): Promise<void>;
 }
 
 /**

@@ -23,13 +23,13 @@
  */
 import { z } from 'zod';
 import { HostwallError, IntentFailure } from '../errors';
-import type { RequestFacts } from '../events/instance-facts';
+import type { IntentRequest } from '../host-state/instance-view';
 import type { Driver, GuestState } from '../drivers/driver';
 import type { IntentKind, PowerState } from '../intents';
 import { isIntentKind } from '../intents';
 import type { Logger } from '../log';
 import { type IntentStore, keyOf, type StoredIntent } from '../store/intent-store';
-import type { InstanceBook } from './instance-book';
+import type { InstanceBook } from '../host-state/instance-book';
 import { parseOutcome } from './ledger';
 import { errorInfo, type FinalOutcome } from './outcome';
 import type { EventSink } from './ports';
@@ -93,7 +93,7 @@ const StoredRequest = z.object({
   request_id: z.string(), global_request_id: z.string(), user_id: z.string(), project_id: z.string(), issuer: z.string(),
 }).partial();
 
-function requestOf(row: StoredIntent): RequestFacts {
+function requestOf(row: StoredIntent): IntentRequest {
   let r: z.infer<typeof StoredRequest> = {};
   try {
     r = StoredRequest.catch({}).parse(row.request ? JSON.parse(row.request) : {});

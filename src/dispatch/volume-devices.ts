@@ -33,7 +33,7 @@
 import type { DeviceChange, Driver } from '../drivers/driver';
 import { IntentFailure } from '../errors';
 import type { IntentArgs } from '../intents';
-import type { InstanceBook } from './instance-book';
+import type { InstanceBook } from '../host-state/instance-book';
 
 type DiskBus = NonNullable<IntentArgs<'volume.attach'>['disk_bus']>;
 type DeviceType = NonNullable<IntentArgs<'volume.attach'>['device_type']>;
@@ -87,20 +87,11 @@ function nextFree(used: ReadonlySet<string>, prefix: string): string {
   throw new IntentFailure('INVALID_STATE', `no free ${prefix}X device name left`, { prefix });
 }
 
-/** A driver that can say which volumes it attached to a guest (libvirt: the facts in the guest's own metadata). */
-interface ListsAttachedVolumes {
-  guestFacts(uuid: string): Promise<{ volumes: readonly { device: string }[] } | undefined>;
-}
-
-function listsAttachedVolumes(d: Driver): d is Driver & ListsAttachedVolumes {
-  return 'guestFacts' in d && typeof d.guestFacts === 'function';
-}
-
 /** Device names the guest's disks hold, as far as the worker can know (see the file header). */
 async function knownTargets(driver: Driver, book: InstanceBook, uuid: string): Promise<Set<string>> {
   const used = new Set(['vda']);
   for (const v of book.get(uuid)?.volumes ?? []) if (v.device) used.add(v.device);
-  if (listsAttachedVolumes(driver)) for (const v of (await driver.guestFacts(uuid))?.volumes ?? []) used.add(v.device);
+  for (const v of (await driver.guestFacts?.(uuid))?.volumes ?? []) used.add(v.device);
   return used;
 }
 

@@ -7,7 +7,8 @@
  * - resolves only when the hypervisor has done the work (or definitively
  *   refused it), so the caller may publish the outcome;
  * - rejects with IntentFailure (LibvirtError for libvirt's refusals), never a
- *   bare Error; INSTANCE_NOT_FOUND when the guest does not exist;
+ *   bare Error; INSTANCE_NOT_FOUND when the guest does not exist; or with
+ *   StoppingError when its StopSignal cut a wait short (not an outcome);
  * - never blocks the event loop.
  */
 import type { HostwallError } from '../errors';
@@ -65,6 +66,16 @@ export interface WatchHooks {
   onError?: (err: HostwallError) => void;
 }
 
+/**
+ * For the calls that wait on the guest (a clean power-off, a hot-unplug):
+ * aborted when the worker stops and its grace period is over, the wait ends
+ * at once and the call rejects with StoppingError (stop-signal.ts). What the
+ * call asked of the guest may still happen; the caller records nothing.
+ */
+export interface StopSignal {
+  signal?: AbortSignal | undefined;
+}
+
 export interface Driver {
   readonly name: string;
   /** Define and start. INSTANCE_EXISTS if a guest with that uuid is already defined. */
@@ -73,7 +84,7 @@ export interface Driver {
   destroy(uuid: string, opts: { keepDisks: boolean }): Promise<{ existed: boolean }>;
   powerOn(uuid: string): Promise<GuestState>;
   /** clean: ask the guest (ACPI) and wait up to timeoutS, then force. */
-  powerOff(uuid: string, opts: { clean: boolean; timeoutS: number }): Promise<GuestState & { forced: boolean }>;
+  powerOff(uuid: string, opts: { clean: boolean; timeoutS: number } & StopSignal): Promise<GuestState & { forced: boolean }>;
   reboot(uuid: string, type: 'soft' | 'hard'): Promise<GuestState>;
   pause(uuid: string): Promise<GuestState>;
   unpause(uuid: string): Promise<GuestState>;
@@ -82,9 +93,9 @@ export interface Driver {
   /** Restore a managed save. */
   resume(uuid: string): Promise<GuestState>;
   attachVolume(uuid: string, vol: { volume_id: string; connection_info: ConnectionInfo; device_name?: string | undefined }): Promise<DeviceChange>;
-  detachVolume(uuid: string, volumeId: string): Promise<DeviceChange>;
+  detachVolume(uuid: string, volumeId: string, opts?: StopSignal): Promise<DeviceChange>;
   plugPort(uuid: string, port: Port): Promise<DeviceChange>;
-  unplugPort(uuid: string, portId: string): Promise<DeviceChange>;
+  unplugPort(uuid: string, portId: string, opts?: StopSignal): Promise<DeviceChange>;
   getState(uuid: string): Promise<GuestState>;
   /** Every guest the hypervisor knows (for inventory and reconciliation). */
   listGuests(): Promise<GuestState[]>;
@@ -107,6 +118,14 @@ export interface Driver {
    * if the volume is not attached.
    */
   extendVolume?(uuid: string, volumeId: string, newSizeBytes?: number): Promise<DeviceChange>;
+  /**
+   * The volumes this driver recorded in the guest itself, by device name
+   * (libvirt: hostwall's facts in the guest's metadata, which survive
+   * restarts); undefined for a guest without such a record. A driver without
+   * it leaves device names to what the worker saw since it started
+   * (dispatch/volume-devices.ts).
+   */
+  guestFacts?(uuid: string): Promise<{ volumes: readonly { device: string }[] } | undefined>;
   /** The host's `uptime` line, as Nova's get_host_uptime returns it (`env LANG=C uptime` stdout). */
   hostUptime?(): Promise<string>;
   /**

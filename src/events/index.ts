@@ -1,4 +1,3 @@
-export * from './instance-facts';
 export * from './schemas';
 export * from './native';
 export * from './nova-schemas';

@@ -1,10 +1,10 @@
 /**
  * Builders of the native events (schemas.ts) from what the dispatcher knows:
- * the request (oslo context), the instance facts and the outcome. Each
+ * the request (oslo context), the instance view and the outcome. Each
  * builder returns a body that its schema accepts; the publisher adds nothing.
  */
 import { cut } from '../limits/identifiers';
-import type { InstanceFacts, RequestFacts } from './instance-facts';
+import type { InstanceView, IntentRequest } from '../host-state/instance-view';
 import {
   type EventName, eventRoutingKey, type HostwallEvent, type InstanceStateChanged, type IntentAccepted,
   type IntentFailed, type IntentRejected, type IntentSucceeded,
@@ -23,13 +23,13 @@ export interface EventOrigin {
  * (a failed intent on an instance the worker never knew).
  */
 export type OutcomeInput =
-  | { status: 'succeeded'; intentId: string; kind: string; instance: InstanceFacts | undefined; instanceUuid?: string }
+  | { status: 'succeeded'; intentId: string; kind: string; instance: InstanceView | undefined; instanceUuid?: string }
   | {
       status: 'failed';
       intentId: string;
       kind: string;
       error: { code: string; message: string };
-      instance: InstanceFacts | undefined;
+      instance: InstanceView | undefined;
       instanceUuid?: string;
     };
 
@@ -48,7 +48,7 @@ const MAX_ROUTING_KEY = 255;
 
 const orNull = (s: string | undefined): string | null => (s === undefined || s === '' ? null : cut(s, MAX_TEXT));
 
-function envelope(request: Partial<RequestFacts> | undefined, origin: EventOrigin) {
+function envelope(request: Partial<IntentRequest> | undefined, origin: EventOrigin) {
   return {
     version: '1.0' as const,
     intent_id: orNull(request?.intent_id),
@@ -65,7 +65,7 @@ function errorBody(e: { code: string; message: string }) {
 
 export function intentAccepted(
   kind: string,
-  request: RequestFacts,
+  request: IntentRequest,
   instanceUuid: string | undefined,
   origin: EventOrigin,
 ): IntentAccepted {
@@ -75,7 +75,7 @@ export function intentAccepted(
 /** intent.succeeded or intent.failed; a re-published outcome carries its flag. */
 export function intentOutcome(
   o: OutcomeInput,
-  request: RequestFacts,
+  request: IntentRequest,
   flags: RepublishFlags,
   origin: EventOrigin,
 ): IntentSucceeded | IntentFailed {
@@ -101,7 +101,7 @@ export function intentOutcome(
  */
 export function intentRejected(
   error: { code: string; message: string },
-  request: Partial<RequestFacts>,
+  request: Partial<IntentRequest>,
   original: { routingKey: string; method: string | undefined },
   origin: EventOrigin,
 ): IntentRejected {
@@ -116,8 +116,8 @@ export function intentRejected(
 
 /** The instance's state now; `request` is absent when no intent caused it. */
 export function instanceState(
-  facts: InstanceFacts,
-  request: RequestFacts | undefined,
+  facts: InstanceView,
+  request: IntentRequest | undefined,
   cause: CauseOfChange,
   origin: EventOrigin,
 ): InstanceStateChanged {

@@ -22,7 +22,7 @@
  */
 import { z } from 'zod';
 import { type Intent, type IntentKind, taskStateFor } from '../intents';
-import type { InstanceFacts, RequestFacts } from './instance-facts';
+import type { InstanceView, IntentRequest } from '../host-state/instance-view';
 import { type LegacyExtra, LegacyInstancePayload, legacyInstancePayload } from './nova-legacy';
 import {
   exceptionPayload, type FaultInput, instanceActionPayload, instanceActionVolumePayload, instanceCreatePayload,
@@ -136,8 +136,8 @@ export function startTaskState(intent: Intent): NovaTaskState | null {
 export interface NovaPhaseInput {
   intent: Intent;
   phase: NovaPhase;
-  facts: InstanceFacts;
-  request: RequestFacts;
+  facts: InstanceView;
+  request: IntentRequest;
   /** The failure, for `error`. */
   fault?: FaultInput;
   at?: Date;
@@ -146,7 +146,7 @@ export interface NovaPhaseInput {
 type Step = { type: 'action'; phase: NovaPhase; moment: NovaMoment } | { type: 'exception' };
 
 /** What Nova emits, in order, at this phase of the action. */
-function steps(intent: Intent, phase: NovaPhase, spec: NovaAction, facts: InstanceFacts): Step[] {
+function steps(intent: Intent, phase: NovaPhase, spec: NovaAction, facts: InstanceView): Step[] {
   if (phase === 'start') return [{ type: 'action', phase, moment: { task_state: startTaskState(intent) } }];
   if (phase === 'end') {
     const deleted: NovaMoment = { state: 'deleted', power_state: 'pending', deleted: true };

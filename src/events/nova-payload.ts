@@ -1,11 +1,11 @@
 /**
- * Nova's versioned payloads built from the worker's InstanceFacts, field for
+ * Nova's versioned payloads built from the worker's InstanceView, field for
  * field as Nova Zed's constructors fill them (InstancePayload.__init__ and
  * its SCHEMA): what the worker does not know is null, as Nova sets a field it
  * cannot load to None; non-nullable fields get Nova's own defaults.
  */
 import type { Flavor, PowerState } from '../intents';
-import type { InstanceFacts, RequestFacts } from './instance-facts';
+import type { InstanceView, IntentRequest } from '../host-state/instance-view';
 import type {
   BlockDevicePayload, ExceptionPayload, FlavorPayload, InstanceActionData, InstanceActionPayload,
   InstanceActionVolumePayload, InstanceCreatePayload, NovaTaskState, NovaVmState,
@@ -34,8 +34,8 @@ export interface NovaMoment {
 }
 
 export interface PayloadInput {
-  facts: InstanceFacts;
-  request: RequestFacts;
+  facts: InstanceView;
+  request: IntentRequest;
   at: Date;
   moment?: NovaMoment;
   /** Nova passes the BDMs (create, delete, reboot, resume), or [notifications]bdms_in_notifications is set. */
@@ -98,7 +98,7 @@ export function flavorPayload(flavor: Flavor | undefined): FlavorPayload {
 }
 
 /** BlockDevicePayload.from_bdms: one per attached volume; device names as Nova stores them (/dev/vdb). */
-function blockDevices(facts: InstanceFacts): BlockDevicePayload[] {
+function blockDevices(facts: InstanceView): BlockDevicePayload[] {
   return facts.volumes.map((v) => ({
     'nova_object.name': 'BlockDevicePayload',
     'nova_object.namespace': 'nova',

@@ -90,8 +90,3 @@ export function validateIntent(kind: string, version: string | undefined | null,
   // The schema chosen belongs to `kind`, so the parsed value has that kind's shape.
   return { kind, args: result.data } as Intent;
 }
-
-/** Validate locally without a version (CLI send/call): the newest schema. */
-export function schemaFor(kind: string) {
-  return isIntentKind(kind) ? INTENT_SCHEMAS[kind] : undefined;
-}

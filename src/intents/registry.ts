@@ -3,6 +3,7 @@
  * it, how it is scheduled, and which versions it accepts (docs/design.md#intents-and-versions).
  */
 import { type Intent, type IntentKind, type PublishedVersion, publishedVersions } from './kinds';
+import { InvariantError } from '../errors';
 
 export type Issuer = 'nova' | 'cinder' | 'neutron' | 'operator';
 export const ISSUERS: readonly Issuer[] = ['nova', 'cinder', 'neutron', 'operator'];
@@ -70,7 +71,7 @@ export const REGISTRY: ReadonlyMap<IntentKind, KindDefinition> = new Map(
 
 export function definitionOf(kind: IntentKind): KindDefinition {
   const def = REGISTRY.get(kind);
-  if (!def) throw new Error(`no definition for ${kind}`);
+  if (!def) throw new InvariantError(`no definition for ${kind}`);
   return def;
 }
 

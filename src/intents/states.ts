@@ -11,7 +11,7 @@ export const TaskState = z
   ])
   .nullable();
 
-/** Nova's numeric power state codes, for the legacy notification payloads. */
+/** Nova's numeric power state codes, as its database keeps them (the compute host's power sync and instance actions). */
 export const POWER_STATE_CODE: Record<PowerState, number> = {
   pending: 0, running: 1, paused: 3, shutdown: 4, crashed: 6, suspended: 7,
 };

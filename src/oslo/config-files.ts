@@ -96,7 +96,7 @@ function readText(file: string): string {
 export function configDirFiles(dir: string): string[] {
   let names: string[];
   try {
-    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    if (!statSync(dir).isDirectory()) throw new ConfigError('not a directory');
     names = readdirSync(dir);
   } catch (err) {
     throw new ConfigError(`config dir ${dir}: ${(err as Error).message}`);

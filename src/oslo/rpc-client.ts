@@ -18,7 +18,7 @@
  * adapter's conductor and scheduler clients.
  */
 import { TransportError } from '../errors';
-import type { InboundMessage, OutboundMessage, Transport } from '../transport/transport';
+import { ackOnReceipt, type InboundMessage, type OutboundMessage, type Transport } from '../transport/transport';
 import { decodeOsloBody } from './envelope';
 import { osloOutbound } from './outbound';
 import { CallReplies, decodeRpcReply } from './rpc-reply';
@@ -129,7 +129,7 @@ export class RpcClient implements RpcCaller {
     this.replyQueue ??= (async () => {
       const name = replyQueueName();
       await this.transport.declare(replyQueueTopology(name));
-      await this.transport.consume([name], { prefetch: 100 }, (m) => this.onReply(m));
+      await this.transport.consume([name], { prefetch: 100 }, ackOnReceipt((m) => this.onReply(m)));
       return name;
     })().catch((err: unknown) => {
       this.replyQueue = undefined;
@@ -139,7 +139,6 @@ export class RpcClient implements RpcCaller {
   }
 
   private onReply(m: InboundMessage): void {
-    void m.settle('ack');
     let reply: ReturnType<typeof decodeRpcReply>;
     try {
       reply = decodeRpcReply(decodeOsloBody(m.body, m.contentType, m.contentEncoding));

@@ -14,6 +14,7 @@ import type { OsloMessage } from './envelope';
 import { deserializeFailure, type RemoteError } from './failure';
 import { uuid4Hex } from './ids';
 import { osloOutbound } from './outbound';
+import { InvariantError } from '../errors';
 
 /** The final reply: a result, or a failure string from serializeFailure. */
 export function encodeFinalReply(msgId: string, outcome: { result: unknown } | { failure: string }): OsloMessage {
@@ -102,7 +103,7 @@ export class CallReplies {
 
   /** The call's outcome once final: the result (null if none), or throws the RemoteError. */
   outcome(): unknown {
-    if (!this.done) throw new Error('the call has no final reply yet');
+    if (!this.done) throw new InvariantError('the call has no final reply yet');
     if (this.last.kind === 'failure') throw this.last.error;
     return this.last.kind === 'result' ? this.last.result : null;
   }

@@ -69,7 +69,6 @@ export const RpcRequestSchema = RpcRequestFieldsSchema.transform((m, ctx) => {
   return req;
 });
 export type RpcRequest = z.output<typeof RpcRequestSchema>;
-export type RpcCall = NonNullable<RpcRequest['call']>;
 
 function issuesText(error: z.ZodError): string[] {
   return error.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : '(message)'}: ${i.message}`);

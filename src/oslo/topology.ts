@@ -20,7 +20,6 @@ import { uuid4Hex } from './ids';
 import { type NotificationPriority, notificationRoutingKey } from './notification';
 
 export const QueueModeSchema = z.enum(['transient', 'durable', 'quorum']);
-export type QueueMode = z.infer<typeof QueueModeSchema>;
 
 export const OsloQueueOptionsSchema = z.object({
   queues: QueueModeSchema.default('transient'),

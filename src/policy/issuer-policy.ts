@@ -25,8 +25,8 @@ export interface IssuerPolicySettings {
   mode: IssuerMode;
   users: Readonly<Record<string, Issuer>>;
   keys: IssuerKeys;
-  /** Seconds a signing time may be from the worker's clock (signature.ts); DEFAULT_SIGNATURE_WINDOW_S if unset. */
-  signatureWindowS?: number;
+  /** ms a signing time may be from the worker's clock (signature.ts); DEFAULT_SIGNATURE_WINDOW_S if unset. */
+  signatureWindowMs?: number;
 }
 
 export class IssuerPolicy {
@@ -39,7 +39,7 @@ export class IssuerPolicy {
   /** The identity of a message for `kind`, or a RejectedError ISSUER_REFUSED. */
   admit(kind: IntentKind, c: Credentials): Identity {
     const { mode, users, keys } = this.settings;
-    const proven = provenIdentity(c, users, { keys, windowS: this.settings.signatureWindowS ?? DEFAULT_SIGNATURE_WINDOW_S });
+    const proven = provenIdentity(c, users, { keys, windowS: this.settings.signatureWindowMs !== undefined ? this.settings.signatureWindowMs / 1000 : DEFAULT_SIGNATURE_WINDOW_S });
     const identity: Identity = proven ?? (mode === 'open' ? openIdentity(c.claimed) : refuseUnproven(c));
     if (proven && c.claimed !== undefined && c.claimed !== proven.issuer) {
       throw new RejectedError('ISSUER_REFUSED', `the context claims issuer "${c.claimed}" but the message is proven to come from "${proven.issuer}" (by ${proven.source})`, {
@@ -61,7 +61,7 @@ export class IssuerPolicy {
   /**
    * Whether an identity admit() returned may send `kind` too (the same rule,
    * without throwing). Facts that decide what a later intent does are taken
-   * only from issuers that may send that intent (dispatch/nova-facts.ts).
+   * only from issuers that may send that intent (host-state/learnt-bindings.ts).
    */
   allows(kind: IntentKind, identity: Identity): boolean {
     if (identity.issuer === undefined) return identity.claimed === undefined;

@@ -18,7 +18,7 @@ import { type IssuerKeys, isIssuer } from '../policy/identity';
 import { SIGNATURE_HEADERS, signatureHeaders } from '../policy/signature';
 import { replayHeaders } from '../store/replay-marks';
 import type { OutboundMessage } from '../transport/transport';
-import { DEAD_LETTER_HEADERS } from '../worker/wire';
+import { DEAD_LETTER_HEADERS } from '../oslo/wire/oslo-wire';
 import type { Candidate } from './selection';
 
 export interface SourceMessage {

@@ -3,6 +3,7 @@
  * kind (glob), instance and time window, up to a limit.
  */
 import { z } from 'zod';
+import { UsageError } from '../errors';
 
 /** `2026-11-25T08:00:00Z`, or relative to now: `-2h`, `-30m`, `-90s`, `-1d`. */
 export function parseWhen(text: string, now = new Date()): Date {
@@ -14,7 +15,7 @@ export function parseWhen(text: string, now = new Date()): Date {
   // Only ISO 8601 (date, or date and time): Date would also take "5" (the year 2001) or "May 5".
   const iso = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i.test(text.trim());
   const d = iso ? new Date(text.trim()) : new Date(Number.NaN);
-  if (Number.isNaN(d.getTime())) throw new Error(`not a time: "${text}" (use ISO 8601 like 2026-11-25T08:00:00Z, or relative like -2h)`);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`not a time: "${text}" (use ISO 8601 like 2026-11-25T08:00:00Z, or relative like -2h)`);
   return d;
 }
 

@@ -6,12 +6,14 @@
  */
 import { readJournal } from '../store/journal-reader';
 import { isReplay } from '../store/replay-marks';
+import type { Transport } from '../transport/transport';
 import type { DeadLetterReader, HeldMessage } from './dead-letters';
 import type { SourceEntry } from './replay';
 import type { Selection } from './selection';
 
 export interface JournalSourceOptions {
-  url: string;
+  /** A started transport that can read streams (Transport.readStream). */
+  transport: Transport;
   selection: Selection;
   /** Also messages that were themselves replays (skipped by default: re-sending them repeats the same outcome). */
   includeReplays: boolean;
@@ -24,7 +26,7 @@ export interface JournalSourceOptions {
 export async function* journalSource(o: JournalSourceOptions): AsyncGenerator<SourceEntry> {
   // The reader resolves `--to` to an offset; without a first pass's offset, the tail marker bounds the read.
   const bound = o.until !== undefined ? { until: o.until } : { stopAtTail: true, ...(o.selection.to ? { until: o.selection.to } : {}) };
-  for await (const r of readJournal({ url: o.url, from: o.selection.from ?? 'first', ...bound, ...(o.onStop ? { onStop: o.onStop } : {}) })) {
+  for await (const r of readJournal({ transport: o.transport, from: o.selection.from ?? 'first', ...bound, ...(o.onStop ? { onStop: o.onStop } : {}) })) {
     if (!o.includeReplays && isReplay(r.headers)) continue;
     yield {
       msg: { source: 'journal', ref: String(r.offset), exchange: r.exchange, routingKey: r.routingKey, headers: r.headers, contentType: r.contentType, contentEncoding: r.contentEncoding, body: r.body, at: r.timestamp },

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { EVENT_NAMES, EVENT_SCHEMAS } from '../events/schemas';
 import { INTENT_NAMESPACE, type IntentKind, REGISTRY, replySchemaOf } from '../intents';
+import { InvariantError } from '../errors';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -51,7 +52,7 @@ function document(
 ): JsonValue {
   const generated = toJson(z.toJSONSchema(schema, { target: 'draft-2020-12', io }));
   if (generated === null || typeof generated !== 'object' || Array.isArray(generated)) {
-    throw new Error(`${head.id}: JSON Schema generation gave ${typeof generated}`);
+    throw new InvariantError(`${head.id}: JSON Schema generation gave ${typeof generated}`);
   }
   const { $schema, description, ...rest } = generated;
   const own = typeof description === 'string' ? `${head.description} ${description.replace(/[.!?]?$/, '.')}` : head.description;

@@ -165,7 +165,7 @@ const OLD_ISSUER = "COALESCE(CASE WHEN json_valid(request) THEN CAST(json_extrac
 /**
  * Bring the file to SCHEMA_VERSION, in one transaction: a crash part way leaves the old
  * schema as it was, and the next start migrates again. Every row of version 1 or 2 is copied
- * (version 1's outcomes hold more instance facts than later versions write; all read the
+ * (version 1's outcomes hold more of the instance view than later versions write; all read the
  * same), with its issuer taken from its request facts (OLD_ISSUER).
  */
 function migrate(db: Database.Database, path: string): void {

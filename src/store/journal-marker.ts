@@ -15,9 +15,8 @@
  * a trace as well: who read the journal, and when.
  */
 import { randomUUID } from 'node:crypto';
-import type * as amqp from 'amqplib';
 import { TransportError } from '../errors';
-import { withTimeout } from '../transport/amqp091/timing';
+import type { StreamReader } from '../transport/transport';
 
 export const JOURNAL_MARKER_HEADER = 'x-hostwall-journal-marker';
 
@@ -30,27 +29,15 @@ export function isMarker(headers: Readonly<Record<string, unknown>>): boolean {
   return markerOf(headers) !== undefined;
 }
 
-/** Append a marker to `stream`, confirmed; resolves with its id. */
-export async function appendMarker(conn: amqp.ChannelModel, stream: string, timeoutMs: number): Promise<string> {
+/** Append a marker to the stream `reader` reads; resolves with its id once the broker confirmed it. */
+export async function appendMarker(reader: StreamReader, stream: string): Promise<string> {
   const id = randomUUID();
-  const ch = await withTimeout(conn.createConfirmChannel(), timeoutMs, 'opening a channel for the journal marker', (late) => {
-    void late.close().catch(() => undefined);
-  });
-  ch.on('error', () => undefined);
-  let returned = false;
-  ch.on('return', () => {
-    returned = true;
-  });
+  const body = Buffer.from(JSON.stringify({ journal_marker: id, by: `hostwall pid ${process.pid}`, at: new Date().toISOString() }));
   try {
-    const body = Buffer.from(JSON.stringify({ journal_marker: id, by: `hostwall pid ${process.pid}`, at: new Date().toISOString() }));
-    ch.publish('', stream, body, { mandatory: true, contentType: 'application/json', headers: { [JOURNAL_MARKER_HEADER]: id } });
-    await withTimeout(ch.waitForConfirms(), timeoutMs, 'appending a marker to the journal');
-    // A basic.return comes before the confirm of the same message.
-    if (returned) throw new TransportError(`no journal stream ${stream} on the broker (has a worker with the journal on ever run here?)`);
-    return id;
+    await reader.append({ body, contentType: 'application/json', headers: { [JOURNAL_MARKER_HEADER]: id } });
   } catch (err) {
+    if (err instanceof TransportError && err.details.missing === true) throw new TransportError(`no journal stream ${stream} on the broker (has a worker with the journal on ever run here?)`);
     throw err instanceof TransportError ? err : new TransportError(`appending a marker to the journal ${stream}: ${err instanceof Error ? err.message : String(err)}`);
-  } finally {
-    await withTimeout(ch.close(), timeoutMs, 'closing the journal marker channel').catch(() => undefined);
   }
+  return id;
 }

@@ -1,13 +1,9 @@
 /**
- * Reading the journal stream over AMQP 0-9-1, for `hostwall replay` and for
- * operators: records from an offset or a point in time, each with its
- * original exchange, routing key, headers, properties and body.
- *
- * How streams are read over 0-9-1 (RabbitMQ docs, streams): a consumer with
- * manual acks, a prefetch (the credit; acks only move the credit window, a
- * stream keeps every message), and the argument `x-stream-offset`: 'first',
- * 'last', 'next', an offset, or a timestamp (seconds, AMQP type timestamp).
- * Each delivery carries its offset in the header `x-stream-offset`.
+ * Reading the journal stream, for `hostwall replay` and for operators:
+ * records from an offset or a point in time, each with its original
+ * exchange, routing key, headers, properties and body. The bytes come
+ * through the caller's Transport (readStream: its connection, TLS and
+ * deadlines; transport/amqp091/stream-reader.ts says how a stream is read).
  *
  * Time: the broker finds a timestamp by chunk (a batch of messages written
  * together), so reading "from T" may start a little before T. Messages carry
@@ -23,28 +19,18 @@
  * stream, has the broker confirm it, and stops when it reads it back. Marker
  * records are never yielded, by any read.
  */
-import type * as amqp from 'amqplib';
 import { TransportError } from '../errors';
-import { connectFirstHost } from '../transport/amqp091/first-host';
+import type { StreamReader, StreamRecord, StreamStart, Transport } from '../transport/transport';
 import { JOURNAL_STREAM } from './journal';
 import { appendMarker, isMarker, markerOf } from './journal-marker';
 
-export type JournalStart = 'first' | 'last' | 'next' | number | Date;
+export type JournalStart = StreamStart;
 
-export interface JournalRecord {
-  offset: number;
-  exchange: string;
-  routingKey: string;
-  headers: Record<string, unknown>;
-  contentType: string | undefined;
-  contentEncoding: string | undefined;
-  userId: string | undefined;
-  timestamp: Date | undefined;
-  body: Buffer;
-}
+export type JournalRecord = StreamRecord;
 
 export interface JournalReadOptions {
-  url: string;
+  /** A started transport that can read streams (Transport.readStream). */
+  transport: Transport;
   stream?: string;
   from: JournalStart;
   /** Stop before this offset, or before the first chunk written at or after this time. */
@@ -57,48 +43,8 @@ export interface JournalReadOptions {
   /** Caught up when nothing arrives for this long (default 1,000 ms). */
   idleMs?: number;
   prefetch?: number;
-  /** amqplib socket options (TLS material for amqps://). */
-  socket?: amqp.Options.Connect | Record<string, unknown>;
-  /** Deadline of each broker operation (default 10,000 ms). */
+  /** Before its tail marker, a pause this long is an error, not "caught up" (default 10,000 ms). */
   timeoutMs?: number;
-}
-
-function offsetArg(from: JournalStart): unknown {
-  if (from instanceof Date) return { '!': 'timestamp', value: Math.floor(from.getTime() / 1000) };
-  return from;
-}
-
-async function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TransportError(`${what}: no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    if (timer) clearTimeout(timer);
-  }
-}
-
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-
-function recordOf(m: amqp.ConsumeMessage): JournalRecord {
-  const headers: Record<string, unknown> = { ...(m.properties.headers ?? {}) };
-  const off = headers['x-stream-offset'];
-  const ts: unknown = m.properties.timestamp;
-  return {
-    offset: typeof off === 'number' ? off : Number(off),
-    exchange: m.fields.exchange,
-    routingKey: m.fields.routingKey,
-    headers,
-    contentType: str(m.properties.contentType),
-    contentEncoding: str(m.properties.contentEncoding),
-    userId: str(m.properties.userId),
-    timestamp: typeof ts === 'number' ? new Date(ts * 1000) : undefined,
-    body: m.content,
-  };
 }
 
 /** The offset of the first record at or after `at`, or undefined if none was written since. */
@@ -110,57 +56,28 @@ export async function offsetAt(opts: Omit<JournalReadOptions, 'from' | 'until' |
 }
 
 export async function* readJournal(opts: JournalReadOptions): AsyncGenerator<JournalRecord> {
+  const { transport } = opts;
+  if (!transport.readStream) throw new TransportError('this transport cannot read the journal stream (AMQP 1.0 without a RabbitMQ 0-9-1 connection: set amqp10AdminUrl)');
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const idleMs = opts.idleMs ?? 1_000;
   const stopAt = opts.until instanceof Date ? await offsetAt(opts, opts.until) : opts.until;
-  // Each host of the URL in turn, each bounded by timeoutMs.
-  const conn = await connectFirstHost(opts.url, opts.socket ?? {}, timeoutMs);
-  conn.on('error', () => undefined);
   const stream = opts.stream ?? JOURNAL_STREAM;
-  const buffered: JournalRecord[] = [];
-  let wake: (() => void) | undefined;
-  let failure: Error | undefined;
+  let reader: StreamReader;
   try {
-    const ch = await bounded(conn.createChannel(), timeoutMs, 'opening a journal channel');
-    ch.on('error', (err: Error) => {
-      failure = err;
-      wake?.();
-    });
-    await bounded(ch.prefetch(opts.prefetch ?? 500), timeoutMs, 'setting the journal prefetch');
-    const tail = opts.stopAtTail === true ? await appendMarker(conn, stream, timeoutMs) : undefined;
+    reader = await transport.readStream(stream, opts.from, { prefetch: opts.prefetch ?? 500 });
+  } catch (err) {
+    if (err instanceof TransportError && err.details.missing === true) throw new TransportError(`no journal stream ${stream} on the broker (has a worker with the journal on ever run here?)`, { stream });
+    throw err;
+  }
+  try {
+    const tail = opts.stopAtTail === true ? await appendMarker(reader, stream) : undefined;
     // Before its tail marker the stream is never "caught up": a pause is the broker's, and long is an error.
     const quietMs = tail === undefined ? idleMs : timeoutMs;
-    await bounded(
-      ch.consume(stream, (m) => {
-        if (m === null) {
-          failure = new TransportError('the journal consumer was cancelled by the broker');
-        } else {
-          buffered.push(recordOf(m));
-          ch.ack(m);
-        }
-        wake?.();
-      }, { noAck: false, arguments: { 'x-stream-offset': offsetArg(opts.from) } }),
-      timeoutMs,
-      'consuming the journal',
-    );
     let given = 0;
     for (;;) {
-      if (buffered.length === 0) {
-        const arrived = await new Promise<boolean>((resolve) => {
-          const t = setTimeout(() => resolve(false), quietMs);
-          wake = () => {
-            clearTimeout(t);
-            resolve(true);
-          };
-        });
-        wake = undefined;
-        if (failure) throw failure;
-        if (!arrived && tail !== undefined) throw new TransportError(`the journal delivered nothing for ${quietMs} ms before reaching its tail marker`);
-        if (!arrived) return;
-        continue;
-      }
-      const r = buffered.shift();
-      if (r === undefined) continue;
+      const r = await reader.next(quietMs);
+      if (r === undefined && tail !== undefined) throw new TransportError(`the journal delivered nothing for ${quietMs} ms before reaching its tail marker`);
+      if (r === undefined) return;
       if ((stopAt !== undefined && r.offset >= stopAt) || (tail !== undefined && markerOf(r.headers) === tail)) {
         opts.onStop?.(r.offset);
         return;
@@ -170,6 +87,6 @@ export async function* readJournal(opts: JournalReadOptions): AsyncGenerator<Jou
       if (opts.limit !== undefined && ++given >= opts.limit) return;
     }
   } finally {
-    await bounded(conn.close(), timeoutMs, 'closing the journal connection').catch(() => undefined);
+    await reader.close();
   }
 }

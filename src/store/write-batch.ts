@@ -20,9 +20,11 @@
  * dirties anyway.
  */
 
+import { StoreClosedError } from '../errors';
+
 type Op = () => void;
 
-const closedError = (): Promise<void> => Promise.reject(new Error('intent store is closed'));
+const closedError = (): Promise<void> => Promise.reject(new StoreClosedError('intent store is closed'));
 
 /**
  * No window: each intent waits for two commits (started, outcome), so a window adds twice its

@@ -6,6 +6,8 @@
  * a command fails with.
  */
 
+import { HostwallError } from '../errors';
+
 const NETWORK: Record<string, string> = {
   ECONNREFUSED: 'connection refused (nothing listens on that port)',
   ENOTFOUND: 'host not found (DNS)',
@@ -18,7 +20,8 @@ const NETWORK: Record<string, string> = {
 };
 
 function codeOf(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  // A HostwallError's code is ours (TRANSPORT_ERROR), not the network's: its message may still carry one.
+  if (!(err instanceof HostwallError) && typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
   const text = err instanceof Error ? err.message : String(err);
   return /\b(E[A-Z]{4,}|EAI_[A-Z]+)\b/.exec(text)?.[1];
 }

@@ -9,6 +9,8 @@
  * one answers. `shuffle` picks any other host at random instead.
  */
 
+import { ConfigError, InvariantError } from '../errors';
+
 export type FailoverStrategy = 'round-robin' | 'shuffle';
 
 export class HostRotation<H> {
@@ -19,12 +21,12 @@ export class HostRotation<H> {
     private readonly strategy: FailoverStrategy = 'round-robin',
     private readonly random: () => number = Math.random,
   ) {
-    if (hosts.length === 0) throw new Error('HostRotation needs at least one host');
+    if (hosts.length === 0) throw new ConfigError('HostRotation needs at least one host');
   }
 
   get current(): H {
     const h = this.hosts[this.index];
-    if (h === undefined) throw new Error('HostRotation index out of range');
+    if (h === undefined) throw new InvariantError('HostRotation index out of range');
     return h;
   }
 

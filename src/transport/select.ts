@@ -10,7 +10,7 @@
  */
 import { ConfigError } from '../errors';
 import { type Amqp091Options, createAmqp091Transport } from './amqp091';
-import type { TransportLog } from './amqp091/options';
+import type { TransportLog } from './common-options';
 import { type AddressFamily, type AddressTemplates, createAmqp10Transport } from './amqp10';
 import { parseBrokerUrl } from './broker-url';
 import type { Transport } from './transport';

@@ -3,10 +3,16 @@
  * whether AMQP 0-9-1 or 1.0 runs; nothing in transport/ knows about intents.
  */
 
-/** How a consumed message is settled once its outcome is final. */
+/**
+ * What the transport does with a delivery once its handler is done with it:
+ * the handler's answer (MessageHandler). Dead-lettering is not one of these:
+ * the handler publishes the dead letter with its reason (confirmed), then
+ * answers 'ack'.
+ */
 export type Settlement =
-  | 'ack' // done (succeeded, failed, or dead-lettered by us): remove it
-  | 'requeue'; // not done (shutdown, lost channel before the outcome): deliver again
+  | 'ack' // done (succeeded, failed, or dead-lettered by the handler): remove it
+  | 'requeue' // not done (a failure before the outcome was final): deliver again now
+  | 'leave'; // not started (the consumer is draining): held unsettled, redelivered once the channel or session closes
 
 export interface InboundMessage {
   readonly body: Buffer;
@@ -19,11 +25,6 @@ export interface InboundMessage {
   /** AMQP user_id property (RabbitMQ checks it against the connection's user). */
   readonly userId: string | undefined;
   readonly redelivered: boolean;
-  /**
-   * Settle once; a second call is ignored. If the channel it came on is gone,
-   * resolves without error: the broker will redeliver the message.
-   */
-  settle(how: Settlement): Promise<void>;
 }
 
 export interface OutboundMessage {
@@ -76,7 +77,23 @@ export interface QueueState {
   consumers: number;
 }
 
-export type MessageHandler = (msg: InboundMessage) => void;
+/**
+ * Handles one delivery and answers what to do with it (rabbitmq-client's
+ * Consumer handler). The transport settles it on the channel or session it
+ * came on, once; if that is gone by then, nothing is sent: the broker has
+ * already requeued it and will deliver it again. A handler that throws or
+ * rejects has its delivery requeued (logged by the transport). The
+ * transport counts the deliveries in its handlers (inFlight, drained).
+ */
+export type MessageHandler = (msg: InboundMessage) => Promise<Settlement>;
+
+/** A handler for deliveries that are done once looked at (event tails, RPC replies): acked after `look` returns. */
+export function ackOnReceipt(look: (msg: InboundMessage) => void): MessageHandler {
+  return (msg) => {
+    look(msg);
+    return Promise.resolve('ack');
+  };
+}
 
 export interface ConsumeOptions {
   /** Unsettled messages in flight per consumer (AMQP prefetch / link credit). */
@@ -91,6 +108,65 @@ export interface ConsumeOptions {
    * said in its consumer (amqp091/consumer.ts, amqp10/receiver.ts).
    */
   exclusive?: readonly string[];
+}
+
+/**
+ * Where reading a stream starts (RabbitMQ streams, `x-stream-offset`): the
+ * first or last chunk, the next record written, an offset, or a time (the
+ * broker finds it by chunk, so reading may start a little before it).
+ */
+export type StreamStart = 'first' | 'last' | 'next' | number | Date;
+
+/** One record of a stream, with what it was written with. */
+export interface StreamRecord {
+  readonly offset: number;
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly headers: Readonly<Record<string, unknown>>;
+  readonly contentType: string | undefined;
+  readonly contentEncoding: string | undefined;
+  readonly userId: string | undefined;
+  /** The AMQP timestamp property, when the publisher set one (no per-record broker time over 0-9-1). */
+  readonly timestamp: Date | undefined;
+  readonly body: Buffer;
+}
+
+/** A stream being read, in order; the broker sends ahead up to the prefetch. */
+export interface StreamReader {
+  /** The next record, or undefined when none arrived within `waitMs`; rejects with a TransportError when the broker ends the read. */
+  next(waitMs: number): Promise<StreamRecord | undefined>;
+  /**
+   * Write a record to the end of the stream, over the connection that reads
+   * it (so its headers reach the reader as written); resolves once the
+   * broker confirmed it, a TransportError when there is no such stream.
+   */
+  append(record: { body: Buffer; contentType: string; headers: Record<string, unknown> }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A message taken from a queue, held unsettled until removed or its drain closes. */
+export interface HeldDelivery {
+  readonly body: Buffer;
+  readonly contentType: string | undefined;
+  readonly contentEncoding: string | undefined;
+  readonly headers: Readonly<Record<string, unknown>>;
+  /** `<queue>#<n>`: which one, for an operator. */
+  readonly ref: string;
+  /** Take it out of the queue for good. */
+  remove(): void;
+}
+
+/**
+ * A queue's messages taken one at a time and held (basic.get without
+ * auto-ack). close() gives back every one not removed, in its order: a
+ * crash or a dry run loses nothing.
+ */
+export interface QueueDrain {
+  /** Messages ready in the queue when the drain was opened. */
+  readonly count: number;
+  /** The next message, or undefined when the queue has none ready. */
+  next(): Promise<HeldDelivery | undefined>;
+  close(): Promise<void>;
 }
 
 /** What a health check asks of a transport (the worker's /readyz and /metrics). */
@@ -112,8 +188,12 @@ export interface Transport {
   declare(topology: Topology): Promise<void>;
   /** Consume queues; consumption resumes by itself after a reconnect. */
   consume(queues: string[], opts: ConsumeOptions, handler: MessageHandler): Promise<void>;
-  /** Stop delivering new messages; unsettled ones may still be settled. */
+  /** Stop delivering new messages; deliveries already in a handler are still settled when it answers. */
   cancelConsumers(): Promise<void>;
+  /** Deliveries in a handler now (handed to it, not yet answered). */
+  inFlight(): number;
+  /** Resolves when no delivery is in a handler: after cancelConsumers(), the drain is over. */
+  drained(): Promise<void>;
   /** Resolves when the broker confirmed the message (or returned it, if mandatory). */
   publish(msg: OutboundMessage): Promise<PublishResult>;
   /**
@@ -123,6 +203,14 @@ export interface Transport {
    * connection) leaves it out.
    */
   inspectQueue?(queue: string): Promise<QueueState | undefined>;
+  /**
+   * Read a stream from `from` on this transport's connection (its TLS and
+   * deadlines). Optional: a transport without a RabbitMQ connection (AMQP
+   * 1.0 generic family) leaves it out.
+   */
+  readStream?(stream: string, from: StreamStart, o: { prefetch: number }): Promise<StreamReader>;
+  /** Take a queue's messages, held (QueueDrain); a missing queue is a TransportError naming it. Optional like readStream. */
+  drainQueue?(queue: string): Promise<QueueDrain>;
   /** The connection and its consumers now, without I/O. Optional: a transport that cannot tell leaves it out. */
   health?(): TransportHealth;
   close(): Promise<void>;

@@ -14,10 +14,10 @@
  * Its `status()`, when it has one, is part of the worker's readiness
  * (/readyz): the worker asks, it never looks inside.
  */
-import type { InstanceBook } from '../dispatch/instance-book';
+import type { InstanceBook } from '../host-state/instance-book';
 import type { InstanceStateCause, SenderRecords } from '../dispatch/ports';
 import type { Driver } from '../drivers/driver';
-import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
+import type { InstanceView, IntentRequest } from '../host-state/instance-view';
 import type { Logger } from '../log';
 
 export interface CompanionContext {
@@ -43,5 +43,5 @@ export interface WorkerCompanion {
   /** Hooks for the intents of Nova's requests, and word of refused ones. */
   readonly records?: SenderRecords;
   /** Every instance.state the worker publishes, before it is published. Must not throw or block. */
-  onInstanceState?(facts: InstanceFacts, req: RequestFacts, cause: InstanceStateCause): void;
+  onInstanceState?(facts: InstanceView, req: IntentRequest, cause: InstanceStateCause): void;
 }

@@ -7,10 +7,10 @@
  * the instance, only the power state is noted: the task settles the rest (Nova
  * also skips instances with a task_state).
  */
-import type { InstanceBook } from '../dispatch/instance-book';
+import { type BookedInstance, copyOf, type InstanceBook } from '../host-state/instance-book';
 import type { EventSink } from '../dispatch/ports';
 import type { Driver, GuestChange, GuestState, GuestWatch } from '../drivers/driver';
-import type { RequestFacts } from '../events/instance-facts';
+import type { IntentRequest } from '../host-state/instance-view';
 import type { Intent } from '../intents';
 import type { Logger } from '../log';
 
@@ -37,26 +37,26 @@ export class HypervisorSync {
     const { book, events, log } = this.deps;
     const before = book.get(c.instance_uuid);
     const wasActive = before?.vm_state === 'active' && before.task_state === null;
-    const request: RequestFacts = {
+    const request: IntentRequest = {
       intent_id: `hypervisor:${c.instance_uuid}:${Date.now()}`,
       request_id: undefined, global_request_id: undefined, user_id: undefined, project_id: undefined, issuer: 'hypervisor',
     };
-    let facts = book.ensure(c.instance_uuid, c.name);
+    let facts: BookedInstance;
     if (!c.exists) {
       // Nova only logs a guest it can no longer find; its vm_state stays until someone deletes it.
-      facts.power_state = 'pending';
+      facts = book.vanished(c.instance_uuid, c.name);
       log.warn('guest vanished behind hostwall\'s back', { instance_uuid: c.instance_uuid, reason: c.reason });
     } else {
       facts = book.observe(c.instance_uuid, c.power_state, c.name);
       log.info('guest changed behind hostwall\'s back', { instance_uuid: c.instance_uuid, power_state: c.power_state, vm_state: facts.vm_state, reason: c.reason });
     }
-    const snapshot = structuredClone(facts);
+    const snapshot = copyOf(facts);
     const pubs: Promise<void>[] = [events.instanceState(snapshot, request, 'hypervisor')];
     if (c.exists && wasActive && STOPPED_BEHIND_OUR_BACK.has(c.power_state)) {
       const stop: Intent = { kind: 'instance.power_off', args: { instance_uuid: c.instance_uuid, clean: false, timeout_s: 0 } };
       pubs.push(events.novaPhase(stop, 'start', { ...snapshot, vm_state: 'active', task_state: 'powering-off' }, request));
       pubs.push(events.novaPhase(stop, 'end', { ...snapshot, vm_state: 'stopped', task_state: null }, request));
-      facts.vm_state = 'stopped';
+      book.markStopped(c.instance_uuid);
     }
     Promise.all(pubs).catch((err: unknown) => log.warn('could not publish a hypervisor-side change', { instance_uuid: c.instance_uuid, error: String(err) }));
   }

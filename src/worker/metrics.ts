@@ -22,7 +22,7 @@ import { VERSION } from '../version';
 
 /** What the worker keeps that the metrics read at scrape time. */
 export interface MetricSources {
-  /** Messages received and not yet settled (Dispatcher.pending). */
+  /** Messages received and not yet settled (Transport.inFlight). */
   inFlight(): number;
   serializer(): SerializerStats;
   transport(): TransportHealth | undefined;

@@ -17,6 +17,7 @@
 import type { Driver } from '../drivers/driver';
 import type { TransportHealth } from '../transport/transport';
 import type { WorkerCompanion } from './companion';
+import { IntentFailure } from '../errors';
 
 export interface ReadinessCheck {
   name: string;
@@ -73,7 +74,7 @@ export class ReadinessProbe {
 async function probeDriver(driver: Driver, timeoutMs: number): Promise<ReadinessCheck> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => reject(new IntentFailure('TIMEOUT', `no answer in ${timeoutMs} ms`)), timeoutMs);
   });
   try {
     const inv = await Promise.race([driver.inventory(), late]);

@@ -8,7 +8,7 @@ import type { Config } from '../config';
 import { EVENTS_EXCHANGE } from '../events/schemas';
 import { mergeTopologies, notificationTopology, rpcServerTopology } from '../oslo/topology';
 import type { Topology } from '../transport/transport';
-import { deadLetterQueueName } from './wire';
+import { deadLetterQueueName } from '../oslo/wire/oslo-wire';
 
 
 /** Nova's topics per notification_format (nova/conf/notifications.py). */

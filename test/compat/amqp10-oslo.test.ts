@@ -7,6 +7,7 @@
  *
  * Everything runs in a vhost of its own, deleted at the end.
  */
+import { ackOnReceipt } from '../../src/transport/transport';
 import { expect } from 'chai';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import type { InboundMessage } from '../../src/transport/transport';
 import { Worker } from '../../src/worker/worker';
 import { IntentClient } from '../../src/client/intent-client';
 import { EVENTS_EXCHANGE } from '../../src/events/schemas';
-import { deadLetterQueueName } from '../../src/worker/wire';
+import { deadLetterQueueName } from '../../src/oslo/wire/oslo-wire';
 import { Admin, addVhost, deleteVhost, RABBITMQCTL } from '../support/broker';
 import { notificationsAbout, type PyPeer, startPython } from '../support/python';
 import { uniqueHost, uuid } from '../support/worker';
@@ -136,10 +137,9 @@ async function startAmqp10Worker(amqpUrl: string): Promise<{ worker: Worker; con
       });
       await reader.start();
       const found = new Promise<InboundMessage>((resolve) => {
-        void reader.consume([deadLetterQueueName(host)], { prefetch: 50 }, (m) => {
-          void m.settle('ack');
+        void reader.consume([deadLetterQueueName(host)], { prefetch: 50 }, ackOnReceipt((m) => {
           if (m.body.toString() === 'not json at all') resolve(m);
-        });
+        }));
       });
       const dead = await found;
       expect(dead.headers).to.deep.include({ 'x-hostwall-reason': 'NOT_JSON', 'x-hostwall-original-queue': `compute.${host}` });
@@ -162,11 +162,10 @@ async function startAmqp10Worker(amqpUrl: string): Promise<{ worker: Worker; con
       });
       const events: string[] = [];
       const succeeded = new Promise<void>((resolve) => {
-        void cli.consume([tail], { prefetch: 100 }, (m) => {
-          void m.settle('ack');
+        void cli.consume([tail], { prefetch: 100 }, ackOnReceipt((m) => {
           events.push(m.routingKey);
           if (m.routingKey === `${host}.intent.succeeded`) resolve();
-        });
+        }));
       });
       // What `hostwall call` does.
       const client = new IntentClient(cli, { controlExchange: 'nova' });

@@ -23,7 +23,7 @@ describe('README examples: Neutron and Cinder senders without Nova', function ()
   let client: IntentClient;
 
   before(async () => {
-    ({ worker, config: { host } } = await startWorker({ vifPluggingTimeoutS: 60 }));
+    ({ worker, config: { host } } = await startWorker({ vifPluggingTimeoutMs: 60_000 }));
     transport = await connectTransport('test-examples');
     client = new IntentClient(transport, { controlExchange: 'nova' });
   });

@@ -13,7 +13,7 @@ import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { adaptNovaRequest, type NovaFacts, NOVA_METHODS } from '../../src/adapters/nova';
+import { adaptNovaRequest, type NovaLookups, NOVA_METHODS } from '../../src/adapters/nova';
 import { DEBIAN_PYTHON } from '../support/python';
 import { fixturePath, loadNovaFixtures, NOVA_FIXTURES, type NovaFixture, normaliseMessage } from './nova-capture-fixtures';
 
@@ -141,7 +141,7 @@ describe('compat: golden Nova compute RPC fixtures from a real Zed client', func
       { intent_id: 'x', kind: 'volume.reserve_device', outcome: 'succeeded', instance_uuid: 'a3b8e0f2-5c1d-4e6f-9a7b-2c3d4e5f6a7b', volume_id: '9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d', device_name: '/dev/vdc' },
     ]);
     const port = { port_id: '7a2e3c4d-5e6f-4071-8c8d-9e0f1a2b3c4d', mac_address: 'fa:16:3e:00:00:07', vif_type: 'ovs' as const, network: { bridge: 'br-int', mtu: 1442 } };
-    const facts: NovaFacts = { port: (id) => (id === port.port_id ? { port } : undefined) };
+    const facts: NovaLookups = { port: (id) => (id === port.port_id ? { port } : undefined) };
     const attach = adaptNovaRequest(zed('attach_interface'), facts);
     const vif = attach.reply?.([{ intent_id: 'x', kind: 'port.plug', outcome: 'succeeded', live: true, device: 'tap7a2e3c4d-5e' }]);
     const [readBdm, readVif] = novaReads([{ op: 'bdm', result: bdm }, { op: 'vif', result: vif }]);

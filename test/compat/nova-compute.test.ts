@@ -56,7 +56,7 @@ describe('compat: Debian\'s real Nova ComputeAPI drives a worker, a real listene
   const notifications: Answer[] = [];
 
   before(async () => {
-    ({ worker, config: { host } } = await startWorker({ notificationFormat: 'versioned', vifPluggingTimeoutS: 30 }));
+    ({ worker, config: { host } } = await startWorker({ notificationFormat: 'versioned', vifPluggingTimeoutMs: 30_000 }));
     bus = await TestBus.connect(AMQP_URL);
     log = await bus.eventLog(host);
     listener = startPython(join(PY, 'oslo_listener.py'), { AMQP_URL, EXCHANGE: 'nova', POOL: `nova-compat-${host}` });

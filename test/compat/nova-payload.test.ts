@@ -10,7 +10,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { InstanceFacts, RequestFacts } from '../../src/events/instance-facts';
+import type { InstanceView, IntentRequest } from '../../src/host-state/instance-view';
 import { NOVA_ACTIONS, type NovaNotificationOut, type NovaPhase, novaNotifications } from '../../src/events/nova-notification';
 import type { Intent, IntentKind } from '../../src/intents';
 
@@ -150,11 +150,11 @@ function novaInstalled(): boolean {
 
 const UUID = '178b0921-8f85-4257-88b6-2e743b5a975c';
 const VOL = 'a07f71dc-8151-4e7d-a0cc-cd24a3f11113';
-const request: RequestFacts = {
+const request: IntentRequest = {
   intent_id: 'i-1', request_id: 'req-5b6c791d-5709-4f36-8fbe-c3e02869e35d', global_request_id: undefined,
   user_id: 'fake', project_id: '6f70656e737461636b20342065766572', issuer: 'nova',
 };
-const facts: InstanceFacts = {
+const facts: InstanceView = {
   uuid: UUID, name: 'instance-00000001', host: 'compute', flavor: { vcpus: 1, memory_mb: 512, root_gb: 1 },
   image_id: '155d900f-4e14-4e4c-a73d-069cbf4541e6', metadata: { k: 'v' }, power_state: 'running', vm_state: 'active',
   task_state: null, created_at: '2012-10-29T13:42:11.000Z', launched_at: '2012-10-29T13:42:11.250Z', terminated_at: undefined,

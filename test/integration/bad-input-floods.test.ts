@@ -23,7 +23,7 @@ import { IntentStore } from '../../src/store/intent-store';
 import { TransportError } from '../../src/errors';
 import { createAmqp091Transport } from '../../src/transport/amqp091';
 import { intentStorePath } from '../../src/worker/worker';
-import { DEAD_LETTER_HEADERS, deadLetterQueueName } from '../../src/worker/wire';
+import { DEAD_LETTER_HEADERS, deadLetterQueueName } from '../../src/oslo/wire/oslo-wire';
 import { type EventLog, TestBus } from '../fault/harness/bus';
 import { AMQP_URL, type HostWorker, startHostWorker, tempStatePath } from '../fault/harness/in-process';
 import { connectTransport, uniqueHost, uuid } from '../support/worker';

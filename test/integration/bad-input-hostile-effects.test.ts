@@ -25,8 +25,9 @@ import type { HostwallEvent } from '../../src/events/schemas';
 import { INTENT_SCHEMAS } from '../../src/intents';
 import { signatureHeaders } from '../../src/policy/signature';
 import { DeadLetterReader } from '../../src/replay/dead-letters';
+import { createAmqp091Transport } from '../../src/transport/amqp091';
 import { describe as describeMessage } from '../../src/replay/replay-message';
-import { deadLetterQueueName } from '../../src/worker/wire';
+import { deadLetterQueueName } from '../../src/oslo/wire/oslo-wire';
 import { type EventLog, TestBus } from '../fault/harness/bus';
 import { AMQP_URL, type HostWorker, startHostWorker, tempStatePath } from '../fault/harness/in-process';
 import { eventually } from '../support/eventually';
@@ -224,7 +225,12 @@ describe('bad input: hostile messages that are taken in do not have the effect t
     it('replay --dry-run (a TTY row of a dead letter)', async () => {
       const body = env({ method: `instance.pause${forged}`, namespace: 'hostwall', version: '1.0', args: { instance_uuid: uuid() }, _unique_id: hex() });
       await bus.publish({ routingKey: `compute.${host}`, body, properties: NOVA });
-      const reader = await DeadLetterReader.open(AMQP_URL, deadLetterQueueName(host));
+      const transport = createAmqp091Transport({ url: AMQP_URL, connectionName: `test-dead-letters-${host}` });
+      await transport.start();
+      const reader = await DeadLetterReader.open(transport, deadLetterQueueName(host)).catch(async (err: unknown) => {
+        await transport.close();
+        throw err;
+      });
       let text: string | undefined;
       try {
         text = await eventually('the dead letter', async () => {
@@ -237,6 +243,7 @@ describe('bad input: hostile messages that are taken in do not have the effect t
         }, undefined, { intervalMs: 100 });
       } finally {
         await reader.close();
+        await transport.close();
       }
       expect(text, 'the dead letter').to.be.a('string');
       expect(text).to.contain('FORGED');

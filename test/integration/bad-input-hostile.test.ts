@@ -16,7 +16,7 @@ import type * as amqp from 'amqplib';
 import { IntentClient } from '../../src/client/intent-client';
 import { SIGNATURE_HEADERS, signatureHeaders } from '../../src/policy/signature';
 import { REPLAY_HEADERS } from '../../src/store/replay-marks';
-import { DEAD_LETTER_HEADERS } from '../../src/worker/wire';
+import { DEAD_LETTER_HEADERS } from '../../src/oslo/wire/oslo-wire';
 import { TestBus } from '../fault/harness/bus';
 import { AMQP_URL, type HostWorker, startHostWorker, tempStatePath } from '../fault/harness/in-process';
 import { connectTransport, uniqueHost, uuid } from '../support/worker';

@@ -24,7 +24,7 @@ import { decodeOsloBody } from '../../src/oslo/envelope';
 import { decodeRpcReply, type ReplyValue } from '../../src/oslo/rpc-reply';
 import { replyQueueName } from '../../src/oslo/topology';
 import { signatureHeaders } from '../../src/policy/signature';
-import { DEAD_LETTER_HEADERS } from '../../src/worker/wire';
+import { DEAD_LETTER_HEADERS } from '../../src/oslo/wire/oslo-wire';
 import { loadNovaFixtures } from '../compat/nova-capture-fixtures';
 import { TestBus } from '../fault/harness/bus';
 import { AMQP_URL, type HostWorker, startHostWorker, tempStatePath } from '../fault/harness/in-process';

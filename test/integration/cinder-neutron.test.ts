@@ -28,8 +28,8 @@ describe('Cinder and Neutron through the wall', function () {
   let client: IntentClient;
 
   before(async () => {
-    const a = await startWorker({ vifPluggingTimeoutS: 2, vifPluggingIsFatal: true });
-    const b = await startWorker({ vifPluggingTimeoutS: 1, vifPluggingIsFatal: false });
+    const a = await startWorker({ vifPluggingTimeoutMs: 2_000, vifPluggingIsFatal: true });
+    const b = await startWorker({ vifPluggingTimeoutMs: 1_000, vifPluggingIsFatal: false });
     fatal = { worker: a.worker, host: a.config.host };
     lenient = { worker: b.worker, host: b.config.host };
     transport = await connectTransport('test-cinder-neutron');

@@ -48,7 +48,7 @@ describe('docker-compose.yml', () => {
     expect(full).to.match(/HOSTWALL_LIBVIRT_URI:\s*test:\/\/\/default/);
     expect(full).to.match(/volumes:\n\s+- hostwall-state:\/var\/lib\/hostwall/);
     expect(full).to.match(/^volumes:\n\s+hostwall-state:/m);
-    const shutdown = Number(/HOSTWALL_SHUTDOWN_TIMEOUT: '?(\d+)'?/.exec(full)?.[1] ?? loadConfig({ env: {} }).shutdownTimeoutS);
+    const shutdown = Number(/HOSTWALL_SHUTDOWN_TIMEOUT: '?(\d+)'?/.exec(full)?.[1] ?? loadConfig({ env: {} }).shutdownTimeoutMs / 1000);
     const grace = seconds(/stop_grace_period: (\S+)/.exec(full)?.[1] ?? '10s');
     expect(grace, 'stop_grace_period').to.be.greaterThan(shutdown);
     expect(full).to.match(/healthcheck:\n(\s+\S.*\n)*?\s+test:\n\s+- CMD\n\s+- node\n\s+- dist\/src\/cli\/ready-probe\.js/);
@@ -88,7 +88,7 @@ describe('examples/hostwall.service', () => {
     expect(unit).to.match(/^Type=simple$/m);
     expect(unit).to.match(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
     expect(unit).to.match(/^User=hostwall$/m).and.match(/^SupplementaryGroups=libvirt$/m).and.match(/^StateDirectory=hostwall$/m);
-    expect(Number(/^TimeoutStopSec=(\d+)$/m.exec(unit)?.[1])).to.be.greaterThan(loadConfig({ env: {} }).shutdownTimeoutS);
+    expect(Number(/^TimeoutStopSec=(\d+)$/m.exec(unit)?.[1])).to.be.greaterThan(loadConfig({ env: {} }).shutdownTimeoutMs / 1000);
   });
 
   it('passes systemd-analyze verify (with ExecStart pointing at this checkout)', async function () {

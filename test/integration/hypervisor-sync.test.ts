@@ -4,6 +4,7 @@
  * would) is reported as instance.state (cause hypervisor) and as Nova's
  * instance.power_off.start/end, like Nova's power-state sync.
  */
+import { ackOnReceipt } from '../../src/transport/transport';
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { IntentClient } from '../../src/client/intent-client';
@@ -27,17 +28,16 @@ describe('hypervisor-side changes become events', function () {
   const nova: Record<string, unknown>[] = [];
 
   before(async () => {
-    ({ worker, config: { host } } = await startWorker({ watchStopDelayS: 0 }));
+    ({ worker, config: { host } } = await startWorker({ watchStopDelayMs: 0 }));
     transport = await connectTransport('test-hypervisor-sync');
     client = new IntentClient(transport, { controlExchange: 'nova' });
     tail = await EventTail.open(transport, host, () => undefined);
     const q = `test.nova-notifications.${randomUUID()}`;
     await transport.declare({ exchanges: [], queues: [{ name: q, durable: false, autoDelete: true, exclusive: true, arguments: {} }], bindings: [{ queue: q, exchange: 'nova', routingKey: 'versioned_notifications.info' }] });
-    await transport.consume([q], { prefetch: 100 }, (m) => {
-      void m.settle('ack');
+    await transport.consume([q], { prefetch: 100 }, ackOnReceipt((m) => {
       const n = decodeOsloBody(m.body, m.contentType, m.contentEncoding);
       if (n.publisher_id === `nova-compute:${host}`) nova.push(n);
-    });
+    }));
     // A second, independent connection to the same in-process hypervisor: "virsh".
     operator = await openLibvirtDriver({ uri: 'test:///default', connections: 1 });
   });

@@ -11,7 +11,7 @@
  * notifications for each action are checked at the end.
  *
  * The order is a guest's life, and it shows how the worker learns what
- * Nova's messages leave out (dispatch/nova-facts.ts): a build with a port
+ * Nova's messages leave out (host-state/learnt-bindings.ts): a build with a port
  * nobody described is refused; Neutron's event for that port (relayed by
  * Nova, with the instance's network info cache) teaches it and is
  * remembered, so the build then goes through without waiting; a Nova
@@ -26,7 +26,7 @@ import type { HostwallEvent } from '../../src/events/schemas';
 import { decodeOsloBody, envelopeJson } from '../../src/oslo/envelope';
 import { decodeRpcReply, type ReplyValue } from '../../src/oslo/rpc-reply';
 import { replyQueueName } from '../../src/oslo/topology';
-import { DEAD_LETTER_HEADERS } from '../../src/worker/wire';
+import { DEAD_LETTER_HEADERS } from '../../src/oslo/wire/oslo-wire';
 import type { Worker } from '../../src/worker/worker';
 import { loadNovaFixtures, type NovaFixture } from '../compat/nova-capture-fixtures';
 import { type EventLog, TestBus } from '../fault/harness/bus';
@@ -136,7 +136,7 @@ describe('Nova golden fixtures through the dispatcher, to the libvirt test drive
   let log: EventLog;
 
   before(async () => {
-    ({ worker, config: { host } } = await startWorker({ notificationFormat: 'versioned', vifPluggingTimeoutS: 20 }));
+    ({ worker, config: { host } } = await startWorker({ notificationFormat: 'versioned', vifPluggingTimeoutMs: 20_000 }));
     nova = await NovaSide.open(host);
     bus = await TestBus.connect(AMQP_URL);
     log = await bus.eventLog(host);

@@ -9,6 +9,7 @@ import type { Driver } from '../../src/drivers/driver';
 import { openLibvirtDriver } from '../../src/drivers/libvirt/driver';
 import { JOURNAL_STREAM } from '../../src/store/journal';
 import { type JournalRecord, readJournal } from '../../src/store/journal-reader';
+import { createAmqp091Transport } from '../../src/transport/amqp091';
 import { TestBus } from '../fault/harness/bus';
 import { AMQP_URL, type HostWorker, intercepted, startHostWorker, tempStatePath } from '../fault/harness/in-process';
 import { uniqueHost, uuid } from '../support/worker';
@@ -45,16 +46,22 @@ describe('reliability: journal and graceful shutdown', function () {
     await log.waitFor((e) => e.event === 'intent.succeeded' && e.intent_id === sent);
     const mine = (r: JournalRecord) => r.routingKey === `compute.${host}`;
     const found: JournalRecord[] = [];
-    for await (const r of readJournal({ url: AMQP_URL, from: since, idleMs: 500 })) if (mine(r)) found.push(r);
-    expect(found).to.have.length(1);
-    const [rec] = found;
-    expect(rec?.exchange).to.equal('nova');
-    expect(rec?.headers['x-trace']).to.equal('abc');
-    expect(rec?.body.toString()).to.contain(sent);
-    const again: JournalRecord[] = [];
-    for await (const r of readJournal({ url: AMQP_URL, from: rec?.offset ?? -1, limit: 1 })) again.push(r);
-    expect(again[0]?.offset).to.equal(rec?.offset);
-    expect(again[0]?.body.equals(rec?.body ?? Buffer.alloc(0))).to.equal(true);
+    const transport = createAmqp091Transport({ url: AMQP_URL, connectionName: `test-journal-${host}` });
+    await transport.start();
+    try {
+      for await (const r of readJournal({ transport, from: since, idleMs: 500 })) if (mine(r)) found.push(r);
+      expect(found).to.have.length(1);
+      const [rec] = found;
+      expect(rec?.exchange).to.equal('nova');
+      expect(rec?.headers['x-trace']).to.equal('abc');
+      expect(rec?.body.toString()).to.contain(sent);
+      const again: JournalRecord[] = [];
+      for await (const r of readJournal({ transport, from: rec?.offset ?? -1, limit: 1 })) again.push(r);
+      expect(again[0]?.offset).to.equal(rec?.offset);
+      expect(again[0]?.body.equals(rec?.body ?? Buffer.alloc(0))).to.equal(true);
+    } finally {
+      await transport.close();
+    }
     expect(JOURNAL_STREAM).to.equal('hostwall.journal');
   });
 

@@ -11,7 +11,7 @@ import { ConfigError, TransportError } from '../../src/errors';
 import { type Amqp091Transport, createAmqp091Transport } from '../../src/transport/amqp091';
 import { publishProperties } from '../../src/transport/amqp091/publisher';
 import { wireArguments } from '../../src/transport/amqp091/declare';
-import { backoffDelayMs, withTimeout } from '../../src/transport/amqp091/timing';
+import { backoffDelayMs, withTimeout } from '../../src/transport/timing';
 import type { Topology } from '../../src/transport/transport';
 import { Admin, AMQP_URL, uid } from '../support/broker';
 import { Inbox } from '../support/inbox';

@@ -7,6 +7,7 @@
  * templates, and sender-link eviction. The shared contract is in
  * conformance/ (run against both transports).
  */
+import { ackOnReceipt } from '../../src/transport/transport';
 import { createServer } from 'node:net';
 import { expect } from 'chai';
 import { TransportError } from '../../src/errors';
@@ -225,11 +226,10 @@ describe('amqp10 transport start failures (real broker)', () => {
       await t091.declare(queueTopology(q));
       const got: InboundMessage[] = [];
       const all = new Promise<void>((resolve) => {
-        void t10.consume([q], { prefetch: 0 }, (m) => {
+        void t10.consume([q], { prefetch: 0 }, ackOnReceipt((m) => {
           got.push(m);
-          void m.settle('ack');
           if (got.length === 1200) resolve();
-        });
+        }));
       });
       await Promise.all(Array.from({ length: 1200 }, (_, i) => t10.publish(json('', q, { i }))));
       await all;

@@ -6,7 +6,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { withChannel } from './broker';
-import { Inbox } from './inbox';
+import { Arrivals } from './inbox';
 
 export const DEBIAN_PYTHON = '/usr/bin/python3';
 
@@ -23,7 +23,7 @@ export interface PyPeer {
 export function startPython(script: string, env: Record<string, string>): PyPeer {
   if (!existsSync(DEBIAN_PYTHON)) throw new Error(`${DEBIAN_PYTHON} is missing: run scripts/setup.sh --test`);
   const child: ChildProcessWithoutNullStreams = spawn(DEBIAN_PYTHON, [script], { env: { ...process.env, ...env, PYTHONUNBUFFERED: '1' } });
-  const lines = new Inbox<Record<string, unknown>>();
+  const lines = new Arrivals<Record<string, unknown>>();
   let err = '';
   child.stderr.on('data', (d: Buffer) => {
     err += d.toString();
@@ -40,7 +40,7 @@ export function startPython(script: string, env: Record<string, string>): PyPeer
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     send: (obj) => child.stdin.write(`${JSON.stringify(obj)}\n`),
-    next: (timeoutMs = 30_000) => lines.next(timeoutMs).catch(() => {
+    next: (timeoutMs = 30_000) => lines.next(timeoutMs, 'output').catch(() => {
       throw new Error(`python peer ${script}: no output in ${timeoutMs} ms; stderr:\n${err.slice(-3000)}`);
     }),
     drain: () => lines.drain(),

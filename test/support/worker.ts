@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '../../src/config';
-import { type LibvirtDriverOptions, openLibvirtDriver } from '../../src/drivers/libvirt/driver';
-import { libvirtDriverOptions } from '../../src/drivers/libvirt/options';
+import type { LibvirtDriverOptions } from '../../src/drivers/libvirt/driver';
+import { openConfiguredDriver } from '../../src/drivers/libvirt/options';
 import { createLogger } from '../../src/log';
 import type { Transport } from '../../src/transport/transport';
 import { openTransport } from '../../src/worker/connect';
@@ -42,7 +42,7 @@ export async function startWorker(overrides: Partial<Config> = {}, driver: Parti
     ...overrides,
   };
   const log = createLogger({ level: config.logLevel, format: 'json' });
-  const opened = await openLibvirtDriver({ ...libvirtDriverOptions(config, log), ...driver });
+  const opened = await openConfiguredDriver(config, log, driver);
   const transport = openTransport(config, { connectionName: `hostwall-test-worker:${config.host}` });
   const worker = new Worker({ config, log, transport, driver: opened });
   await worker.start();

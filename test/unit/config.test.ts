@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configFilesOf, settingsFromFlags } from '../../src/cli/settings-flags';
-import { iniKey, loadConfig, redactUrl, SETTINGS, type SettingName } from '../../src/config';
+import { configKey, iniKey, loadConfig, loadSettings, redactUrl, SETTINGS, type SettingName } from '../../src/config';
 import { ConfigError } from '../../src/errors';
 
 describe('config', () => {
@@ -58,6 +58,17 @@ describe('config', () => {
       if (n === 'amqpUrl') continue;
       expect(SETTINGS[n].env, n).to.equal(`HOSTWALL_${iniKey(n).toUpperCase()}`);
     }
+  });
+
+  it('compiles durations to ms once: seconds and hours as written, Ms in what the code reads', () => {
+    const input = { env: { HOSTWALL_SHUTDOWN_TIMEOUT: '45' }, flags: { storeRetentionH: '2', watchStopDelayS: '0' } };
+    expect(loadSettings(input)).to.include({ shutdownTimeoutS: 45, storeRetentionH: 2, watchStopDelayS: 0 });
+    const c = loadConfig(input);
+    expect(c).to.include({ shutdownTimeoutMs: 45_000, storeRetentionMs: 7_200_000, watchStopDelayMs: 0, eventRetryMs: 60_000, hostPathTimeoutMs: 5_000, concurrency: 64 });
+    expect(Object.keys(c).filter((k) => /[a-z][SH]$/.test(k))).to.deep.equal([]);
+    expect(configKey('deviceDetachTimeoutS')).to.equal('deviceDetachTimeoutMs');
+    expect(configKey('hostPathTimeoutMs')).to.equal('hostPathTimeoutMs');
+    expect(configKey('host')).to.equal('host');
   });
 
   it('still reads a renamed variable by its older name, the new name winning', () => {

@@ -9,21 +9,21 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InstanceBook } from '../../src/dispatch/instance-book';
+import { InstanceBook } from '../../src/host-state/instance-book';
 import { OutcomeLedger, parseOutcome } from '../../src/dispatch/ledger';
 import type { FinalOutcome } from '../../src/dispatch/outcome';
 import type { EventSink } from '../../src/dispatch/ports';
 import { recoverInterrupted } from '../../src/dispatch/recovery';
 import type { Driver } from '../../src/drivers/driver';
 import { IntentFailure } from '../../src/errors';
-import type { InstanceFacts, RequestFacts } from '../../src/events/instance-facts';
+import type { InstanceView, IntentRequest } from '../../src/host-state/instance-view';
 import { createLogger } from '../../src/log';
 import { IntentStore } from '../../src/store/intent-store';
 
 const log = createLogger({ level: 'error', format: 'json' });
 const UUID = '8f0e5c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b';
 
-function facts(): InstanceFacts {
+function facts(): InstanceView {
   return {
     uuid: UUID, name: 'g', host: 'h', flavor: { vcpus: 1, memory_mb: 64, root_gb: 0 }, image_id: undefined, metadata: { pad: 'x'.repeat(2000) },
     power_state: 'paused', vm_state: 'paused', task_state: null, created_at: undefined, launched_at: undefined, terminated_at: undefined,
@@ -135,7 +135,7 @@ describe('dispatch: the outcome ledger', () => {
     const published: { o: FinalOutcome; flags: object }[] = [];
     const events: EventSink = {
       accepted: () => Promise.resolve(), novaPhase: () => Promise.resolve(), instanceState: () => Promise.resolve(), rejected: () => Promise.resolve(),
-      outcome: (o: FinalOutcome, _req: RequestFacts, flags: object) => {
+      outcome: (o: FinalOutcome, _req: IntentRequest, flags: object) => {
         published.push({ o, flags });
         return Promise.resolve();
       },

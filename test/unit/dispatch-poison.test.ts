@@ -12,7 +12,7 @@ import { countedByBroker, workerTopology } from '../../src/worker/topology';
 
 const message = (queue: string, redelivered: boolean, headers: Record<string, unknown>, body = 'b'): InboundMessage => ({
   body: Buffer.from(body), contentType: 'application/json', contentEncoding: undefined, exchange: 'nova', routingKey: queue, queue,
-  headers, userId: undefined, redelivered, settle: async () => undefined,
+  headers, userId: undefined, redelivered,
 });
 
 describe('dispatch: delivery counts', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { InstanceFacts, RequestFacts } from '../../src/events/instance-facts';
+import type { InstanceView, IntentRequest } from '../../src/host-state/instance-view';
 import { instanceState, intentAccepted, intentOutcome, intentRejected, routingKeyOf } from '../../src/events/native';
 import { EVENT_NAMES, EVENT_SCHEMAS, eventRoutingKey, type HostwallEvent, parseEvent } from '../../src/events/schemas';
 
@@ -7,11 +7,11 @@ const AT = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678));
 const ORIGIN = { host: 'h1', at: AT };
 const UUID = '178b0921-8f85-4257-88b6-2e743b5a975c';
 
-const request: RequestFacts = {
+const request: IntentRequest = {
   intent_id: 'i-1', request_id: 'req-1', global_request_id: undefined, user_id: 'u', project_id: 'p', issuer: 'nova',
 };
 
-const facts: InstanceFacts = {
+const facts: InstanceView = {
   uuid: UUID, name: 'vm1', host: 'h1', flavor: { vcpus: 1, memory_mb: 128, root_gb: 1 }, image_id: 'cirros',
   metadata: {}, power_state: 'shutdown', vm_state: 'stopped', task_state: null, created_at: AT.toISOString(),
   launched_at: undefined, terminated_at: undefined, ports: [], volumes: [],

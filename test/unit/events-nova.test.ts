@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { InstanceFacts, RequestFacts } from '../../src/events/instance-facts';
+import type { InstanceView, IntentRequest } from '../../src/host-state/instance-view';
 import { LegacyInstancePayload, novaStrtime, pythonExceptionRepr, pythonStrDatetime } from '../../src/events/nova-legacy';
 import {
   NOVA_ACTIONS, NovaNotification, type NovaNotificationOut, novaEventType, novaNotifications, notificationTopicsOf,
@@ -11,10 +11,10 @@ import type { Intent } from '../../src/intents';
 const AT = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678));
 const UUID = '178b0921-8f85-4257-88b6-2e743b5a975c';
 const VOL = 'a07f71dc-8151-4e7d-a0cc-cd24a3f11113';
-const request: RequestFacts = {
+const request: IntentRequest = {
   intent_id: 'i-1', request_id: 'req-1', global_request_id: undefined, user_id: 'u1', project_id: 'p1', issuer: 'nova',
 };
-const facts = (over: Partial<InstanceFacts> = {}): InstanceFacts => ({
+const facts = (over: Partial<InstanceView> = {}): InstanceView => ({
   uuid: UUID, name: 'instance-00000001', host: 'h1', flavor: { vcpus: 2, memory_mb: 512, root_gb: 1 }, image_id: 'img-1',
   metadata: { role: 'db' }, power_state: 'running', vm_state: 'active', task_state: null,
   created_at: '2026-01-01T00:00:00.000Z', launched_at: '2026-01-01T00:00:09.500Z', terminated_at: undefined,

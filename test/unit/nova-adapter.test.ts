@@ -6,7 +6,7 @@
  * expectation, so a new capture cannot slip through unasserted.
  */
 import { expect } from 'chai';
-import { type NovaAdapted, type NovaFacts, adaptNovaRequest } from '../../src/adapters/nova';
+import { type NovaAdapted, type NovaLookups, adaptNovaRequest } from '../../src/adapters/nova';
 import { HostwallError, RejectedError } from '../../src/errors';
 import { type Intent, lockKeysOf, REGISTRY } from '../../src/intents';
 import { parseRpcRequest } from '../../src/oslo/rpc-request';
@@ -27,12 +27,12 @@ const port = (port_id: string, mac: string) => ({ port_id, mac_address: mac, vif
 const RBD = { driver_volume_type: 'rbd', data: { name: `volumes/volume-${VOLUME}`, hosts: ['192.0.2.7'], ports: ['6789'] } };
 
 /** What the worker would know from Neutron's port.plug and Cinder's connection info. */
-const FACTS: NovaFacts = {
+const FACTS: NovaLookups = {
   port: (id) => ({ [PORT]: { port: port(PORT, 'fa:16:3e:4c:2d:10'), active: false }, [PORT2]: { port: port(PORT2, 'fa:16:3e:4c:2d:11') }, [NEW_PORT]: { port: port(NEW_PORT, 'fa:16:3e:4c:2d:12'), network_id: 'net-1' } })[id],
   connectionInfo: (ref) => (ref.volume_id === VOLUME ? RBD : undefined),
 };
 
-function replay(f: NovaFixture, facts: NovaFacts = FACTS): NovaAdapted {
+function replay(f: NovaFixture, facts: NovaLookups = FACTS): NovaAdapted {
   const req = parseRpcRequest({ ...f.message, _unique_id: UNIQUE });
   return adaptNovaRequest({ method: req.method, version: req.version, args: req.args, context: req.context, uniqueId: req.uniqueId }, facts);
 }

@@ -12,7 +12,7 @@ import { ConductorClient } from '../../src/adapters/nova/conductor/conductor-cli
 import { NovaRecords } from '../../src/adapters/nova/compute-host/nova-records';
 import { SchedulerClient } from '../../src/adapters/nova/compute-host/scheduler-client';
 import { IntentFailure, TransportError } from '../../src/errors';
-import type { InstanceFacts } from '../../src/events/instance-facts';
+import type { InstanceView } from '../../src/host-state/instance-view';
 import { type Intent, validateIntent } from '../../src/intents';
 import { createLogger } from '../../src/log';
 import type { Transport } from '../../src/transport/transport';
@@ -24,7 +24,7 @@ const HOST = 'nova-cp-compute1';
 /** Declares nothing: the scheduler client only declares its fanout exchange. */
 const transport = { declare: async () => undefined } as unknown as Transport;
 
-function facts(uuid: string, power: InstanceFacts['power_state']): InstanceFacts {
+function facts(uuid: string, power: InstanceView['power_state']): InstanceView {
   return {
     uuid, name: 'instance-00000001', host: HOST, flavor: undefined, image_id: undefined, metadata: {}, power_state: power,
     vm_state: power === 'running' ? 'active' : 'stopped', task_state: null, created_at: undefined, launched_at: undefined,

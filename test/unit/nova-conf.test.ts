@@ -74,7 +74,7 @@ describe('nova-compute.conf as hostwall settings', () => {
       file('a.conf', COMPUTE_CONF),
       file('b.conf', '[hostwall]\nstate_path = /var/lib/hostwall-7\nissuer_mode = verified\nvif_plugging_timeout = 30\n'),
     ]));
-    expect(loadConfig({ env: {}, layers: nova.layers })).to.include({ statePath: '/var/lib/hostwall-7', issuerMode: 'verified', vifPluggingTimeoutS: 30 });
+    expect(loadConfig({ env: {}, layers: nova.layers })).to.include({ statePath: '/var/lib/hostwall-7', issuerMode: 'verified', vifPluggingTimeoutMs: 30_000 });
     expect(loadConfig({ env: { HOSTWALL_STATE_PATH: '/env' }, layers: nova.layers }).statePath).to.equal('/env');
     expect(loadConfig({ env: { HOSTWALL_STATE_PATH: '/env' }, flags: { statePath: '/flag' }, layers: nova.layers }).statePath).to.equal('/flag');
   });

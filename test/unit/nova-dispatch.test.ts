@@ -7,9 +7,9 @@ import { expect } from 'chai';
 import { Instance } from '../../src/adapters/nova';
 import type { DeviceChange, Driver, GuestState } from '../../src/drivers/driver';
 import { IntentFailure } from '../../src/errors';
-import { InstanceBook } from '../../src/dispatch/instance-book';
+import { InstanceBook } from '../../src/host-state/instance-book';
 import { queryIntents, queryIntentsPage } from '../../src/dispatch/intent-records';
-import { NovaFactsDirectory } from '../../src/dispatch/nova-facts';
+import { LearntBindings } from '../../src/host-state/learnt-bindings';
 import { attachVolume, reserveDevice } from '../../src/dispatch/volume-devices';
 import { type IntentArgs, RecordedIntents, RecordedIntentsPage, validateIntent } from '../../src/intents';
 import { IntentStore } from '../../src/store/intent-store';
@@ -117,20 +117,21 @@ describe('Nova dispatch: device-name reservations (reserve_block_device_name)', 
 describe('Nova dispatch: the facts Nova leaves out', () => {
   it('knows a port from a port.plug, a spawn, or the instance book', () => {
     const book = new InstanceBook('h1');
-    const dir = new NovaFactsDirectory(book);
-    expect(dir.facts.port?.(PORT.port_id)).to.equal(undefined);
+    const dir = new LearntBindings(book);
+    expect(dir.lookups.port?.(PORT.port_id)).to.equal(undefined);
     dir.learnIntent(validateIntent('port.plug', '1.0', { instance_uuid: UUID, port: PORT }));
-    expect(dir.facts.port?.(PORT.port_id)).to.deep.equal({ port: PORT });
+    expect(dir.lookups.port?.(PORT.port_id)).to.deep.equal({ port: PORT });
     const other = { ...PORT, port_id: 'p-2', mac_address: 'fa:16:3e:00:00:02' };
-    book.ensure(UUID).ports.push(other);
-    expect(dir.facts.port?.('p-2')).to.deep.equal({ port: other });
+    book.observe(UUID, 'running');
+    book.portPlugged(UUID, other);
+    expect(dir.lookups.port?.('p-2')).to.deep.equal({ port: other });
   });
 
   it('learns ports from the network info cache of Nova\'s instances, but never as already active', () => {
-    const dir = new NovaFactsDirectory(new InstanceBook('h1'));
+    const dir = new LearntBindings(new InstanceBook('h1'));
     const anyone = () => true;
     dir.learnNovaArgs({ instance: { not: 'an instance' }, instances: 'nor this' }, anyone);
-    expect(dir.facts.port?.(PORT.port_id)).to.equal(undefined);
+    expect(dir.lookups.port?.(PORT.port_id)).to.equal(undefined);
     const instance = { 'nova_object.name': 'Instance', 'nova_object.namespace': 'nova', 'nova_object.version': '2.7', 'nova_object.data': { uuid: UUID, info_cache: rawInfoCache(true) } };
     expect(Instance.safeParse(instance).success).to.equal(true);
     // From a sender that may not plug ports (Cinder), nothing is learnt: the facts would steer a later plug.
@@ -140,24 +141,24 @@ describe('Nova dispatch: the facts Nova leaves out', () => {
       return false;
     });
     expect(asked).to.deep.equal(['port.plug']);
-    expect(dir.facts.port?.(PORT.port_id)).to.equal(undefined);
+    expect(dir.lookups.port?.(PORT.port_id)).to.equal(undefined);
     dir.learnNovaArgs({ instances: [instance] }, anyone);
-    expect(dir.facts.port?.(PORT.port_id)).to.deep.equal({
+    expect(dir.lookups.port?.(PORT.port_id)).to.deep.equal({
       port: { port_id: PORT.port_id, mac_address: PORT.mac_address, vif_type: 'ovs', network: { bridge: 'br-int', mtu: 1442 } },
       network_id: 'net-1',
     });
   });
 
   it('gives a Nova attach the connection_info of its attachment, or one recorded without an attachment', () => {
-    const dir = new NovaFactsDirectory(new InstanceBook('h1'));
+    const dir = new LearntBindings(new InstanceBook('h1'));
     const iscsi = { driver_volume_type: 'iscsi', data: { target_lun: 1 } };
     dir.learnIntent(validateIntent('volume.attach', '1.1', { instance_uuid: UUID, volume_id: 'vol-1', attachment_id: 'att-1', connection_info: iscsi }));
-    expect(dir.facts.connectionInfo?.({ volume_id: 'vol-1', attachment_id: 'att-1' })).to.deep.equal(iscsi);
-    expect(dir.facts.connectionInfo?.({ volume_id: 'vol-1', attachment_id: 'att-2' }), 'another attachment\'s is not this one\'s').to.equal(undefined);
-    expect(dir.facts.connectionInfo?.({ volume_id: 'vol-1' })).to.deep.equal(iscsi);
+    expect(dir.lookups.connectionInfo?.({ volume_id: 'vol-1', attachment_id: 'att-1' })).to.deep.equal(iscsi);
+    expect(dir.lookups.connectionInfo?.({ volume_id: 'vol-1', attachment_id: 'att-2' }), 'another attachment\'s is not this one\'s').to.equal(undefined);
+    expect(dir.lookups.connectionInfo?.({ volume_id: 'vol-1' })).to.deep.equal(iscsi);
     dir.learnIntent(validateIntent('volume.attach', '1.0', { instance_uuid: UUID, volume_id: 'vol-1', connection_info: INFO }));
-    expect(dir.facts.connectionInfo?.({ volume_id: 'vol-1', attachment_id: 'att-2' })).to.deep.equal(INFO);
-    expect(dir.facts.connectionInfo?.({ volume_id: 'vol-9' })).to.equal(undefined);
+    expect(dir.lookups.connectionInfo?.({ volume_id: 'vol-1', attachment_id: 'att-2' })).to.deep.equal(INFO);
+    expect(dir.lookups.connectionInfo?.({ volume_id: 'vol-9' })).to.equal(undefined);
   });
 });
 

@@ -7,9 +7,9 @@ import { expect } from 'chai';
 import { powerSyncChanges } from '../../src/adapters/nova/compute-host/power-sync';
 import { inventoryOf, novaHvType, type PlacedInstance, ratio, usageFields } from '../../src/adapters/nova/compute-host/resources';
 import { ComputeHostSettings } from '../../src/adapters/nova/compute-host/settings';
-import type { InstanceFacts } from '../../src/events/instance-facts';
+import type { InstanceView } from '../../src/host-state/instance-view';
 
-function guest(power: InstanceFacts['power_state'], vm: InstanceFacts['vm_state']): InstanceFacts {
+function guest(power: InstanceView['power_state'], vm: InstanceView['vm_state']): InstanceView {
   return {
     uuid: 'u', name: 'instance-00000001', host: 'h', flavor: undefined, image_id: undefined, metadata: {}, power_state: power, vm_state: vm,
     task_state: null, created_at: undefined, launched_at: undefined, terminated_at: undefined, ports: [], volumes: [],

@@ -77,7 +77,7 @@ describe('policy: issuers', () => {
     const at = Math.floor(now / 1000);
     const asInt = { [SIGNATURE_HEADERS.issuer]: 'nova', [SIGNATURE_HEADERS.signedAt]: at, [SIGNATURE_HEADERS.signature]: signatureOf(KEY, { issuer: 'nova', routingKey: RK, signedAt: String(at), body }) };
     expect(verified.admit('instance.spawn', creds({ headers: asInt })).issuer).to.equal('nova');
-    const narrow = new IssuerPolicy({ mode: 'verified', users: {}, keys: { nova: KEY }, signatureWindowS: 10 });
+    const narrow = new IssuerPolicy({ mode: 'verified', users: {}, keys: { nova: KEY }, signatureWindowMs: 10_000 });
     expect(refusal(() => narrow.admit('instance.spawn', creds({ headers: signatureHeaders('nova', KEY, RK, body, now - 60_000) })))).to.match(/window of 10 s/);
   });
 });

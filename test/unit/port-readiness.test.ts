@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { PortReadiness } from '../../src/dispatch/port-readiness';
+import { PortReadiness } from '../../src/host-state/port-readiness';
 
 describe('PortReadiness (the port-ready handshake)', () => {
   it('wakes a waiter when every port is ready', async () => {

@@ -7,11 +7,11 @@ import { expect } from 'chai';
 import { loadConfig } from '../../src/config';
 import type { FinalOutcome } from '../../src/dispatch/outcome';
 import { TransportError } from '../../src/errors';
-import type { InstanceFacts, RequestFacts } from '../../src/events/instance-facts';
+import type { InstanceView, IntentRequest } from '../../src/host-state/instance-view';
 import type { Intent } from '../../src/intents';
 import { createLogger } from '../../src/log';
 import type { OutboundMessage, PublishResult, Transport } from '../../src/transport/transport';
-import { BusEventSink } from '../../src/worker/event-sink';
+import { BusEventSink } from '../../src/events/bus-event-sink';
 
 const UUID = '8f0e5c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b';
 const log = createLogger({ level: 'error', format: 'json' });
@@ -25,6 +25,8 @@ class FlakyTransport implements Transport {
   declare = () => Promise.resolve();
   consume = () => Promise.resolve();
   cancelConsumers = () => Promise.resolve();
+  inFlight = () => 0;
+  drained = () => Promise.resolve();
   close = () => Promise.resolve();
   publish(msg: OutboundMessage): Promise<PublishResult> {
     this.attempts.push(msg);
@@ -42,8 +44,8 @@ function sink(transport: Transport, eventRetryS: number): BusEventSink {
   return new BusEventSink(transport, config, log);
 }
 
-const request: RequestFacts = { intent_id: 'i-1', request_id: 'req-1', global_request_id: undefined, user_id: undefined, project_id: undefined, issuer: 'nova' };
-const facts: InstanceFacts = {
+const request: IntentRequest = { intent_id: 'i-1', request_id: 'req-1', global_request_id: undefined, user_id: undefined, project_id: undefined, issuer: 'nova' };
+const facts: InstanceView = {
   uuid: UUID, name: 'g', host: 'h1', flavor: { vcpus: 1, memory_mb: 64, root_gb: 0 }, image_id: undefined, metadata: {},
   power_state: 'shutdown', vm_state: 'stopped', task_state: null, created_at: undefined, launched_at: undefined, terminated_at: undefined, ports: [], volumes: [],
 };

@@ -13,7 +13,7 @@
  * NoSuchMethod failure naming it, a cast is dead-lettered with that reason.
  */
 import { RejectedError } from '../../errors';
-import type { NovaFacts } from './facts';
+import type { NovaLookups } from './facts';
 import { checkNovaRpcVersion } from './rpc-version';
 import {
   translateAttachInterface, translateAttachVolume, translateDetachInterface, translateDetachVolume,
@@ -59,7 +59,7 @@ export function isNovaMethodSupported(method: string): boolean {
  * Translate one Nova compute RPC request into intents (and, for a call, the
  * reply Nova expects). Throws RejectedError; never has an effect itself.
  */
-export function adaptNovaRequest(req: NovaRequest, facts: NovaFacts = {}): NovaAdapted {
+export function adaptNovaRequest(req: NovaRequest, facts: NovaLookups = {}): NovaAdapted {
   checkNovaRpcVersion(req.method, req.version);
   const translate = isNovaMethodSupported(req.method) ? TRANSLATORS[req.method] : undefined;
   if (!translate) {

@@ -8,23 +8,23 @@
  * Cinder are clients of the wall, not servers it calls), so those facts must
  * reach it some other way: a port.plug or volume intent from Neutron/Cinder
  * the worker remembers, an operator's relay, or the instance's own network
- * info cache. The worker passes what it knows as NovaFacts
- * (dispatch/nova-facts.ts); with none, a Nova request that needs them is
+ * info cache. The worker passes what it knows as NovaLookups
+ * (host-state/learnt-bindings.ts); with none, a Nova request that needs them is
  * refused naming the missing fact.
  */
 import { type ConnectionInfo, Port } from '../../intents';
 import type { Instance, VifModel } from './objects';
 
-export interface PortFacts {
+export interface PortBinding {
   port: Port;
   /** Neutron says the port is ACTIVE (wired). Nova waits for network-vif-plugged only when this is false. */
   active?: boolean;
   network_id?: string;
 }
 
-export interface NovaFacts {
+export interface NovaLookups {
   /** A port's binding as hostwall knows it (e.g. from an earlier port.plug), or undefined. */
-  port?(portId: string): PortFacts | undefined;
+  port?(portId: string): PortBinding | undefined;
   /** A volume attachment's connection_info as Cinder gave it, or undefined. */
   connectionInfo?(ref: { volume_id: string; attachment_id?: string }): ConnectionInfo | undefined;
   /** CONF.instance_name_template of the Nova cloud (default "instance-%08x"). */
@@ -37,7 +37,7 @@ export type Resolved<T> = { ok: true; value: T } | { ok: false; reason: string }
 const VIF_TYPES: Record<string, Port['vif_type']> = { ovs: 'ovs', bridge: 'bridge', vhostuser: 'vhostuser', tap: 'tap' };
 
 /** A network model VIF (from the instance's info cache) as hostwall's Port, or why it cannot be one. */
-export function portFromVif(vif: VifModel): Resolved<PortFacts> {
+export function portFromVif(vif: VifModel): Resolved<PortBinding> {
   const vifType = vif.type ? VIF_TYPES[vif.type] : undefined;
   if (!vifType) return { ok: false, reason: `port ${vif.id} has VIF type ${vif.type ?? 'unset'}, which hostwall cannot plug` };
   const bridge = vif.network?.bridge;
@@ -56,7 +56,7 @@ export function portFromVif(vif: VifModel): Resolved<PortFacts> {
  * instance's info cache, which Nova fills after it binds ports (empty at build
  * time, so it helps only for ports already attached).
  */
-export function resolvePort(portId: string, instance: Instance, facts: NovaFacts): Resolved<PortFacts> {
+export function resolvePort(portId: string, instance: Instance, facts: NovaLookups): Resolved<PortBinding> {
   const known = facts.port?.(portId);
   if (known) return { ok: true, value: known };
   const vif = instance.data.info_cache?.data.network_info?.find((v) => v.id === portId);
@@ -72,7 +72,7 @@ export function resolvePort(portId: string, instance: Instance, facts: NovaFacts
 export function resolveConnectionInfo(
   ref: { volume_id: string; attachment_id?: string },
   carried: ConnectionInfo | undefined,
-  facts: NovaFacts,
+  facts: NovaLookups,
 ): Resolved<ConnectionInfo> {
   const info = carried ?? facts.connectionInfo?.(ref);
   if (info) return { ok: true, value: info };

@@ -1,6 +1,6 @@
 /** Nova compute RPC → hostwall intents. */
 export { adaptNovaRequest, isNovaMethodSupported, NOVA_METHODS } from './adapter';
-export { type NovaFacts, type PortFacts, portFromVif, resolvePort } from './facts';
+export { type NovaLookups, type PortBinding, portFromVif, resolvePort } from './facts';
 export { DEFAULT_INSTANCE_NAME_TEMPLATE, instanceName } from './instance-name';
 export * from './objects';
 export { BDM_VERSION, reservedBdmPrimitive, vifModel } from './replies';

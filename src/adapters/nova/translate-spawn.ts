@@ -22,7 +22,7 @@
  *   produces no event, so waiting for it would only time out.
  */
 import type { ConnectionInfo, Flavor as IntentFlavor, SpawnArgs } from '../../intents';
-import { type NovaFacts, type PortFacts, resolveConnectionInfo, resolvePort } from './facts';
+import { type NovaLookups, type PortBinding, resolveConnectionInfo, resolvePort } from './facts';
 import { instanceName } from './instance-name';
 import { type BuildAndRunInstanceArgs, BuildAndRunInstanceArgs as BuildArgsSchema } from './method-args';
 import { decodeNova, type NovaConnectionInfo } from './objects';
@@ -51,8 +51,8 @@ export function intentConnectionInfo(info: NovaConnectionInfo | null | undefined
   return info ? { driver_volume_type: info.driver_volume_type, data: info.data } : undefined;
 }
 
-function pickPorts(args: BuildAndRunInstanceArgs, facts: NovaFacts, fail: Resolver<never>): PortFacts[] {
-  const ports: PortFacts[] = [];
+function pickPorts(args: BuildAndRunInstanceArgs, facts: NovaLookups, fail: Resolver<never>): PortBinding[] {
+  const ports: PortBinding[] = [];
   for (const req of args.requested_networks?.data.objects ?? []) {
     const { port_id, network_id } = req.data;
     if (port_id) {
@@ -69,7 +69,7 @@ function pickPorts(args: BuildAndRunInstanceArgs, facts: NovaFacts, fail: Resolv
   return ports;
 }
 
-function pickVolumes(args: BuildAndRunInstanceArgs, facts: NovaFacts, fail: Resolver<never>): VolumeRef[] {
+function pickVolumes(args: BuildAndRunInstanceArgs, facts: NovaLookups, fail: Resolver<never>): VolumeRef[] {
   const bdms = (args.block_device_mapping?.data.objects ?? []).filter((b) => b.data.destination_type === 'volume');
   // Boot order first (0 is the root), then the rest as Nova lists them.
   const order = (i: number | null | undefined) => (typeof i === 'number' && i >= 0 ? i : Number.MAX_SAFE_INTEGER);

@@ -5,7 +5,7 @@
  */
 import { RejectedError } from '../../errors';
 import { currentVersion, type Intent, type IntentArgs, type IntentKind, type IntentOf, validateIntent } from '../../intents';
-import type { NovaFacts } from './facts';
+import type { NovaLookups } from './facts';
 
 /** A parsed oslo RPC request addressed to Nova's compute API (no namespace). */
 export interface NovaRequest {
@@ -39,7 +39,7 @@ export interface NovaAdapted {
 
 export interface Translation {
   method: string;
-  facts: NovaFacts;
+  facts: NovaLookups;
   uniqueId: string | undefined;
 }
 

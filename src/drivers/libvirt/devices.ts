@@ -8,16 +8,16 @@
  * guest has right now. Read-modify-write of the definition assumes one
  * device change per domain at a time (the driver's per-instance lane).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeviceChange } from '../driver';
 import type { HostPathPolicy } from '../host-paths';
-import { IntentFailure } from '../../errors';
+import { pause } from '../stop-signal';
+import { IntentFailure, StoppingError } from '../../errors';
 import type { ConnectionInfo, Port } from '../../intents';
 import { type Connection, isLibvirtCode } from './connection';
 import { hostDeviceSize } from './device-size';
 import { interfaceDevice, nextFreeTarget, tapName, targetFromDeviceName, volumeDevice, volumeHostPath } from './device-xml';
 import { DomainState, type DomainPtr, ErrorNumber, Flags } from './ffi';
-import { emptyFacts, factsXml, HOSTWALL_NS, HOSTWALL_PREFIX, type InstanceFacts, readFacts, withFacts } from './metadata';
+import { emptyFacts, factsXml, HOSTWALL_NS, HOSTWALL_PREFIX, type GuestFacts, readFacts, withFacts } from './metadata';
 import { deleteSecretQuietly, ensureSecret } from './secrets';
 import { childAttr, childText, findElements, insertBeforeClose, removeElement, type XmlElement } from './xml';
 
@@ -75,13 +75,13 @@ async function redefine(c: Connection, xml: string): Promise<void> {
   c.freeDomain(await c.defineDomain(xml));
 }
 
-async function setFacts(c: Connection, dom: DomainPtr, defs: Definitions, facts: InstanceFacts): Promise<void> {
+async function setFacts(c: Connection, dom: DomainPtr, defs: Definitions, facts: GuestFacts): Promise<void> {
   const flags = Flags.AFFECT_CONFIG | (defs.active ? Flags.AFFECT_LIVE : 0);
   await c.setMetadata(dom, Flags.METADATA_ELEMENT, factsXml(facts, { bare: true }), HOSTWALL_PREFIX, HOSTWALL_NS, flags);
 }
 
 /** Add a device; true when the running guest got it now. */
-async function addDevice(c: Connection, dom: DomainPtr, s: DeviceSettings, defs: Definitions, xml: string, facts: InstanceFacts): Promise<boolean> {
+async function addDevice(c: Connection, dom: DomainPtr, s: DeviceSettings, defs: Definitions, xml: string, facts: GuestFacts): Promise<boolean> {
   if (s.hotplug !== false && (await tryHotplug(s, () => c.attachDevice(dom, xml, Flags.AFFECT_CONFIG | (defs.active ? Flags.AFFECT_LIVE : 0))))) {
     await setFacts(c, dom, defs, facts);
     return defs.active;
@@ -109,14 +109,14 @@ async function tryHotplug(s: DeviceSettings, call: () => Promise<void>): Promise
  * stopped meanwhile has its persistent definition read here, which no longer
  * has the device.
  */
-async function waitReleased(c: Connection, dom: DomainPtr, stillLive: (liveXml: string) => boolean, ms: number): Promise<boolean> {
+async function waitReleased(c: Connection, dom: DomainPtr, stillLive: (liveXml: string) => boolean, ms: number, signal: AbortSignal | undefined): Promise<boolean> {
   const deadline = Date.now() + ms;
   let delay = 50;
   for (;;) {
     if (!stillLive(await c.domainXml(dom, 0))) return true;
     const left = deadline - Date.now();
     if (left <= 0) return false;
-    await sleep(Math.min(delay, left));
+    await pause(Math.min(delay, left), signal, 'waiting for the guest to release the device');
     delay = Math.min(delay * 2, 1000);
   }
 }
@@ -125,7 +125,7 @@ async function waitReleased(c: Connection, dom: DomainPtr, stillLive: (liveXml: 
 async function removeDevice(
   c: Connection, dom: DomainPtr, s: DeviceSettings, defs: Definitions,
   found: { config: XmlElement | undefined; live: XmlElement | undefined },
-  stillLive: (liveXml: string) => boolean, facts: InstanceFacts,
+  stillLive: (liveXml: string) => boolean, facts: GuestFacts, signal: AbortSignal | undefined,
 ): Promise<boolean> {
   const flags = (found.live ? Flags.AFFECT_LIVE : 0) | (found.config ? Flags.AFFECT_CONFIG : 0);
   const el = found.live ?? found.config;
@@ -138,7 +138,7 @@ async function removeDevice(
     // booting answers later, and one that ignores the request keeps the
     // device (docs/libvirt.md#detach-and-shutdown-on-qemu). So wait a while longer, as Nova waits
     // device_detach_timeout, and say live:false only past that.
-    return waitReleased(c, dom, stillLive, s.detachTimeoutMs);
+    return waitReleased(c, dom, stillLive, s.detachTimeoutMs, signal);
   }
   if (!found.config) {
     throw new IntentFailure('NOT_SUPPORTED', 'the device exists only in the running guest and this hypervisor cannot hot-unplug');
@@ -193,7 +193,7 @@ export async function attachVolume(
   }
 }
 
-export async function detachVolume(c: Connection, dom: DomainPtr, s: DeviceSettings, volumeId: string): Promise<DeviceChange> {
+export async function detachVolume(c: Connection, dom: DomainPtr, s: DeviceSettings, volumeId: string, signal?: AbortSignal): Promise<DeviceChange> {
   const defs = await readDefinitions(c, dom);
   const found = { config: diskOf(defs.config, volumeId), live: defs.live === undefined ? undefined : diskOf(defs.live, volumeId) };
   const el = found.live ?? found.config;
@@ -201,7 +201,18 @@ export async function detachVolume(c: Connection, dom: DomainPtr, s: DeviceSetti
   const facts = readFacts(defs.config) ?? emptyFacts();
   const fact = facts.volumes.find((v) => v.volume_id === volumeId);
   facts.volumes = facts.volumes.filter((v) => v.volume_id !== volumeId);
-  const live = await removeDevice(c, dom, s, defs, found, (x) => diskOf(x, volumeId) !== undefined, facts);
+  let live: boolean;
+  try {
+    live = await removeDevice(c, dom, s, defs, found, (x) => diskOf(x, volumeId) !== undefined, facts, signal);
+  } catch (err) {
+    // A wait for the guest cut short by the worker's stop: the volume is
+    // already gone from the definition and the guest's facts, so a retry finds
+    // nothing to detach and would never come back for its secret. Deleting it
+    // now is what a detach past device_detach_timeout does too. Any other
+    // failure left the definition as it was, secret still needed.
+    if (err instanceof StoppingError && fact?.secret) await deleteSecretQuietly(c, fact.secret.usage_type, fact.secret.usage_id);
+    throw err;
+  }
   if (fact?.secret) await deleteSecretQuietly(c, fact.secret.usage_type, fact.secret.usage_id);
   return { live, device: childAttr(el.text, 'target', 'dev') ?? '' };
 }
@@ -218,7 +229,7 @@ export async function plugPort(c: Connection, dom: DomainPtr, s: DeviceSettings,
   return { live: await addDevice(c, dom, s, defs, nic.xml, facts), device: nic.target };
 }
 
-export async function unplugPort(c: Connection, dom: DomainPtr, s: DeviceSettings, portId: string): Promise<DeviceChange> {
+export async function unplugPort(c: Connection, dom: DomainPtr, s: DeviceSettings, portId: string, signal?: AbortSignal): Promise<DeviceChange> {
   const defs = await readDefinitions(c, dom);
   const facts = readFacts(defs.config) ?? emptyFacts();
   const fact = facts.ports.find((p) => p.port_id === portId);
@@ -227,7 +238,7 @@ export async function unplugPort(c: Connection, dom: DomainPtr, s: DeviceSetting
   const el = found.live ?? found.config;
   if (!el) throw new IntentFailure('DEVICE_NOT_FOUND', `port ${portId} is not plugged`, { port_id: portId });
   facts.ports = facts.ports.filter((p) => p.port_id !== portId);
-  const live = await removeDevice(c, dom, s, defs, found, (x) => interfaceOf(x, match) !== undefined, facts);
+  const live = await removeDevice(c, dom, s, defs, found, (x) => interfaceOf(x, match) !== undefined, facts, signal);
   return { live, device: childAttr(el.text, 'target', 'dev') ?? match.target };
 }
 

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { ConfigError } from '../../errors';
 import type { SpawnArgs } from '../../intents';
 import { interfaceDevice, nextFreeTarget, type SecretRequest, volumeDevice } from './device-xml';
-import { factsXml, type InstanceFacts } from './metadata';
+import { factsXml, type GuestFacts } from './metadata';
 import { escapeAttr, escapeText } from './xml';
 
 /** libvirt domain types hostwall writes. */
@@ -106,7 +106,7 @@ export interface BuiltDomain {
   xml: string;
   /** Secrets the volumes need; define them before the domain starts. */
   secrets: SecretRequest[];
-  facts: InstanceFacts;
+  facts: GuestFacts;
 }
 
 function indent(block: string, by: string): string {
@@ -132,7 +132,7 @@ export function buildDomainXml(spec: SpawnArgs, opts: DomainXmlOptions): BuiltDo
       ].join('\n'),
     );
   }
-  const facts: InstanceFacts = {
+  const facts: GuestFacts = {
     flavor: spec.flavor,
     image_id: spec.image?.id,
     metadata: { ...(spec.metadata ?? {}) },

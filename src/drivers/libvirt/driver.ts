@@ -15,7 +15,7 @@
  */
 import { constants as fsc, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { DeviceChange, Driver, GuestChange, GuestState, GuestWatch, SpawnOptions, WatchHooks } from '../driver';
+import type { DeviceChange, Driver, GuestChange, GuestState, GuestWatch, SpawnOptions, StopSignal, WatchHooks } from '../driver';
 import { HostFs } from '../host-fs';
 import { HostPathPolicy, hostPathRoots } from '../host-paths';
 import { hostUptime } from '../host-uptime';
@@ -30,7 +30,7 @@ import { type DomainPtr, Flags, libvirt } from './ffi';
 import { guestState, listGuests } from './guest-state';
 import { createGuest, exists, type GuestHost, removeGuest } from './lifecycle';
 import { LifecycleWatch, type WatchSettings } from './lifecycle-watch';
-import { type InstanceFacts, readFacts } from './metadata';
+import { type GuestFacts, readFacts } from './metadata';
 import { ConnectionPool } from './pool';
 import * as power from './power';
 import type { CallOutcome } from './power-state-tracker';
@@ -212,7 +212,7 @@ export class LibvirtDriver implements Driver {
     return this.onPower(uuid, (c, dom) => power.powerOn(c, dom));
   }
 
-  powerOff(uuid: string, opts: { clean: boolean; timeoutS: number }): Promise<GuestState & { forced: boolean }> {
+  powerOff(uuid: string, opts: { clean: boolean; timeoutS: number } & StopSignal): Promise<GuestState & { forced: boolean }> {
     return this.onPower(uuid, (c, dom) => power.powerOff(c, dom, opts));
   }
 
@@ -245,16 +245,16 @@ export class LibvirtDriver implements Driver {
     });
   }
 
-  detachVolume(uuid: string, volumeId: string): Promise<DeviceChange> {
-    return this.onDomain(uuid, (c, dom) => devices.detachVolume(c, dom, this.devices, volumeId));
+  detachVolume(uuid: string, volumeId: string, opts: StopSignal = {}): Promise<DeviceChange> {
+    return this.onDomain(uuid, (c, dom) => devices.detachVolume(c, dom, this.devices, volumeId, opts.signal));
   }
 
   plugPort(uuid: string, port: Port): Promise<DeviceChange> {
     return this.onDomain(uuid, (c, dom) => devices.plugPort(c, dom, this.devices, port));
   }
 
-  unplugPort(uuid: string, portId: string): Promise<DeviceChange> {
-    return this.onDomain(uuid, (c, dom) => devices.unplugPort(c, dom, this.devices, portId));
+  unplugPort(uuid: string, portId: string, opts: StopSignal = {}): Promise<DeviceChange> {
+    return this.onDomain(uuid, (c, dom) => devices.unplugPort(c, dom, this.devices, portId, opts.signal));
   }
 
   /** Changes the watch's listing and events show; see Driver.watch and lifecycle-watch.ts. */
@@ -296,7 +296,7 @@ export class LibvirtDriver implements Driver {
   }
 
   /** hostwall's facts recorded in the guest's persistent definition (undefined if it has none). */
-  guestFacts(uuid: string): Promise<InstanceFacts | undefined> {
+  guestFacts(uuid: string): Promise<GuestFacts | undefined> {
     return this.track(() => this.withDomain(uuid, async (c, dom) => readFacts(await c.domainXml(dom, Flags.XML_INACTIVE))));
   }
 

@@ -25,6 +25,7 @@
  *   cannot deadlock with a callback relayed from the event thread).
  */
 import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
+import { HypervisorUnavailable, IntentFailure } from '../../errors';
 
 // libvirt's event loop parks one libuv pool thread for as long as any
 // connection is open (event-loop.ts) and each connection's call in flight
@@ -214,7 +215,7 @@ export function libvirt(): Bindings {
   // cannot deliver events. A remote connection opened after this also
   // answers the daemon's keepalive only while the loop runs, so every
   // connection keeps the loop running while it is open (connection.ts).
-  if (b.fn.eventRegisterDefaultImpl() < 0) throw new Error('virEventRegisterDefaultImpl failed');
+  if (b.fn.eventRegisterDefaultImpl() < 0) throw new HypervisorUnavailable('virEventRegisterDefaultImpl failed');
   bound = b;
   return b;
 }
@@ -229,7 +230,7 @@ export function libvirt(): Bindings {
  */
 export function nativeNoopTimerCallback(): CallbackPtr {
   const ptr: unknown = libvirt().lib.symbol('virResetLastError');
-  if (typeof ptr !== 'bigint') throw new Error('virResetLastError not found in libvirt.so.0');
+  if (typeof ptr !== 'bigint') throw new HypervisorUnavailable('virResetLastError not found in libvirt.so.0');
   return ptr as CallbackPtr;
 }
 
@@ -270,7 +271,7 @@ export function takeConnError(conn: ConnectPtr): LibvirtErrorInfo | undefined {
 export function callAsync<R>(fn: KoffiFunction, args: unknown[]): Promise<R> {
   return new Promise<R>((resolve, reject) => {
     fn.async(...args, (err: unknown, res: R) => {
-      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      if (err) reject(err instanceof Error ? err : new IntentFailure('LIBVIRT_ERROR', String(err)));
       else resolve(res);
     });
   });

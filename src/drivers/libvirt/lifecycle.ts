@@ -22,7 +22,7 @@ import { volumeHostPath } from './device-xml';
 import { buildDomainXml, cachedImagePath, type DomainType, instanceConsoleLogPath, instanceDir, type RootDisk, rootDiskPlan } from './domain-xml';
 import { DomainState, type DomainPtr, ErrorNumber, Flags } from './ffi';
 import { guestState } from './guest-state';
-import { type InstanceFacts, readFacts, type SecretUsageType } from './metadata';
+import { type GuestFacts, readFacts, type SecretUsageType } from './metadata';
 import { deleteSecretQuietly, ensureSecret } from './secrets';
 
 /** Host-side settings every guest is built with. */
@@ -199,7 +199,7 @@ export async function createGuest(c: Connection, spec: SpawnArgs, startPaused: b
 export async function removeGuest(c: Connection, uuid: string, keepDisks: boolean, host: GuestHost): Promise<{ existed: boolean }> {
   const dom = await c.findDomain(uuid);
   if (!dom) return { existed: false };
-  let facts: InstanceFacts | undefined;
+  let facts: GuestFacts | undefined;
   try {
     facts = readFacts(await c.domainXml(dom, Flags.XML_INACTIVE));
     if ((await c.domainState(dom)) !== DomainState.SHUTOFF) await unless(ErrorNumber.OPERATION_INVALID, c.domainInt('domainDestroy', dom));

@@ -34,7 +34,7 @@ export interface VolumeFact {
   secret?: { usage_type: SecretUsageType; usage_id: string } | undefined;
 }
 
-export interface InstanceFacts {
+export interface GuestFacts {
   flavor?: Flavor | undefined;
   image_id?: string | undefined;
   metadata: Record<string, string>;
@@ -42,7 +42,7 @@ export interface InstanceFacts {
   volumes: VolumeFact[];
 }
 
-export function emptyFacts(): InstanceFacts {
+export function emptyFacts(): GuestFacts {
   return { metadata: {}, ports: [], volumes: [] };
 }
 
@@ -61,7 +61,7 @@ function metaEntry(tag: string, key: string, value: string): string {
  * `bare`: no prefix and no namespace declaration, the form
  * virDomainSetMetadata wants (it applies the namespace itself).
  */
-export function factsXml(f: InstanceFacts, opts: { bare?: boolean } = {}): string {
+export function factsXml(f: GuestFacts, opts: { bare?: boolean } = {}): string {
   const t = (name: string) => (opts.bare ? name : `${HOSTWALL_PREFIX}:${name}`);
   const ns = opts.bare ? '' : ` xmlns:${HOSTWALL_PREFIX}='${escapeAttr(HOSTWALL_NS)}'`;
   const lines: string[] = [`<${t('instance')}${ns}>`];
@@ -102,7 +102,7 @@ function int(s: string | undefined): number {
 }
 
 /** Our facts from a domain XML, or undefined when the domain was not defined by hostwall. */
-export function readFacts(domainXml: string): InstanceFacts | undefined {
+export function readFacts(domainXml: string): GuestFacts | undefined {
   const prefix = boundPrefix(domainXml);
   if (prefix === undefined) return undefined;
   const root = findElement(domainXml, `${prefix}:instance`);
@@ -152,7 +152,7 @@ export function readFacts(domainXml: string): InstanceFacts | undefined {
 }
 
 /** `domainXml` with our facts element replaced (or added), for a redefine. */
-export function withFacts(domainXml: string, f: InstanceFacts): string {
+export function withFacts(domainXml: string, f: GuestFacts): string {
   const element = factsXml(f);
   const prefix = boundPrefix(domainXml);
   const existing = prefix === undefined ? undefined : findElement(domainXml, `${prefix}:instance`);

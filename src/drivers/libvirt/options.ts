@@ -1,11 +1,16 @@
 /**
- * The libvirt driver's options from the worker's compiled configuration, in
- * one place for every command that opens a driver (worker, demo, tests).
+ * The libvirt driver from the worker's compiled configuration, in one place
+ * for every command that opens a driver (worker, demo, tests).
  */
 import * as path from 'node:path';
 import type { Config } from '../../config';
 import type { Logger } from '../../log';
-import type { LibvirtDriverOptions } from './driver';
+import { type LibvirtDriver, type LibvirtDriverOptions, openLibvirtDriver } from './driver';
+
+/** Open the driver the config describes; `overrides`: options the config does not carry (tests). */
+export function openConfiguredDriver(config: Config, log?: Logger, overrides: Partial<LibvirtDriverOptions> = {}): Promise<LibvirtDriver> {
+  return openLibvirtDriver({ ...libvirtDriverOptions(config, log), ...overrides });
+}
 
 export function libvirtDriverOptions(config: Config, log?: Logger): LibvirtDriverOptions {
   return {
@@ -18,9 +23,9 @@ export function libvirtDriverOptions(config: Config, log?: Logger): LibvirtDrive
     hostPathAllow: config.hostPathAllow,
     blockDeviceDirs: config.blockDeviceDirs,
     hostPathTimeoutMs: config.hostPathTimeoutMs,
-    deviceDetachTimeoutMs: config.deviceDetachTimeoutS * 1000,
-    watchReconcileMs: config.watchReconcileS * 1000,
-    watchStopDelayMs: config.watchStopDelayS * 1000,
+    deviceDetachTimeoutMs: config.deviceDetachTimeoutMs,
+    watchReconcileMs: config.watchReconcileMs,
+    watchStopDelayMs: config.watchStopDelayMs,
     ...(log
       ? {
           onReadyChange: (ready: boolean, why: string) => {

@@ -4,8 +4,8 @@
  * hypervisor (the test driver and QEMU report a wrong state with different
  * libvirt codes).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { GuestState } from '../driver';
+import type { GuestState, StopSignal } from '../driver';
+import { pause as pauseUnlessStopping } from '../stop-signal';
 import { IntentFailure } from '../../errors';
 import { type Connection, isLibvirtCode } from './connection';
 import { DomainState, type DomainPtr, ErrorNumber } from './ffi';
@@ -30,15 +30,15 @@ export async function powerOn(c: Connection, dom: DomainPtr): Promise<GuestState
   return guestState(c, dom);
 }
 
-/** Poll until shut off or `ms` passed; backs off from 20 ms to 1 s between polls. */
-async function waitShutoff(c: Connection, dom: DomainPtr, ms: number): Promise<boolean> {
+/** Poll until shut off or `ms` passed; backs off from 20 ms to 1 s between polls; StoppingError once `signal` aborts. */
+async function waitShutoff(c: Connection, dom: DomainPtr, ms: number, signal: AbortSignal | undefined): Promise<boolean> {
   const deadline = Date.now() + ms;
   let delay = 20;
   for (;;) {
     if ((await c.domainState(dom)) === DomainState.SHUTOFF) return true;
     const left = deadline - Date.now();
     if (left <= 0) return false;
-    await sleep(Math.min(delay, left));
+    await pauseUnlessStopping(Math.min(delay, left), signal, 'waiting for the guest to shut down');
     delay = Math.min(delay * 2, 1000);
   }
 }
@@ -46,9 +46,11 @@ async function waitShutoff(c: Connection, dom: DomainPtr, ms: number): Promise<b
 /**
  * clean: ask the guest (ACPI, virDomainShutdown) and wait up to timeoutS,
  * then destroy. `forced` is true whenever virDomainDestroy took the guest
- * down (a timed-out clean shutdown, or clean:false).
+ * down (a timed-out clean shutdown, or clean:false). A stop of the worker
+ * (`signal`) ends the wait without destroying: the guest was asked and may
+ * still shut down; the next start reconciles the intent (recovery.ts).
  */
-export async function powerOff(c: Connection, dom: DomainPtr, opts: { clean: boolean; timeoutS: number }): Promise<GuestState & { forced: boolean }> {
+export async function powerOff(c: Connection, dom: DomainPtr, opts: { clean: boolean; timeoutS: number } & StopSignal): Promise<GuestState & { forced: boolean }> {
   const off = async (forced: boolean) => ({ ...(await guestState(c, dom)), forced });
   if ((await c.domainState(dom)) === DomainState.SHUTOFF) return off(false);
   if (opts.clean) {
@@ -58,7 +60,8 @@ export async function powerOff(c: Connection, dom: DomainPtr, opts: { clean: boo
     } catch (err) {
       if (!isLibvirtCode(err, ErrorNumber.OPERATION_INVALID) && !isLibvirtCode(err, ErrorNumber.NO_SUPPORT)) throw err;
     }
-    if (await waitShutoff(c, dom, opts.timeoutS * 1000)) return off(false);
+    // The intent's timeout_s is part of the message (Nova's clean shutdown timeout), in seconds.
+    if (await waitShutoff(c, dom, opts.timeoutS * 1000, opts.signal)) return off(false);
   }
   const destroyed = await unless(ErrorNumber.OPERATION_INVALID, c.domainInt('domainDestroy', dom));
   return off(destroyed !== undefined);

@@ -15,7 +15,7 @@ import { coalesceWrites, socketOf } from './coalesce';
 import { describeConnectError } from '../connect-errors';
 import { HostFailures, HostRotation } from '../failover';
 import type { CompiledOptions, HostTarget } from './options';
-import { backoffDelayMs, errorText, Sleeper, withTimeout } from './timing';
+import { backoffDelayMs, errorText, Sleeper, withTimeout } from '../timing';
 
 export type ConnectionState = 'idle' | 'connecting' | 'up' | 'closed';
 
@@ -121,7 +121,7 @@ export class BrokerConnection {
         this.opts.log('warn', 'amqp connection lost; reconnecting', { url: this.connectedTo, error: reason ? errorText(reason) : 'closed' });
         this.rotation.advance();
       } else if (this.failStart && this.opts.failFast) {
-        this.failStart(new Error('every host failed'));
+        this.failStart(new TransportError('every host failed'));
         return;
       }
       const delay = backoffDelayMs(round++, this.opts.reconnectMinMs, this.opts.reconnectMaxMs);
@@ -158,7 +158,7 @@ export class BrokerConnection {
       // for the connection find the topology already re-declared.
       await this.hooks.onUp(model);
       if (this.isClosed) return lost;
-      if (!lost.open()) throw new Error('connection closed while it was being set up');
+      if (!lost.open()) throw new TransportError('connection closed while it was being set up');
       this.state = 'up';
       for (const w of this.waiters.splice(0)) w.resolve(model);
       return lost;

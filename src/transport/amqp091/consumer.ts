@@ -3,18 +3,18 @@
  * own, with basic.qos prefetch per consumer and manual acks.
  *
  * Contracts:
- * - A delivery is settled on the channel it came on (delivery tags are
- *   channel-scoped; acking on another channel or twice kills the channel).
- *   settle() is guarded: a second call does nothing, and when that channel is
- *   gone it does nothing either: the broker has already requeued the message
- *   and will deliver it again, with `redelivered` set.
+ * - A delivery is settled with its handler's answer on the channel it came
+ *   on (delivery tags are channel-scoped; acking on another channel or twice
+ *   kills the channel), once; when that channel is gone nothing is sent: the
+ *   broker has already requeued the message and will deliver it again, with
+ *   `redelivered` set. 'leave' sends nothing either: the message comes back
+ *   when the channel closes.
  * - When the channel closes unexpectedly (channel error, connection loss,
  *   or the broker cancelling a consumer because its queue was deleted), the
  *   group drops its dead channel, waits with backoff, re-declares the
  *   transport's topology and consumes again. Prefetched but unsettled
  *   messages of the old channel are redelivered by the broker.
- * - A handler that throws leaves its message unsettled (logged); it is
- *   redelivered when the channel closes. Handlers are expected not to throw.
+ * - A handler that throws or rejects has its message requeued (logged: in-flight.ts).
  * - Exclusive queues (ConsumeOptions.exclusive, transport/claim.ts): each
  *   attach first declares the queue's claim queue on this connection, then
  *   consumes it with exclusive=true; a 405 or 403 for it is a QueueTakenError.
@@ -25,10 +25,12 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { QueueTakenError, TransportError } from '../../errors';
 import { claimQueue, claimQueueName, queueTaken } from '../claim';
+import type { InFlight } from '../in-flight';
 import type { InboundMessage, MessageHandler, Settlement } from '../transport';
 import type { BrokerConnection } from './connection';
 import type { CompiledOptions } from './options';
-import { amqpCode, backoffDelayMs, errorText, Sleeper, withTimeout } from './timing';
+import { resubscribe } from '../resubscribe';
+import { amqpCode, errorText, Sleeper, withTimeout } from '../timing';
 
 /** One channel's lifetime: messages remember theirs, so a settle after it died is a no-op. */
 interface Generation {
@@ -44,6 +46,8 @@ export interface GroupDeps {
   opts: CompiledOptions;
   /** Declare the transport's remembered topology again (after a loss, before consuming). */
   redeclare(model: ChannelModel): Promise<void>;
+  /** The transport's deliveries in handlers: each answer is applied through it. */
+  inFlight: InFlight;
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -82,27 +86,18 @@ export class ConsumerGroup {
     });
   }
 
-  private async recover(): Promise<void> {
+  private recover(): Promise<void> {
     const { opts, conn } = this.deps;
-    for (let attempt = 0; this.state === 'running'; attempt++) {
-      if (attempt > 0 && !(await this.sleeper.sleep(backoffDelayMs(attempt - 1, opts.reconnectMinMs, opts.reconnectMaxMs)))) return;
-      if (this.gen?.open) return;
-      let model: ChannelModel;
-      try {
-        model = await conn.whenUp(opts.reconnectMaxMs);
-      } catch {
-        if (conn.isClosed) return;
-        continue; // still down: the connection loop is on it
-      }
-      try {
+    return resubscribe<ChannelModel>({
+      wanted: () => this.state === 'running',
+      attached: () => this.gen?.open === true,
+      whenUp: (ms) => conn.whenUp(ms),
+      connectionClosed: () => conn.isClosed,
+      resume: async (model) => {
         await this.deps.redeclare(model);
         await this.attach(model);
-        opts.log('info', 'consumers resumed', { queues: this.queues, attempt });
-        return;
-      } catch (err) {
-        opts.log('warn', 'resuming consumers failed; retrying', { queues: this.queues, error: errorText(err), attempt });
-      }
-    }
+      },
+    }, this.sleeper, opts, { queues: this.queues });
   }
 
   private async attach(model: ChannelModel): Promise<void> {
@@ -161,12 +156,7 @@ export class ConsumerGroup {
       if (this.gen === gen) void withTimeout(gen.ch.close(), this.deps.opts.operationTimeoutMs, 'closing a cancelled consumer channel').catch(() => undefined);
       return;
     }
-    const msg = inbound(gen, queue, m);
-    try {
-      this.handler(msg);
-    } catch (err) {
-      this.deps.opts.log('error', 'message handler threw; message left unsettled', { queue, error: errorText(err) });
-    }
+    this.deps.inFlight.run(inbound(queue, m), this.handler, (how) => settle(gen, m, how));
   }
 
   /** basic.cancel every consumer; the channel stays open so in-flight messages can still be settled. */
@@ -193,8 +183,7 @@ export class ConsumerGroup {
   }
 }
 
-function inbound(gen: Generation, queue: string, m: ConsumeMessage): InboundMessage {
-  let settled = false;
+function inbound(queue: string, m: ConsumeMessage): InboundMessage {
   const p = m.properties;
   return {
     body: m.content,
@@ -206,19 +195,18 @@ function inbound(gen: Generation, queue: string, m: ConsumeMessage): InboundMess
     headers: p.headers ?? {},
     userId: str(p.userId),
     redelivered: m.fields.redelivered,
-    settle(how: Settlement): Promise<void> {
-      if (settled) return Promise.resolve();
-      settled = true;
-      if (!gen.open) return Promise.resolve();
-      try {
-        // 'requeue' is basic.nack, not basic.reject: on RabbitMQ 4.3 only reject counts toward a
-        // quorum queue's delivery limit, and a requeue here means "not done", not "failed".
-        if (how === 'ack') gen.ch.ack(m);
-        else gen.ch.nack(m, false, true);
-      } catch {
-        // The channel closed between the check and the call: the broker redelivers the message.
-      }
-      return Promise.resolve();
-    },
   };
+}
+
+/** Applied once per delivery (in-flight.ts); nothing is sent on a channel that is gone. */
+function settle(gen: Generation, m: ConsumeMessage, how: Exclude<Settlement, 'leave'>): void {
+  if (!gen.open) return;
+  try {
+    // 'requeue' is basic.nack, not basic.reject: on RabbitMQ 4.3 only reject counts toward a
+    // quorum queue's delivery limit, and a requeue here means "not done", not "failed".
+    if (how === 'ack') gen.ch.ack(m);
+    else gen.ch.nack(m, false, true);
+  } catch {
+    // The channel closed between the check and the call: the broker redelivers the message.
+  }
 }

@@ -12,7 +12,7 @@
 import type { Channel, ChannelModel } from 'amqplib';
 import { TransportError } from '../../errors';
 import type { BindingSpec, ExchangeSpec, QueueSpec, QueueState, Topology } from '../transport';
-import { amqpCode, errorText, withTimeout } from './timing';
+import { amqpCode, errorText, withTimeout } from '../timing';
 
 type Step =
   | { kind: 'exchange'; spec: ExchangeSpec }

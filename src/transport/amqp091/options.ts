@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ConfigError } from '../../errors';
 import { type BrokerUrl, hostLabel, parseBrokerUrl } from '../broker-url';
 import { commonTransportFields, type TransportLog } from '../common-options';
+import { tlsMaterial } from '../tls-files';
 
 export type { LogLevel, TransportLog } from '../common-options';
 
@@ -68,6 +69,7 @@ export function compileOptions(input: Amqp091Options): CompiledOptions {
   const broker = parseBrokerUrl(o.url);
   if (broker.protocol !== 'amqp091') throw new ConfigError(`amqp transport: ${broker.scheme}:// is AMQP 1.0; AMQP 0-9-1 needs rabbit://, amqp:// or amqps://`);
   if (o.tls && !broker.tls) throw new ConfigError('amqp transport: tls options need a TLS url (amqps://, or ssl=true in the query)');
+  const tls = tlsMaterial(broker, o.tls, 'amqp transport');
   const heartbeatS = o.heartbeatS ?? broker.heartbeatS ?? 60;
   const hosts = broker.hosts.map((h): HostTarget => ({
     label: hostLabel(broker, h),
@@ -89,9 +91,9 @@ export function compileOptions(input: Amqp091Options): CompiledOptions {
     timeout: o.connectTimeoutMs,
     noDelay: true,
     clientProperties: { connection_name: connectionName },
-    ...(o.tls?.ca !== undefined ? { ca: o.tls.ca } : {}),
-    ...(o.tls?.cert !== undefined ? { cert: o.tls.cert } : {}),
-    ...(o.tls?.key !== undefined ? { key: o.tls.key } : {}),
+    ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls?.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls?.key !== undefined ? { key: tls.key } : {}),
   };
   return {
     broker,

@@ -21,7 +21,7 @@ import type { OutboundMessage, PublishResult } from '../transport';
 import type { BrokerConnection } from './connection';
 import { frameMaxOf, sizeProblem } from './message-size';
 import type { CompiledOptions } from './options';
-import { errorText, withTimeout } from './timing';
+import { errorText, withTimeout } from '../timing';
 
 interface InFlight {
   readonly ch: ConfirmChannel;

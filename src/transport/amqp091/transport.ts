@@ -7,13 +7,16 @@
 import type { ChannelModel } from 'amqplib';
 import { TransportError } from '../../errors';
 import { transportHealth } from '../health';
-import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueState, Topology, Transport, TransportHealth } from '../transport';
+import { InFlight } from '../in-flight';
+import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueDrain, QueueState, StreamReader, StreamStart, Topology, Transport, TransportHealth } from '../transport';
 import { BrokerConnection } from './connection';
 import { ConsumerGroup } from './consumer';
 import { declareTopology, deleteQueue, inspectQueue } from './declare';
 import { type Amqp091Options, type CompiledOptions, compileOptions } from './options';
 import { ConfirmPublisher } from './publisher';
-import { errorText } from './timing';
+import { openQueueDrain } from './queue-drain';
+import { openStreamReader } from './stream-reader';
+import { errorText } from '../timing';
 
 export class Amqp091Transport implements Transport {
   private readonly opts: CompiledOptions;
@@ -22,6 +25,7 @@ export class Amqp091Transport implements Transport {
   /** Declared successfully once, so declared again after every reconnect (in this order). */
   private readonly topologies = new Map<string, Topology>();
   private readonly groups: ConsumerGroup[] = [];
+  private readonly handling: InFlight;
   /** Declarations run one at a time: a reconnect's re-declare and a new declare() never interleave. */
   private declaring: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -30,6 +34,7 @@ export class Amqp091Transport implements Transport {
     this.opts = compileOptions(options);
     this.conn = new BrokerConnection(this.opts, { onUp: (model) => this.onUp(model) });
     this.publisher = new ConfirmPublisher(this.conn, this.opts);
+    this.handling = new InFlight(this.opts.log);
   }
 
   /** The broker connection's name (client property `connection_name`). */
@@ -64,6 +69,7 @@ export class Amqp091Transport implements Transport {
       conn: this.conn,
       opts: this.opts,
       redeclare: (model) => this.redeclareAll(model),
+      inFlight: this.handling,
     }, opts.exclusive?.filter((q) => queues.includes(q)));
     await group.start();
     this.groups.push(group);
@@ -71,6 +77,14 @@ export class Amqp091Transport implements Transport {
 
   async cancelConsumers(): Promise<void> {
     await Promise.all(this.groups.map((g) => g.cancel()));
+  }
+
+  inFlight(): number {
+    return this.handling.size;
+  }
+
+  drained(): Promise<void> {
+    return this.handling.drained();
   }
 
   publish(msg: OutboundMessage): Promise<PublishResult> {
@@ -82,6 +96,18 @@ export class Amqp091Transport implements Transport {
     if (this.closed) throw new TransportError('transport is closed');
     const model = await this.conn.whenUp(this.opts.operationTimeoutMs);
     return inspectQueue(model, queue, this.opts.operationTimeoutMs);
+  }
+
+  async readStream(stream: string, from: StreamStart, o: { prefetch: number }): Promise<StreamReader> {
+    if (this.closed) throw new TransportError('transport is closed');
+    const model = await this.conn.whenUp(this.opts.operationTimeoutMs);
+    return openStreamReader(model, stream, from, o.prefetch, this.opts.operationTimeoutMs);
+  }
+
+  async drainQueue(queue: string): Promise<QueueDrain> {
+    if (this.closed) throw new TransportError('transport is closed');
+    const model = await this.conn.whenUp(this.opts.operationTimeoutMs);
+    return openQueueDrain(model, queue, this.opts.operationTimeoutMs);
   }
 
   /**

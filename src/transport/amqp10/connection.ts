@@ -15,7 +15,7 @@
 import rhea = require('rhea');
 import type { Connection, Container } from 'rhea';
 import { TransportError } from '../../errors';
-import { backoffDelayMs, errorText, Sleeper, withTimeout } from '../amqp091/timing';
+import { backoffDelayMs, errorText, Sleeper, withTimeout } from '../timing';
 import { describeConnectError } from '../connect-errors';
 import { HostFailures, HostRotation } from '../failover';
 import type { CompiledOptions, HostTarget } from './options';
@@ -144,7 +144,7 @@ export class Amqp10Connection {
         this.opts.log('warn', 'amqp10 connection lost; reconnecting', { url: this.connectedTo, error: reason });
         this.rotation.advance();
       } else if (this.failStart && this.opts.failFast) {
-        this.failStart(new Error('every host failed'));
+        this.failStart(new TransportError('every host failed'));
         return;
       }
       const delay = backoffDelayMs(round++, this.opts.reconnectMinMs, this.opts.reconnectMaxMs);
@@ -171,7 +171,7 @@ export class Amqp10Connection {
       // connection find the topology declared again and their links re-attached.
       await this.hooks.onUp(live);
       if (this.isClosed) return live;
-      if (!live.isOpen()) throw new Error('connection closed while it was being set up');
+      if (!live.isOpen()) throw new TransportError('connection closed while it was being set up');
       this.state = 'up';
       for (const w of this.waiters.splice(0)) w.resolve(live);
       return live;
@@ -215,8 +215,8 @@ export class Amqp10Connection {
     try {
       const opened = awaitFirst(conn, ['connection_open', ...GONE], this.opts.connectTimeoutMs, 'AMQP 1.0 connect');
       const first = await Promise.race([opened, lost.then((reason) => ({ event: 'lost', arg: reason }))]);
-      if (first.event === 'lost') throw new Error(String(first.arg));
-      if (first.event !== 'connection_open') throw new Error(lostReason(conn, first.event, first.arg));
+      if (first.event === 'lost') throw new TransportError(String(first.arg));
+      if (first.event !== 'connection_open') throw new TransportError(lostReason(conn, first.event, first.arg));
       await this.probe(conn, lost);
     } catch (err) {
       end(errorText(err));
@@ -240,7 +240,7 @@ export class Amqp10Connection {
     session.begin();
     const first = await Promise.race([ready, lost.then((reason) => ({ event: 'lost', arg: reason }))]);
     if (first.event !== 'session_open') {
-      throw new Error(first.event === 'lost' ? String(first.arg) : `the broker refused a session: ${amqpErrorText(session.error)}`);
+      throw new TransportError(first.event === 'lost' ? String(first.arg) : `the broker refused a session: ${amqpErrorText(session.error)}`);
     }
     session.close();
   }

@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { ConfigError } from '../../errors';
 import { amqp091UrlOf, hostLabel, parseBrokerUrl } from '../broker-url';
 import { commonTransportFields, type TransportLog } from '../common-options';
+import { tlsMaterial } from '../tls-files';
 import type { FailoverStrategy } from '../failover';
 import { type AddressBook, addressBook, type AddressFamily, AddressTemplatesSchema } from './addresses';
 
@@ -113,6 +114,7 @@ export function compileOptions(input: Amqp10Options): CompiledOptions {
   const o = parseOrThrow(input);
   const broker = parseBrokerUrl(o.url);
   if (o.tls && !broker.tls) throw new ConfigError('amqp10 transport: tls options need a TLS url (amqps10://, amqps://, or ssl=true in the query)');
+  const tls = tlsMaterial(broker, o.tls, 'amqp10 transport');
   const connectionName = o.connectionName ?? `${basename(process.argv[1] ?? 'hostwall')}:${process.pid}:${randomUUID()}`;
   const heartbeatS = o.heartbeatS ?? broker.heartbeatS ?? 60;
   const hosts = broker.hosts.map((h): HostTarget => {
@@ -132,9 +134,9 @@ export function compileOptions(input: Amqp10Options): CompiledOptions {
           ...base,
           transport: 'tls',
           servername: h.hostname,
-          ...(o.tls?.ca !== undefined ? { ca: o.tls.ca } : {}),
-          ...(o.tls?.cert !== undefined ? { cert: o.tls.cert } : {}),
-          ...(o.tls?.key !== undefined ? { key: o.tls.key } : {}),
+          ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
+          ...(tls?.cert !== undefined ? { cert: tls.cert } : {}),
+          ...(tls?.key !== undefined ? { key: tls.key } : {}),
         }
       : { ...base, transport: 'tcp' };
     return { label: hostLabel(broker, h), address: h.address, connect };
@@ -155,7 +157,7 @@ export function compileOptions(input: Amqp10Options): CompiledOptions {
     hosts,
     failover: broker.failover,
     warnings: broker.warnings,
-    tls: o.tls,
+    tls,
     adminUrl,
     connectionName,
     log: o.log ?? silent,

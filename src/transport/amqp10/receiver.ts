@@ -14,15 +14,17 @@
  *   ends the session on it ("Unrecognised state"), and on 4.x
  *   modified{delivery-failed} would count toward a quorum queue's delivery
  *   limit, which the 0-9-1 path (basic.nack) deliberately does not.
- * - settle() is guarded: a second call does nothing; after the session died
- *   it does nothing either, since the broker has already requeued the message.
+ * - A delivery is settled with its handler's answer, once; after the session
+ *   died nothing is sent, since the broker has already requeued the message.
+ *   'leave' settles nothing and gives no credit back: the message comes back
+ *   when the session ends.
  * - cancel() takes the credit back (no new deliveries; the links stay attached
  *   so unsettled messages can still be settled); anything arriving after it
  *   is released at once, never handed to the handler.
  * - A link or session ended by the broker (queue deleted, node lost) or a
  *   lost connection: the group waits with backoff, re-declares the
  *   transport's topology and attaches again on a fresh session.
- * - A handler that throws leaves its message unsettled (logged).
+ * - A handler that throws or rejects has its message released (logged: in-flight.ts).
  * - Exclusive queues (ConsumeOptions.exclusive): RabbitMQ 3.x's plugin
  *   subscribes every 1.0 link with exclusive=false (rabbit_amqp1_0_outgoing_link,
  *   "TODO exclusive?"), so a link cannot lock its queue. With a 0-9-1 admin
@@ -41,7 +43,9 @@
 import type { EventContext, Receiver, Session } from 'rhea';
 import { TransportError } from '../../errors';
 import { queueTaken } from '../claim';
-import { backoffDelayMs, errorText, Sleeper } from '../amqp091/timing';
+import { resubscribe } from '../resubscribe';
+import { errorText, Sleeper } from '../timing';
+import type { InFlight } from '../in-flight';
 import type { InboundMessage, MessageHandler, Settlement } from '../transport';
 import type { Amqp10Connection, Live } from './connection';
 import { inboundFields } from './message-map';
@@ -78,6 +82,8 @@ export interface GroupDeps {
   claim?: ((queue: string) => Promise<void>) | undefined;
   /** The queue's consumers now; absent without an admin connection. */
   consumers?: ((queue: string) => Promise<number | undefined>) | undefined;
+  /** The transport's deliveries in handlers: each answer is applied through it. */
+  inFlight: InFlight;
 }
 
 export class ReceiverGroup {
@@ -130,27 +136,18 @@ export class ReceiverGroup {
     });
   }
 
-  private async recover(): Promise<void> {
+  private recover(): Promise<void> {
     const { opts, conn } = this.deps;
-    for (let attempt = 0; this.state === 'running'; attempt++) {
-      if (attempt > 0 && !(await this.sleeper.sleep(backoffDelayMs(attempt - 1, opts.reconnectMinMs, opts.reconnectMaxMs)))) return;
-      if (this.gen?.open) return;
-      let live: Live;
-      try {
-        live = await conn.whenUp(opts.reconnectMaxMs);
-      } catch {
-        if (conn.isClosed) return;
-        continue; // still down: the connection loop is on it
-      }
-      try {
+    return resubscribe<Live>({
+      wanted: () => this.state === 'running',
+      attached: () => this.gen?.open === true,
+      whenUp: (ms) => conn.whenUp(ms),
+      connectionClosed: () => conn.isClosed,
+      resume: async (live) => {
         await this.deps.redeclare();
         await this.attach(live);
-        opts.log('info', 'consumers resumed', { queues: this.queues, attempt, protocol: 'amqp10' });
-        return;
-      } catch (err) {
-        opts.log('warn', 'resuming consumers failed; retrying', { queues: this.queues, error: errorText(err), attempt });
-      }
-    }
+      },
+    }, this.sleeper, opts, { queues: this.queues, protocol: 'amqp10' });
   }
 
   private async attach(live: Live): Promise<void> {
@@ -188,10 +185,10 @@ export class ReceiverGroup {
         gen.links.map((r, i) => awaitFirst(r, ['receiver_open', 'receiver_error', 'receiver_close'], opts.operationTimeoutMs, `attaching to queue "${this.queues[i]}"`)),
       );
       const outcome = await Promise.race([opened, failed]);
-      if (typeof outcome === 'string') throw new Error(outcome);
+      if (typeof outcome === 'string') throw new TransportError(outcome);
       gen.links.forEach((r, i) => {
         // A refusal on 4.x is an attach with a null source followed by a detach with the error.
-        if (!r.source?.address) throw new Error(`the broker refused a link to queue "${this.queues[i]}": ${amqpErrorText(r.error)}`);
+        if (!r.source?.address) throw new TransportError(`the broker refused a link to queue "${this.queues[i]}": ${amqpErrorText(r.error)}`);
       });
     } catch (err) {
       gen.open = false;
@@ -237,31 +234,19 @@ export class ReceiverGroup {
       }
       return;
     }
-    let settled = false;
-    const msg: InboundMessage = {
-      ...inboundFields(message),
-      queue,
-      settle: (how: Settlement): Promise<void> => {
-        if (settled) return Promise.resolve();
-        settled = true;
-        if (!gen.open || !receiver.is_open()) return Promise.resolve();
-        try {
-          if (how === 'ack') delivery.accept();
-          else delivery.release();
-        } catch {
-          // The link closed between the check and the call: the broker redelivers the message.
-          return Promise.resolve();
-        }
-        // rhea coalesces the credit of one tick into a single flow frame.
-        if (this.state === 'running' && gen.open) receiver.add_credit(1);
-        return Promise.resolve();
-      },
-    };
-    try {
-      this.handler(msg);
-    } catch (err) {
-      this.deps.opts.log('warn', 'message handler threw; the message stays unsettled until the session ends', { queue, error: errorText(err) });
-    }
+    const msg: InboundMessage = { ...inboundFields(message), queue };
+    this.deps.inFlight.run(msg, this.handler, (how: Exclude<Settlement, 'leave'>) => {
+      if (!gen.open || !receiver.is_open()) return;
+      try {
+        if (how === 'ack') delivery.accept();
+        else delivery.release();
+      } catch {
+        // The link closed between the check and the call: the broker redelivers the message.
+        return;
+      }
+      // rhea coalesces the credit of one tick into a single flow frame.
+      if (this.state === 'running' && gen.open) receiver.add_credit(1);
+    });
   }
 
   /**

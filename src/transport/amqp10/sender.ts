@@ -27,7 +27,7 @@
  */
 import type { Delivery, EventContext, Message, Sender, Session } from 'rhea';
 import { TransportError } from '../../errors';
-import { errorText, withTimeout } from '../amqp091/timing';
+import { errorText, withTimeout } from '../timing';
 import type { OutboundMessage, PublishResult } from '../transport';
 import type { Amqp10Connection, Live } from './connection';
 import { outboundMessage } from './message-map';

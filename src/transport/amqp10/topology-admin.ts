@@ -13,6 +13,10 @@
  * The generic family (Artemis, routers) has no 0-9-1: its addresses are the
  * operator's, and declare() only says so, once.
  *
+ * The same connection reads streams and drains queues for the tools
+ * (`hostwall replay`, `inspect`): with the transport's TLS material and
+ * deadlines, never a connection of their own.
+ *
  * Exclusive queues: one declared by the admin connection would belong to it,
  * and the 1.0 connection could not consume it (405 RESOURCE_LOCKED). It is
  * declared non-exclusive and auto-delete instead (gone when its 1.0 consumer
@@ -21,10 +25,10 @@
  */
 import { TransportError } from '../../errors';
 import { createAmqp091Transport, type Amqp091Transport } from '../amqp091';
-import { errorText } from '../amqp091/timing';
+import { errorText } from '../timing';
 import { parseBrokerUrl } from '../broker-url';
 import { claimQueue, claimQueueName, queueTaken } from '../claim';
-import type { QueueState, Topology } from '../transport';
+import type { QueueState, Topology, Transport } from '../transport';
 import type { CompiledOptions } from './options';
 
 export function forAmqp10(t: Topology, exclusiveExpiresMs: number): Topology {
@@ -70,6 +74,21 @@ export class TopologyAdmin {
   get queueInspector(): ((queue: string) => Promise<QueueState | undefined>) | undefined {
     const admin = this.admin;
     return admin ? (queue) => admin.inspectQueue(queue) : undefined;
+  }
+
+  /**
+   * Reads a stream over the 0-9-1 connection (streams are RabbitMQ's: 3.x's
+   * 1.0 plugin cannot give a stream offset); undefined for the generic family.
+   */
+  get streamReader(): Transport['readStream'] {
+    const admin = this.admin;
+    return admin ? (stream, from, o) => admin.readStream(stream, from, o) : undefined;
+  }
+
+  /** Drains a queue over the 0-9-1 connection (basic.get: 1.0 has no "count, then take what was counted"); undefined for the generic family. */
+  get queueDrainer(): Transport['drainQueue'] {
+    const admin = this.admin;
+    return admin ? (queue) => admin.drainQueue(queue) : undefined;
   }
 
   async start(): Promise<void> {

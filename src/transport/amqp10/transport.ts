@@ -14,8 +14,9 @@
  * - Exclusive queues are declared auto-delete + x-expires (see topology-admin.ts).
  */
 import { TransportError } from '../../errors';
-import { errorText } from '../amqp091/timing';
+import { errorText } from '../timing';
 import { transportHealth } from '../health';
+import { InFlight } from '../in-flight';
 import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueState, Topology, Transport, TransportHealth } from '../transport';
 import { Amqp10Connection, type Live } from './connection';
 import { type Amqp10Options, type CompiledOptions, compileOptions } from './options';
@@ -29,17 +30,24 @@ export class Amqp10Transport implements Transport {
   private readonly publisher: Publisher;
   private readonly topology: TopologyAdmin;
   private readonly groups: ReceiverGroup[] = [];
+  private readonly handling: InFlight;
   private started = false;
   private closed = false;
   /** Present when topology goes through the 0-9-1 admin connection (RabbitMQ families): 1.0 itself cannot look at a queue. */
   readonly inspectQueue: ((queue: string) => Promise<QueueState | undefined>) | undefined;
+  /** Streams and queue drains go through the same 0-9-1 admin connection, when there is one. */
+  readonly readStream: Transport['readStream'];
+  readonly drainQueue: Transport['drainQueue'];
 
   constructor(options: Amqp10Options) {
     this.opts = compileOptions(options);
     this.topology = new TopologyAdmin(this.opts);
     this.inspectQueue = this.topology.queueInspector;
+    this.readStream = this.topology.streamReader;
+    this.drainQueue = this.topology.queueDrainer;
     this.conn = new Amqp10Connection(this.opts, { onUp: (live) => this.onUp(live) });
     this.publisher = new Publisher(this.conn, this.opts);
+    this.handling = new InFlight(this.opts.log);
   }
 
   /** The AMQP container id of the 1.0 connection (the admin connection is named `<it>:topology`). */
@@ -93,6 +101,7 @@ export class Amqp10Transport implements Transport {
       redeclare: () => this.topology.redeclareAll(),
       claim: this.topology.declares ? (q) => this.topology.claim(q) : undefined,
       consumers: inspect ? async (q) => (await inspect(q))?.consumers : undefined,
+      inFlight: this.handling,
     }, opts.exclusive?.filter((q) => queues.includes(q)));
     await group.start();
     this.groups.push(group);
@@ -100,6 +109,14 @@ export class Amqp10Transport implements Transport {
 
   async cancelConsumers(): Promise<void> {
     await Promise.all(this.groups.map((g) => g.cancel()));
+  }
+
+  inFlight(): number {
+    return this.handling.size;
+  }
+
+  drained(): Promise<void> {
+    return this.handling.drained();
   }
 
   publish(msg: OutboundMessage): Promise<PublishResult> {

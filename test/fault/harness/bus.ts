@@ -9,7 +9,7 @@ import * as amqp from 'amqplib';
 import { parseEvent, type HostwallEvent } from '../../../src/events/schemas';
 import { envelopeJson } from '../../../src/oslo/envelope';
 import { encodeRpcRequest } from '../../../src/oslo/rpc-request';
-import { deadLetterQueueName } from '../../../src/worker/wire';
+import { deadLetterQueueName } from '../../../src/oslo/wire/oslo-wire';
 import { Seen } from '../../support/seen';
 
 export interface RawPublish {

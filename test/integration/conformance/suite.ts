@@ -203,6 +203,51 @@ export function transportConformance(factory: TransportFactory): void {
         expect(inbox.pending, 'nothing delivered after cancelConsumers').to.equal(0);
       });
 
+      it("a handler that rejects has its delivery requeued (logged); 'leave' holds it until the channel closes", async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        let calls = 0;
+        const redelivered = new Promise<boolean>((resolve) => {
+          void t.consume([q], { prefetch: 5 }, async (m) => {
+            calls++;
+            if (calls === 1) throw new Error('handler failed');
+            resolve(m.redelivered);
+            return 'leave';
+          });
+        });
+        await t.publish(json('', q, { n: 1 }));
+        expect(await redelivered).to.equal(true);
+        expect(tap.lines.some((l) => l.msg === 'message handler failed; message requeued')).to.equal(true);
+        await t.cancelConsumers();
+        await t.drained();
+        expect(t.inFlight()).to.equal(0);
+        await t.close();
+        expect(await admin.messageCount(q)).to.equal(1);
+      });
+
+      it('counts deliveries in handlers; drained() resolves once the last handler has answered', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        const inbox = new Inbox();
+        await t.consume([q], { prefetch: 5 }, inbox.push);
+        await t.publish(json('', q, { n: 1 }));
+        await t.publish(json('', q, { n: 2 }));
+        const a = await inbox.next();
+        const b = await inbox.next();
+        expect(t.inFlight()).to.equal(2);
+        await t.cancelConsumers();
+        let drained = false;
+        const done = t.drained().then(() => {
+          drained = true;
+        });
+        await a.settle('ack');
+        expect(drained).to.equal(false);
+        await b.settle('ack');
+        await done;
+        expect(t.inFlight()).to.equal(0);
+        expect(await admin.messageCount(q)).to.equal(0);
+      });
+
       it('close() gives unsettled messages back to their queue', async () => {
         const { q } = names();
         await t.declare(queueTopology(q));
@@ -218,7 +263,7 @@ export function transportConformance(factory: TransportFactory): void {
 
       it('refuses to consume a missing queue with a TransportError, and keeps working', async () => {
         const { q } = names();
-        const err = await t.consume([`conf-missing-${uid()}`], { prefetch: 1 }, () => undefined).then(() => undefined, (e: unknown) => e);
+        const err = await t.consume([`conf-missing-${uid()}`], { prefetch: 1 }, async () => 'leave' as const).then(() => undefined, (e: unknown) => e);
         expect(err).to.be.instanceOf(TransportError);
         await t.declare(queueTopology(q));
         const inbox = new Inbox();
@@ -242,6 +287,64 @@ export function transportConformance(factory: TransportFactory): void {
       });
     });
 
+    describe('tools: stream reader and queue drain (replay, inspect), on the transport\'s own connection', () => {
+      it('drains a queue: counts it, holds what it takes, removes what it is told to, gives the rest back in order', async () => {
+        const { q } = names();
+        await t.declare(queueTopology(q));
+        for (const n of [1, 2, 3]) await t.publish(json('', q, { n }, { headers: { n } }));
+        const drain = await t.drainQueue?.(q);
+        if (!drain) throw new Error('the transport cannot drain a queue');
+        try {
+          expect(drain.count).to.equal(3);
+          const first = await drain.next();
+          const second = await drain.next();
+          expect(body(first ?? { body: Buffer.from('null') })).to.deep.equal({ n: 1 });
+          expect(second?.ref).to.match(new RegExp(`^${q}#`));
+          first?.remove();
+        } finally {
+          await drain.close();
+        }
+        const again = await t.drainQueue?.(q);
+        try {
+          expect(again?.count).to.equal(2);
+          expect(body((await again?.next()) ?? { body: Buffer.from('null') })).to.deep.equal({ n: 2 });
+        } finally {
+          await again?.close();
+        }
+      });
+
+      it('refuses to drain a missing queue with a TransportError that says so', async () => {
+        const err = await t.drainQueue?.(`conf-missing-${uid()}`).then(() => undefined, (e: unknown) => e);
+        expect(err).to.be.instanceOf(TransportError);
+        expect((err as TransportError).details.missing).to.equal(true);
+      });
+
+      it('reads a stream from its first record, and reads back a record it appended', async () => {
+        const s = `conf-stream-${uid()}`;
+        await t.declare({ exchanges: [], queues: [{ name: s, durable: true, autoDelete: false, exclusive: false, arguments: { 'x-queue-type': 'stream' } }], bindings: [] });
+        try {
+          await admin.with(async (ch) => {
+            ch.sendToQueue(s, Buffer.from('{"n":1}'), { headers: { 'x-test': 'one' } });
+          });
+          const reader = await t.readStream?.(s, 'first', { prefetch: 10 });
+          if (!reader) throw new Error('the transport cannot read a stream');
+          try {
+            const r = await reader.next(5000);
+            expect(r?.headers['x-test']).to.equal('one');
+            expect(r?.offset).to.equal(0);
+            await reader.append({ body: Buffer.from('{"n":2}'), contentType: 'application/json', headers: { 'x-test': 'two' } });
+            const appended = await reader.next(5000);
+            expect(appended?.headers['x-test']).to.equal('two');
+            expect(await reader.next(200)).to.equal(undefined);
+          } finally {
+            await reader.close();
+          }
+        } finally {
+          await admin.with((ch) => ch.deleteQueue(s));
+        }
+      });
+    });
+
     describe('exclusive consume (one worker per host: ConsumeOptions.exclusive)', () => {
       let other: ConformantTransport | undefined;
       afterEach(async () => {
@@ -262,7 +365,7 @@ export function transportConformance(factory: TransportFactory): void {
           const inbox = new Inbox();
           await t.consume([q], { prefetch: 10, exclusive: [q] }, inbox.push);
           const o = await second();
-          const err = await o.consume([q], { prefetch: 10, exclusive: [q] }, () => undefined).then(() => undefined, (e: unknown) => e);
+          const err = await o.consume([q], { prefetch: 10, exclusive: [q] }, async () => 'leave' as const).then(() => undefined, (e: unknown) => e);
           expect(err).to.be.instanceOf(QueueTakenError);
           expect((err as QueueTakenError).details).to.deep.equal({ queue: q });
           for (let n = 0; n < 4; n++) await t.publish(json('', q, { n }));
@@ -275,7 +378,7 @@ export function transportConformance(factory: TransportFactory): void {
         const { q } = names();
         await t.declare(queueTopology(q));
         const o = await second();
-        const results = await Promise.all([t, o].map((x) => x.consume([q], { prefetch: 1, exclusive: [q] }, () => undefined).then(() => 'consuming', (e: unknown) => e)));
+        const results = await Promise.all([t, o].map((x) => x.consume([q], { prefetch: 1, exclusive: [q] }, async () => 'leave' as const).then(() => 'consuming', (e: unknown) => e)));
         expect(results.filter((r) => r === 'consuming')).to.have.length(1);
         expect(results.find((r) => r !== 'consuming')).to.be.instanceOf(QueueTakenError);
       });
@@ -285,7 +388,7 @@ export function transportConformance(factory: TransportFactory): void {
         await t.declare(queueTopology(q));
         await admin.with(async (ch) => {
           await ch.consume(q, () => undefined);
-          const err = await t.consume([q], { prefetch: 1, exclusive: [q] }, () => undefined).then(() => undefined, (e: unknown) => e);
+          const err = await t.consume([q], { prefetch: 1, exclusive: [q] }, async () => 'leave' as const).then(() => undefined, (e: unknown) => e);
           expect(err).to.be.instanceOf(QueueTakenError);
         });
       });
@@ -293,7 +396,7 @@ export function transportConformance(factory: TransportFactory): void {
       it('holds the queue while draining (consumers cancelled), and lets it go when its holder closes', async () => {
         const { q } = names();
         await t.declare(queueTopology(q));
-        await t.consume([q], { prefetch: 1, exclusive: [q] }, () => undefined);
+        await t.consume([q], { prefetch: 1, exclusive: [q] }, async () => 'leave' as const);
         await t.cancelConsumers();
         const o = await second();
         const inbox = new Inbox();
@@ -410,7 +513,7 @@ export function transportConformance(factory: TransportFactory): void {
       it('does not resume consumers that were cancelled before the loss', async () => {
         const { q } = names();
         await t.declare(queueTopology(q));
-        await t.consume([q], { prefetch: 1 }, (m) => void m.settle('ack'));
+        await t.consume([q], { prefetch: 1 }, async () => 'ack' as const);
         await t.cancelConsumers();
         await dropConnections((m) => /connection up$/.test(m));
         await t.publish(json('', q, { n: 1 }));

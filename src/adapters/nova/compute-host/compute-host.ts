@@ -20,7 +20,7 @@
  */
 import type { InstanceStateCause } from '../../../dispatch/ports';
 import type { Driver } from '../../../drivers/driver';
-import type { InstanceFacts, RequestFacts } from '../../../events/instance-facts';
+import type { InstanceView, IntentRequest } from '../../../host-state/instance-view';
 import type { Logger } from '../../../log';
 import { RpcClient } from '../../../oslo/rpc-client';
 import type { Transport } from '../../../transport/transport';
@@ -146,7 +146,7 @@ export class ComputeHost implements WorkerCompanion {
     return { ready: true, detail: `registered (service ${this.service.id ?? '?'}), last heartbeat ${ageS} s ago` };
   }
 
-  onInstanceState(facts: InstanceFacts, req: RequestFacts, cause: InstanceStateCause): void {
+  onInstanceState(facts: InstanceView, req: IntentRequest, cause: InstanceStateCause): void {
     // A Nova request's hooks already wrote its change; anything else may be news to Nova.
     if (cause === 'intent' && this.records.wroteStateOf(req.intent_id)) return;
     this.powerSync?.changed(facts.uuid);

@@ -17,6 +17,7 @@ import { type ConductorClient, remoteClass } from '../conductor/conductor-client
 import { adminContext } from '../conductor/context';
 import { NovaListPrimitive, primitive } from '../conductor/primitive';
 import { hostFields, type PlacedInstance, type ResourceSettings, usageFields } from './resources';
+import { ConfigError, InvariantError } from '../../../errors';
 
 /** Values as the database holds them: a nested primitive's change list is bookkeeping, not a value. */
 function canonical(v: unknown): unknown {
@@ -71,7 +72,7 @@ export class ComputeNodeRecord {
   /** Write what changed of the host's figures and usage; resolves true if anything was written. */
   async refresh(inv: HostInventory, instances: readonly PlacedInstance[]): Promise<boolean> {
     const current = this.data;
-    if (!current) throw new Error('compute node refreshed before it was registered');
+    if (!current) throw new InvariantError('compute node refreshed before it was registered');
     const want = { ...hostFields(inv, this.settings, this.name, current, false), ...usageFields(instances, inv, this.settings) };
     const changed = Object.keys(want).filter((k) => !same(current[k], want[k]));
     if (changed.length === 0) return false;
@@ -92,7 +93,7 @@ export class ComputeNodeRecord {
     const list = found['nova_object.data'].objects.map((o) => o['nova_object.data']);
     if (list.length <= 1) return list[0];
     const named = list.find((n) => n.hypervisor_hostname === this.nodename);
-    if (!named) throw new Error(`host ${this.settings.host} has ${list.length} compute nodes in Nova and none is named ${this.nodename}: set nova_nodename in [hostwall]`);
+    if (!named) throw new ConfigError(`host ${this.settings.host} has ${list.length} compute nodes in Nova and none is named ${this.nodename}: set nova_nodename in [hostwall]`);
     return named;
   }
 }

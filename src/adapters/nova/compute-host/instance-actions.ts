@@ -11,7 +11,7 @@
  * state: nothing reads the intermediate task states, and each round trip is
  * time the user waits for ACTIVE.
  */
-import type { InstanceFacts } from '../../../events/instance-facts';
+import type { InstanceView } from '../../../host-state/instance-view';
 import { POWER_STATE_CODE } from '../../../intents';
 import { type ExpectedTaskState, novaTime } from './instance-record';
 
@@ -24,7 +24,7 @@ export interface StepContext {
   host: string;
   node: string;
   /** The instance as the driver left it (success path). */
-  facts: InstanceFacts | undefined;
+  facts: InstanceView | undefined;
   /** The Nova request's arguments (reboot_type, ...). */
   args: Readonly<Record<string, unknown>>;
 }

@@ -22,7 +22,7 @@
 import type { ErrorInfo } from '../../../dispatch/outcome';
 import type { IntentHooks, SenderRecords, WireRequest } from '../../../dispatch/ports';
 import { IntentFailure } from '../../../errors';
-import type { InstanceFacts } from '../../../events/instance-facts';
+import type { InstanceView } from '../../../host-state/instance-view';
 import type { Intent } from '../../../intents';
 import type { Logger } from '../../../log';
 import { isJsonObject } from '../../../oslo/envelope';
@@ -157,7 +157,7 @@ export class NovaRecords implements SenderRecords {
    */
   private hooks(script: ActionScript, record: InstanceRecord, req: WireRequest, args: Readonly<Record<string, unknown>>): IntentHooks {
     const io = this.io(req);
-    const step = (facts: InstanceFacts | undefined): StepContext => ({ host: this.deps.host, node: this.deps.node(), facts, args });
+    const step = (facts: InstanceView | undefined): StepContext => ({ host: this.deps.host, node: this.deps.node(), facts, args });
     const event = async (error: ErrorInfo | undefined) => this.eventFinish(io, record.uuid, script.event, this.eventStart(io, record.uuid, script.event), error);
     return {
       before: async () => {
@@ -184,7 +184,7 @@ export class NovaRecords implements SenderRecords {
   }
 
   /** A reboot that failed with the guest still running only clears its task (nova's _reboot_instance). */
-  private policyOf(script: ActionScript, facts: InstanceFacts | undefined): FailurePolicy {
+  private policyOf(script: ActionScript, facts: InstanceView | undefined): FailurePolicy {
     if (script.event === 'compute_reboot_instance' && facts?.power_state === 'running') return 'revert';
     return script.failure;
   }

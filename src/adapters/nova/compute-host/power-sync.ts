@@ -19,8 +19,8 @@
  *   because through the wall an operator's power_on is as legitimate as
  *   Nova's (the README's "Replacing nova-compute" says so).
  */
-import type { InstanceBook } from '../../../dispatch/instance-book';
-import type { InstanceFacts } from '../../../events/instance-facts';
+import type { InstanceBook } from '../../../host-state/instance-book';
+import type { InstanceView } from '../../../host-state/instance-view';
 import { POWER_STATE_CODE } from '../../../intents';
 import type { Logger } from '../../../log';
 import { type ConductorClient, remoteClass } from '../conductor/conductor-client';
@@ -40,7 +40,7 @@ export interface PowerSyncDeps {
 }
 
 /** The fields to save so that Nova's record matches the guest (empty: nothing to do). */
-export function powerSyncChanges(record: { vm_state: unknown; power_state: unknown }, facts: InstanceFacts | undefined): Record<string, unknown> {
+export function powerSyncChanges(record: { vm_state: unknown; power_state: unknown }, facts: Pick<InstanceView, 'power_state' | 'vm_state'> | undefined): Record<string, unknown> {
   const changes: Record<string, unknown> = {};
   const power = facts ? POWER_STATE_CODE[facts.power_state] : 0;
   if (record.power_state !== power) changes.power_state = power;

@@ -6,6 +6,8 @@
  * to these versions, so hostwall reads exactly what a Zed compute would).
  */
 
+import { InvariantError } from '../../../errors';
+
 /** nova.conductor.rpcapi.ConductorAPI's version for object actions. */
 export const CONDUCTOR_API_VERSION = '3.0';
 
@@ -30,6 +32,6 @@ export const OBJECT_VERSIONS: Readonly<Record<string, string>> = {
 
 export function versionOf(objectName: string): string {
   const v = OBJECT_VERSIONS[objectName];
-  if (v === undefined) throw new Error(`no Zed version known for Nova object ${objectName}`);
+  if (v === undefined) throw new InvariantError(`no Zed version known for Nova object ${objectName}`);
   return v;
 }

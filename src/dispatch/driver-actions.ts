@@ -4,24 +4,27 @@
  * maps the result to events, a reply and a settlement).
  */
 import type { Driver, GuestState } from '../drivers/driver';
-import { IntentFailure } from '../errors';
+import { IntentFailure, StoppingError } from '../errors';
+import { unlessStopping } from '../drivers/stop-signal';
 import type { HostConnector, HostInventory, Intent, IntentOf } from '../intents';
 import type { Logger } from '../log';
-import type { InstanceBook } from './instance-book';
+import type { InstanceBook } from '../host-state/instance-book';
 import { type IntentRecords, queryIntents } from './intent-records';
-import type { PortReadiness } from './port-readiness';
+import type { PortReadiness } from '../host-state/port-readiness';
 import { attachVolume, extendVolume, reserveDevice } from './volume-devices';
 import type { WaitWatch } from './wait-watch';
 
-export interface ExecDeps {
+export interface DriverActionDeps {
   driver: Driver;
   ports: PortReadiness;
   connector: () => Promise<HostConnector>;
-  vifPluggingTimeoutS: number;
+  vifPluggingTimeoutMs: number;
   vifPluggingIsFatal: boolean;
   log: Logger;
   /** Lines while a spawn waits for its ports (wait-watch.ts). */
   waits?: WaitWatch | undefined;
+  /** Aborted when the worker stops and its grace period is over: waits end with StoppingError (drivers/stop-signal.ts). */
+  signal?: AbortSignal | undefined;
 }
 
 /** What the worker itself keeps that some intents read or change (device reservations, the intent store). */
@@ -31,7 +34,7 @@ export interface HostRecords {
 }
 
 /** What the host did. `guest` is the driver's settled view after the change. */
-export interface ExecResult {
+export interface DriverActionResult {
   guest?: GuestState;
   deleted?: boolean;
   existed?: boolean;
@@ -46,7 +49,7 @@ function notSupported(driver: Driver, what: string): never {
   throw new IntentFailure('NOT_SUPPORTED', `driver ${driver.name} cannot ${what}`);
 }
 
-export async function execute(intent: Intent, deps: ExecDeps, records: HostRecords): Promise<ExecResult> {
+export async function driverAction(intent: Intent, deps: DriverActionDeps, records: HostRecords): Promise<DriverActionResult> {
   const { driver } = deps;
   switch (intent.kind) {
     case 'instance.spawn':
@@ -58,7 +61,7 @@ export async function execute(intent: Intent, deps: ExecDeps, records: HostRecor
     case 'instance.power_on':
       return { guest: await driver.powerOn(intent.args.instance_uuid) };
     case 'instance.power_off': {
-      const r = await driver.powerOff(intent.args.instance_uuid, { clean: intent.args.clean, timeoutS: intent.args.timeout_s });
+      const r = await driver.powerOff(intent.args.instance_uuid, { clean: intent.args.clean, timeoutS: intent.args.timeout_s, signal: deps.signal });
       return { guest: r, forced: r.forced };
     }
     case 'instance.reboot':
@@ -84,7 +87,7 @@ export async function execute(intent: Intent, deps: ExecDeps, records: HostRecor
     case 'volume.detach': {
       const { instance_uuid, volume_id } = intent.args;
       records.book.release(instance_uuid, volume_id);
-      const d = await driver.detachVolume(instance_uuid, volume_id);
+      const d = await driver.detachVolume(instance_uuid, volume_id, { signal: deps.signal });
       return { ...d, guest: await driver.getState(instance_uuid) };
     }
     case 'volume.reserve_device': {
@@ -101,7 +104,7 @@ export async function execute(intent: Intent, deps: ExecDeps, records: HostRecor
       return { ...d, guest: await driver.getState(intent.args.instance_uuid) };
     }
     case 'port.unplug': {
-      const d = await driver.unplugPort(intent.args.instance_uuid, intent.args.port_id);
+      const d = await driver.unplugPort(intent.args.instance_uuid, intent.args.port_id, { signal: deps.signal });
       return { ...d, guest: await driver.getState(intent.args.instance_uuid) };
     }
     case 'port.ready': {
@@ -129,24 +132,30 @@ export async function execute(intent: Intent, deps: ExecDeps, records: HostRecor
  * fails (and removes the guest) or carries on, per vif_plugging_is_fatal —
  * Nova's libvirt driver's _create_guest_with_network, without the lost-event race.
  */
-async function spawn(intent: IntentOf<'instance.spawn'>, deps: ExecDeps): Promise<ExecResult> {
+async function spawn(intent: IntentOf<'instance.spawn'>, deps: DriverActionDeps): Promise<DriverActionResult> {
   const spec = intent.args;
   const portIds = (spec.ports ?? []).map((p) => p.port_id);
-  const wait = portIds.length > 0 && (spec.wait_for_ports ?? true) && deps.vifPluggingTimeoutS > 0;
+  const wait = portIds.length > 0 && (spec.wait_for_ports ?? true) && deps.vifPluggingTimeoutMs > 0;
   const guest = await deps.driver.spawn(spec, { startPaused: wait });
   if (!wait) return { guest };
 
-  const waiting = deps.ports.wait(portIds, deps.vifPluggingTimeoutS * 1000);
+  const waiting = deps.ports.wait(portIds, deps.vifPluggingTimeoutMs);
   // Ports whose port.ready came before the spawn are not waited for.
   const endWait = deps.ports.stillAwaited(portIds).length > 0
-    ? deps.waits?.begin(deps.log, 'info', 'waiting for port.ready of its ports', () => ({ ports: deps.ports.stillAwaited(portIds), timeout_s: deps.vifPluggingTimeoutS }))
+    ? deps.waits?.begin(deps.log, 'info', 'waiting for port.ready of its ports', () => ({ ports: deps.ports.stillAwaited(portIds), timeout_s: deps.vifPluggingTimeoutMs / 1000 }))
     : undefined;
-  const r = await waiting.finally(() => endWait?.());
+  const r = await unlessStopping(waiting, deps.signal, 'waiting for port.ready of its ports')
+    .catch((err: unknown) => {
+      // The guest stays paused, as a crash would leave it: the next start reconciles the spawn (recovery.ts).
+      if (err instanceof StoppingError) deps.ports.cancel(portIds);
+      throw err;
+    })
+    .finally(() => endWait?.());
   const problem =
     r.failed.length > 0
       ? new IntentFailure('PORT_FAILED', `Neutron reported ports failed: ${r.failed.join(', ')}`, { failed: r.failed })
       : r.missing.length > 0
-        ? new IntentFailure('PORT_WAIT_TIMEOUT', `Timeout waiting for port.ready of ${r.missing.join(', ')} after ${deps.vifPluggingTimeoutS} s`, { missing: r.missing })
+        ? new IntentFailure('PORT_WAIT_TIMEOUT', `Timeout waiting for port.ready of ${r.missing.join(', ')} after ${deps.vifPluggingTimeoutMs / 1000} s`, { missing: r.missing })
         : undefined;
   if (problem && deps.vifPluggingIsFatal) {
     // Nova destroys the guest when plugging fails; leave nothing half-built behind.

@@ -3,9 +3,20 @@
  * last reported, and the task in progress. Events and Nova payloads are built
  * from it. The hypervisor stays the authority on power state: every outcome
  * refreshes power_state from the driver's answer.
+ *
+ * Only the book changes an instance: what it lends out is read-only (or a
+ * copy), and every change is one of its methods, so what an instance can go
+ * through is read here.
  */
-import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
-import type { PowerState, SpawnArgs, TaskState, VmState } from '../intents';
+import type { InstanceView, IntentRequest } from './instance-view';
+import type { Port, PowerState, SpawnArgs, TaskState, VmState } from '../intents';
+
+/** An instance as the book lends it out: read-only, since only the book changes it. */
+export type BookedInstance = ReadonlyDeep<InstanceView>;
+/** A copy of a lent instance, to publish or keep: the book's later changes do not reach it. */
+export const copyOf = (view: BookedInstance): InstanceView => structuredClone(view) as InstanceView;
+
+type ReadonlyDeep<T> = T extends readonly (infer U)[] ? readonly ReadonlyDeep<U>[] : T extends object ? { readonly [K in keyof T]: ReadonlyDeep<T[K]> } : T;
 
 /** Nova's vm_state for a settled power state (what _sync_power_states would conclude). */
 export function vmStateFor(power: PowerState): VmState {
@@ -49,7 +60,7 @@ export interface InstanceBookOptions {
 }
 
 export class InstanceBook {
-  private readonly byUuid = new Map<string, InstanceFacts>();
+  private readonly byUuid = new Map<string, InstanceView>();
   /** instance uuid → volume id → reservation. Kept beside the facts: reservations are never published. */
   private readonly reserved = new Map<string, Map<string, Reservation>>();
   private readonly ttlMs: number;
@@ -63,12 +74,12 @@ export class InstanceBook {
     this.now = opts.now ?? Date.now;
   }
 
-  get(uuid: string): InstanceFacts | undefined {
+  get(uuid: string): BookedInstance | undefined {
     return this.byUuid.get(uuid);
   }
 
-  /** Facts for an instance, created from what little is known if it is new to us. */
-  ensure(uuid: string, name?: string): InstanceFacts {
+  /** The view of an instance, created from what little is known if it is new to us. */
+  private ensure(uuid: string, name?: string): InstanceView {
     let f = this.byUuid.get(uuid);
     if (!f) {
       f = {
@@ -93,7 +104,7 @@ export class InstanceBook {
   }
 
   /** A spawn starts: record its spec; the instance is building. */
-  fromSpawn(spec: SpawnArgs, now: string, request: RequestFacts): InstanceFacts {
+  fromSpawn(spec: SpawnArgs, now: string, request: IntentRequest): BookedInstance {
     const f = this.ensure(spec.instance_uuid, spec.name);
     Object.assign(f, {
       // The spawn's requester owns the instance (Nova's user_id/tenant_id); later requesters may be admins.
@@ -108,7 +119,7 @@ export class InstanceBook {
       terminated_at: undefined,
       ports: [...(spec.ports ?? [])],
       volumes: (spec.volumes ?? []).map((v) => ({ volume_id: v.volume_id, device: undefined })),
-    } satisfies Partial<InstanceFacts>);
+    } satisfies Partial<InstanceView>);
     return f;
   }
 
@@ -116,11 +127,25 @@ export class InstanceBook {
    * The driver reported a power state. While a task runs (a spawn waiting for
    * its ports, say) the vm_state is the task's to settle, so only power moves.
    */
-  observe(uuid: string, power: PowerState, name?: string): InstanceFacts {
+  observe(uuid: string, power: PowerState, name?: string): BookedInstance {
     const f = this.ensure(uuid, name);
     f.power_state = power;
     if (f.task_state === null) f.vm_state = vmStateFor(power);
     return f;
+  }
+
+  /** The hypervisor no longer has the guest. Nova only logs that: the vm_state stays until someone deletes it. */
+  vanished(uuid: string, name?: string): BookedInstance {
+    const f = this.ensure(uuid, name);
+    f.power_state = 'pending';
+    return f;
+  }
+
+  /** An intent that changes the instance starts its task (Nova's task_state); a copy for its `.start` notification. */
+  startTask(uuid: string, task: TaskState): InstanceView {
+    const f = this.ensure(uuid);
+    f.task_state = task;
+    return structuredClone(f);
   }
 
   setTask(uuid: string, task: TaskState): void {
@@ -128,7 +153,39 @@ export class InstanceBook {
     if (f) f.task_state = task;
   }
 
-  markDeleted(uuid: string, now: string): InstanceFacts {
+  /** The spawn's guest runs (Nova's launched_at). */
+  launched(uuid: string, at: string): void {
+    const f = this.byUuid.get(uuid);
+    if (f) f.launched_at = at;
+  }
+
+  /** The guest stopped behind hostwall's back and Nova's power sync would call it stopped. */
+  markStopped(uuid: string): void {
+    const f = this.byUuid.get(uuid);
+    if (f) f.vm_state = 'stopped';
+  }
+
+  volumeAttached(uuid: string, volumeId: string, device: string | undefined): void {
+    const f = this.byUuid.get(uuid);
+    if (f) f.volumes = [...f.volumes.filter((v) => v.volume_id !== volumeId), { volume_id: volumeId, device }];
+  }
+
+  volumeDetached(uuid: string, volumeId: string): void {
+    const f = this.byUuid.get(uuid);
+    if (f) f.volumes = f.volumes.filter((v) => v.volume_id !== volumeId);
+  }
+
+  portPlugged(uuid: string, port: Port): void {
+    const f = this.byUuid.get(uuid);
+    if (f) f.ports = [...f.ports.filter((p) => p.port_id !== port.port_id), port];
+  }
+
+  portUnplugged(uuid: string, portId: string): void {
+    const f = this.byUuid.get(uuid);
+    if (f) f.ports = f.ports.filter((p) => p.port_id !== portId);
+  }
+
+  markDeleted(uuid: string, now: string): InstanceView {
     const f = this.ensure(uuid);
     Object.assign(f, { power_state: 'shutdown', vm_state: 'deleted', task_state: null, terminated_at: now });
     this.byUuid.delete(uuid);
@@ -145,7 +202,7 @@ export class InstanceBook {
   }
 
   /** A copy for publishing, so later changes don't leak into an event being sent. */
-  snapshot(uuid: string): InstanceFacts | undefined {
+  snapshot(uuid: string): InstanceView | undefined {
     const f = this.byUuid.get(uuid);
     return f ? structuredClone(f) : undefined;
   }

@@ -1,12 +1,12 @@
 /**
  * What the worker knows about one instance when it reports on it: the input
- * of both the native events and Nova's notification payloads. The dispatch
- * layer keeps one per instance (from the spawn spec and the driver's state).
+ * of both the native events and Nova's notification payloads. The instance
+ * book (instance-book.ts) keeps one per instance (from the spawn spec and the driver's state).
  */
 import type { Flavor, Port } from '../intents';
 import type { PowerState, TaskState, VmState } from '../intents';
 
-export interface InstanceFacts {
+export interface InstanceView {
   uuid: string;
   /** libvirt domain name / Nova's instance.name. */
   name: string;
@@ -33,7 +33,7 @@ export interface InstanceFacts {
 }
 
 /** The request an event answers: from the oslo context of the message. */
-export interface RequestFacts {
+export interface IntentRequest {
   intent_id: string;
   request_id: string | undefined;
   global_request_id: string | undefined;

@@ -31,7 +31,7 @@
  * lost on restart, except what the instance book rebuilds. connection_info
  * may hold credentials (CHAP, cephx): they stay in memory, never logged.
  */
-import { type NovaFacts, type PortFacts, portFromVif } from '../adapters/nova';
+import { type NovaLookups, type PortBinding, portFromVif } from '../adapters/nova';
 import { Instance } from '../adapters/nova';
 import type { ConnectionInfo, Intent, IntentKind } from '../intents';
 import type { InstanceBook } from './instance-book';
@@ -57,19 +57,19 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V, capacity: number): voi
   }
 }
 
-export class NovaFactsDirectory {
-  private readonly ports = new Map<string, PortFacts>();
+export class LearntBindings {
+  private readonly ports = new Map<string, PortBinding>();
   private readonly volumes = new Map<string, KnownConnection[]>();
 
   /** The adapter's view of this directory. */
-  readonly facts: NovaFacts;
+  readonly lookups: NovaLookups;
 
   constructor(
     private readonly book: InstanceBook,
     private readonly capacity = 4096,
     instanceNameTemplate?: string,
   ) {
-    this.facts = {
+    this.lookups = {
       port: (portId) => this.port(portId),
       connectionInfo: (ref) => this.connectionInfo(ref),
       ...(instanceNameTemplate !== undefined ? { instanceNameTemplate } : {}),
@@ -113,7 +113,7 @@ export class NovaFactsDirectory {
     }
   }
 
-  port(portId: string): PortFacts | undefined {
+  port(portId: string): PortBinding | undefined {
     const known = this.ports.get(portId);
     if (known) return known;
     for (const uuid of this.book.uuids()) {
@@ -131,7 +131,7 @@ export class NovaFactsDirectory {
     return (exact ?? unnamed[unnamed.length - 1])?.info;
   }
 
-  private learnPort(facts: PortFacts): void {
+  private learnPort(facts: PortBinding): void {
     // Never "active": see the file header.
     const { active: _stale, ...rest } = facts;
     remember(this.ports, facts.port.port_id, rest, this.capacity);

@@ -1,9 +1,9 @@
 /**
- * Deadlines and backoff for the AMQP 0-9-1 transport. Every await on the
+ * Deadlines and backoff shared by both transports. Every await on the
  * broker goes through withTimeout: amqplib leaves an RPC pending until the
  * connection is detected dead, which with heartbeats can take minutes.
  */
-import { TransportError } from '../../errors';
+import { TransportError } from '../errors';
 
 /**
  * Reject with a TransportError after `ms`. If the operation completes late,

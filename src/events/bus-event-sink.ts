@@ -6,7 +6,7 @@
  *
  * A message the broker did not confirm (the connection dropped before its
  * confirm, a nack, a confirm timeout) is published again, after the
- * transport reconnects, for up to `eventRetryS`. Giving up leaves the intent
+ * transport reconnects, for up to `eventRetryMs`. Giving up leaves the intent
  * to redelivery, which is answered from the intent store with the outcome
  * alone: without the retry, a dropped connection would lose the first run's
  * Nova notifications and instance.state for good. A retried outcome is
@@ -18,10 +18,10 @@ import type { Config } from '../config';
 import type { ErrorInfo, FinalOutcome } from '../dispatch/outcome';
 import type { EventSink, InstanceStateCause, NovaPhase } from '../dispatch/ports';
 import type { RejectedError } from '../errors';
-import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
-import { instanceState, intentAccepted, intentOutcome, intentRejected, routingKeyOf } from '../events/native';
-import { type NotificationSettings, NotificationSettings as Settings, novaNotificationsWith } from '../events/nova-notification';
-import { EVENTS_EXCHANGE, type HostwallEvent } from '../events/schemas';
+import type { InstanceView, IntentRequest } from '../host-state/instance-view';
+import { instanceState, intentAccepted, intentOutcome, intentRejected, routingKeyOf } from './native';
+import { type NotificationSettings, NotificationSettings as Settings, novaNotificationsWith } from './nova-notification';
+import { EVENTS_EXCHANGE, type HostwallEvent } from './schemas';
 import type { Intent, IntentKind } from '../intents';
 import type { Logger } from '../log';
 import { notificationMessages } from '../oslo/notification';
@@ -32,7 +32,7 @@ export class BusEventSink implements EventSink {
   private readonly settings: NotificationSettings;
   private closed = false;
   /** Told of every instance.state before it is published (the Nova compute host's power sync); must not throw. */
-  onInstanceState: ((facts: InstanceFacts, req: RequestFacts, cause: InstanceStateCause) => void) | undefined;
+  onInstanceState: ((facts: InstanceView, req: IntentRequest, cause: InstanceStateCause) => void) | undefined;
   /** Publishes tried again, and publishes given up on (the intent left for redelivery), since start: for /metrics. */
   readonly counts = { retries: 0, givenUp: 0 };
   /** Retries waiting for their next attempt; close() wakes them to give up. */
@@ -40,18 +40,18 @@ export class BusEventSink implements EventSink {
 
   constructor(
     private readonly transport: Transport,
-    private readonly config: Pick<Config, 'host' | 'controlExchange' | 'notificationFormat' | 'eventRetryS' | 'novaNotifications'>,
+    private readonly config: Pick<Config, 'host' | 'controlExchange' | 'notificationFormat' | 'eventRetryMs' | 'novaNotifications'>,
     private readonly log: Logger,
   ) {
     this.origin = { host: config.host };
     this.settings = Settings.parse({ notification_format: config.notificationFormat });
   }
 
-  accepted(kind: IntentKind, req: RequestFacts, instance: string | undefined): Promise<void> {
+  accepted(kind: IntentKind, req: IntentRequest, instance: string | undefined): Promise<void> {
     return this.native(intentAccepted(kind, req, instance, this.origin));
   }
 
-  async novaPhase(intent: Intent, phase: NovaPhase, facts: InstanceFacts, req: RequestFacts, error?: ErrorInfo): Promise<void> {
+  async novaPhase(intent: Intent, phase: NovaPhase, facts: InstanceView, req: IntentRequest, error?: ErrorInfo): Promise<void> {
     // oslo's notification driver unset or noop (Nova's default): Nova sends nothing, nor does hostwall.
     if (!this.config.novaNotifications) return;
     const outs = novaNotificationsWith({ intent, phase, facts, request: req, ...(error ? { fault: error } : {}) }, this.settings);
@@ -66,19 +66,19 @@ export class BusEventSink implements EventSink {
     );
   }
 
-  instanceState(facts: InstanceFacts, req: RequestFacts, cause: InstanceStateCause): Promise<void> {
+  instanceState(facts: InstanceView, req: IntentRequest, cause: InstanceStateCause): Promise<void> {
     this.onInstanceState?.(facts, req, cause);
     return this.native(instanceState(facts, req, cause, this.origin));
   }
 
-  outcome(o: FinalOutcome, req: RequestFacts, flags: { redelivered?: boolean; replayed?: boolean }): Promise<void> {
+  outcome(o: FinalOutcome, req: IntentRequest, flags: { redelivered?: boolean; replayed?: boolean }): Promise<void> {
     return this.deliver((retry) => {
       const f = retry && !flags.replayed ? { ...flags, redelivered: true } : flags;
       return nativeMessage(intentOutcome({ ...o, instance: o.instance }, req, f, this.origin));
     });
   }
 
-  rejected(err: RejectedError, req: Partial<RequestFacts>, original: { routingKey: string; method: string | undefined }): Promise<void> {
+  rejected(err: RejectedError, req: Partial<IntentRequest>, original: { routingKey: string; method: string | undefined }): Promise<void> {
     return this.native(intentRejected(err, req, original, this.origin));
   }
 
@@ -94,10 +94,10 @@ export class BusEventSink implements EventSink {
     return this.deliver(() => msg);
   }
 
-  /** Publish until confirmed, for up to eventRetryS; `build(true)` makes the copy for a retry. */
+  /** Publish until confirmed, for up to eventRetryMs; `build(true)` makes the copy for a retry. */
   private async deliver(build: (retry: boolean) => OutboundMessage): Promise<void> {
     let msg = build(false);
-    const giveUpAt = Date.now() + this.config.eventRetryS * 1000;
+    const giveUpAt = Date.now() + this.config.eventRetryMs;
     let waitMs = RETRY_FIRST_MS;
     for (;;) {
       try {

@@ -7,18 +7,18 @@
  * a dead letter copies a bounded part of its headers (limits/copied-headers.ts),
  * and a reply too large for the broker is answered with an error instead.
  */
-import { copyHeaders } from '../limits/copied-headers';
-import { checkIdentifiers } from '../limits/identifiers';
-import { checkSize, checkStructure, type MessageLimits } from '../limits/message-limits';
-import type { Logger } from '../log';
-import { type ErrorInfo, errorInfo } from '../dispatch/outcome';
-import type { DeadLetterOptions, Wire, WireRequest } from '../dispatch/ports';
-import { type RejectedError, TransportError } from '../errors';
-import { decodeOsloBody, type OsloMessage } from '../oslo/envelope';
-import { serializeFailure } from '../oslo/failure';
-import { encodeFinalReply, encodeHeartbeat, heartbeatIntervalMs, replyOutbound } from '../oslo/rpc-reply';
-import { parseRpcRequest } from '../oslo/rpc-request';
-import type { InboundMessage, Transport } from '../transport/transport';
+import { copyHeaders } from '../../limits/copied-headers';
+import { checkIdentifiers } from '../../limits/identifiers';
+import { checkSize, checkStructure, type MessageLimits } from '../../limits/message-limits';
+import type { Logger } from '../../log';
+import { type ErrorInfo, errorInfo } from '../../dispatch/outcome';
+import type { DeadLetterOptions, Wire, WireRequest } from '../../dispatch/ports';
+import { type RejectedError, TransportError } from '../../errors';
+import { decodeOsloBody, type OsloMessage } from '../envelope';
+import { serializeFailure } from '../failure';
+import { encodeFinalReply, encodeHeartbeat, heartbeatIntervalMs, replyOutbound } from '../rpc-reply';
+import { parseRpcRequest } from '../rpc-request';
+import type { InboundMessage, Transport } from '../../transport/transport';
 
 /** Headers a dead letter carries (also what `hostwall replay --dead-letters` reads). */
 export const DEAD_LETTER_HEADERS = {
@@ -138,7 +138,7 @@ export class OsloWire implements Wire {
       mandatory: true,
     });
     // The queue is declared at start; unroutable means someone deleted it. Fail, so the message is not lost.
-    if (r === 'unroutable') throw new Error(`dead-letter queue ${deadLetterQueueName(this.host)} is missing`);
+    if (r === 'unroutable') throw new TransportError(`dead-letter queue ${deadLetterQueueName(this.host)} is missing`, { outcome: 'unroutable' });
   }
 
   private async sendReply(call: NonNullable<WireRequest['call']>, inner: OsloMessage): Promise<void> {

@@ -4,14 +4,14 @@
  * and the instance's new state (into `pubs`, awaited by the dispatcher
  * before the ack), keeps the instance book, and returns the final outcome.
  */
-import { asHostwallError, HostwallError } from '../errors';
-import type { InstanceFacts, RequestFacts } from '../events/instance-facts';
+import { asHostwallError, HostwallError, StoppingError } from '../errors';
+import type { InstanceView, IntentRequest } from '../host-state/instance-view';
 import { definitionOf, type Intent, instanceOf } from '../intents';
 import type { Logger } from '../log';
-import { type ExecDeps, type ExecResult, execute, type HostRecords } from './execute';
+import { type DriverActionDeps, type DriverActionResult, driverAction, type HostRecords } from './driver-actions';
 import type { IntentRecords } from './intent-records';
 import { taskStateFor } from '../intents';
-import type { InstanceBook } from './instance-book';
+import type { InstanceBook } from '../host-state/instance-book';
 import { errorInfo, type FinalOutcome } from './outcome';
 import type { EventSink, IntentHooks } from './ports';
 
@@ -26,15 +26,15 @@ export function keep(pubs: Promise<unknown>[], p: Promise<unknown>): void {
   pubs.push(p);
 }
 
-export interface ApplyDeps {
+export interface IntentRunDeps {
   book: InstanceBook;
   events: EventSink;
-  exec: ExecDeps;
+  exec: DriverActionDeps;
   /** The intent store, for host.intents. */
   intents: IntentRecords;
 }
 
-export interface ApplyOptions {
+export interface IntentRunOptions {
   /**
    * The intent was interrupted by a crash and reconciliation chose to run it
    * again: a removal that finds its device already gone reached its target.
@@ -49,9 +49,9 @@ function alreadyDone(intent: Intent, err: HostwallError): boolean {
   return err.code === 'DEVICE_NOT_FOUND' && (intent.kind === 'port.unplug' || intent.kind === 'volume.detach');
 }
 
-async function run(intent: Intent, deps: ExecDeps, records: HostRecords, opts: ApplyOptions): Promise<ExecResult> {
+async function run(intent: Intent, deps: DriverActionDeps, records: HostRecords, opts: IntentRunOptions): Promise<DriverActionResult> {
   try {
-    return await execute(intent, deps, records);
+    return await driverAction(intent, deps, records);
   } catch (thrown) {
     const err = asHostwallError(thrown);
     const uuid = instanceOf(intent);
@@ -61,8 +61,8 @@ async function run(intent: Intent, deps: ExecDeps, records: HostRecords, opts: A
   }
 }
 
-export async function applyIntent(
-  intent: Intent, request: RequestFacts, pubs: Promise<unknown>[], log: Logger, deps: ApplyDeps, opts: ApplyOptions,
+export async function runIntent(
+  intent: Intent, request: IntentRequest, pubs: Promise<unknown>[], log: Logger, deps: IntentRunDeps, opts: IntentRunOptions,
 ): Promise<FinalOutcome> {
   const { book, events } = deps;
   const hooks = opts.hooks;
@@ -70,9 +70,8 @@ export async function applyIntent(
   const now = () => new Date().toISOString();
   const changes = definitionOf(intent.kind).scheduling === 'mutate' && uuid !== undefined;
   if (changes) {
-    const facts = intent.kind === 'instance.spawn' ? book.fromSpawn(intent.args, now(), request) : book.ensure(uuid);
-    facts.task_state = taskStateFor(intent);
-    keep(pubs, events.novaPhase(intent, 'start', structuredClone(facts), request));
+    if (intent.kind === 'instance.spawn') book.fromSpawn(intent.args, now(), request);
+    keep(pubs, events.novaPhase(intent, 'start', book.startTask(uuid, taskStateFor(intent)), request));
   }
   const started = Date.now();
 
@@ -81,7 +80,7 @@ export async function applyIntent(
     const err = asHostwallError(thrown);
     const info = errorInfo(err);
     log.warn(`failed: ${err.message}`, { code: err.code, duration_ms: Date.now() - started });
-    let facts: InstanceFacts | undefined;
+    let facts: InstanceView | undefined;
     if (changes) {
       if (hostChanged) book.setTask(uuid, null);
       else if (intent.kind === 'instance.spawn') book.markError(uuid);
@@ -98,14 +97,16 @@ export async function applyIntent(
     return { status: 'failed', intentId: request.intent_id, kind: intent.kind, error: info, instance: facts };
   };
 
-  let res: ExecResult;
+  let res: DriverActionResult;
   try {
     if (hooks?.before) await hooks.before();
     res = await run(intent, { ...deps.exec, log }, { book, intents: deps.intents }, opts);
   } catch (thrown) {
+    // Cut short by the worker's stop: not an outcome; the dispatcher leaves the message for redelivery.
+    if (thrown instanceof StoppingError) throw thrown;
     return fail(thrown, false);
   }
-  let facts: InstanceFacts | undefined;
+  let facts: InstanceView | undefined;
   if (uuid && res.deleted) {
     facts = book.markDeleted(uuid, now());
   } else if (uuid && res.guest) {
@@ -114,8 +115,7 @@ export async function applyIntent(
     book.observe(uuid, res.guest.power_state, res.guest.name);
     if (changes) {
       trackDevices(book, intent, res);
-      const f = book.get(uuid);
-      if (f && intent.kind === 'instance.spawn') f.launched_at = now();
+      if (intent.kind === 'instance.spawn') book.launched(uuid, now());
     }
     facts = book.snapshot(uuid);
   }
@@ -134,29 +134,26 @@ export async function applyIntent(
   return { status: 'succeeded', intentId: request.intent_id, kind: intent.kind, result: resultOf(intent, request, res, facts), instance: facts };
 }
 
-function trackDevices(book: InstanceBook, intent: Intent, res: ExecResult): void {
-  const uuid = instanceOf(intent);
-  const f = uuid ? book.get(uuid) : undefined;
-  if (!f) return;
+function trackDevices(book: InstanceBook, intent: Intent, res: DriverActionResult): void {
   switch (intent.kind) {
     case 'volume.attach':
-      f.volumes = [...f.volumes.filter((v) => v.volume_id !== intent.args.volume_id), { volume_id: intent.args.volume_id, device: res.device }];
+      book.volumeAttached(intent.args.instance_uuid, intent.args.volume_id, res.device);
       break;
     case 'volume.detach':
-      f.volumes = f.volumes.filter((v) => v.volume_id !== intent.args.volume_id);
+      book.volumeDetached(intent.args.instance_uuid, intent.args.volume_id);
       break;
     case 'port.plug':
-      f.ports = [...f.ports.filter((p) => p.port_id !== intent.args.port.port_id), intent.args.port];
+      book.portPlugged(intent.args.instance_uuid, intent.args.port);
       break;
     case 'port.unplug':
-      f.ports = f.ports.filter((p) => p.port_id !== intent.args.port_id);
+      book.portUnplugged(intent.args.instance_uuid, intent.args.port_id);
       break;
     default:
   }
 }
 
 /** The reply body of a call (REPLY_SCHEMAS): a read's value as it is; a change's value inside the outcome's frame. */
-function resultOf(intent: Intent, request: RequestFacts, res: ExecResult, facts: InstanceFacts | undefined): unknown {
+function resultOf(intent: Intent, request: IntentRequest, res: DriverActionResult, facts: InstanceView | undefined): unknown {
   if (res.value !== undefined) {
     if (definitionOf(intent.kind).scheduling === 'read') return res.value;
     return { intent_id: request.intent_id, kind: intent.kind, outcome: 'succeeded', ...(res.value as object) };
