@@ -4,8 +4,7 @@
 # Neutron stand-in, nova-api, nova-conductor and nova-scheduler on MariaDB and
 # a RabbitMQ vhost of their own. No systemd: every process is started here in
 # the background with Debian's /usr/bin/python3 and the console entry points,
-# in its own session, with a pid file. /work/shared/nova/CONTROL-PLANE.md is
-# the recipe this follows.
+# in its own session, with a pid file.
 #
 #   nova-control-plane.sh up                start what is not running, wait until all answer;
 #                                           prints "already-up" or "started" on stdout

@@ -2,7 +2,7 @@
  * decode → limits → validate → admit (issuer) → dedupe → serialize → record
  * "started" → driver → record outcome → events → reply → ack.
  *
- * Contract with the broker (DESIGN §4): a message is acked only when its
+ * Contract with the broker (docs/design.md#guarantees): a message is acked only when its
  * outcome is final and recorded in the intent store, and everything it
  * caused (events, notifications, the reply, a dead letter) has been
  * confirmed by the broker. Any failure before that leaves it for redelivery,

@@ -1,5 +1,5 @@
 /**
- * Crash recovery (DESIGN §6; Nova's ComputeManager._init_instance): intents a
+ * Crash recovery (docs/design.md#guarantees; Nova's ComputeManager._init_instance): intents a
  * dead worker run started and never finished are decided on restart against
  * the hypervisor's real state, before anything is consumed:
  *

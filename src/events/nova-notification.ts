@@ -8,7 +8,7 @@
  * plus the topics to send it on. Wrapping it into an oslo message (message_id,
  * timestamp, context, envelope) is the oslo codec's job.
  *
- * Where Nova differs from "start, then end or error" (DESIGN §5), Nova wins:
+ * Where Nova differs from "start, then end or error" (docs/design.md#events), Nova wins:
  * - only create, reboot, volume_attach and interface_attach have an `.error`;
  *   the other actions fail with a bare `compute.exception` (ExceptionPayload,
  *   from the compute manager's wrap_exception), and volume_attach and
@@ -36,7 +36,7 @@ export const NotificationFormat = z.enum(['versioned', 'unversioned', 'both']);
 
 /** Nova's [notifications] options and oslo's notification topics, with hostwall's defaults. */
 export const NotificationSettings = z.object({
-  /** Nova's own default is 'unversioned'; hostwall's contract (DESIGN §5) is the versioned form. */
+  /** Nova's own default is 'unversioned'; hostwall's contract (docs/design.md#events) is the versioned form. */
   notification_format: NotificationFormat.default('versioned'),
   versioned_notifications_topics: z.array(z.string().min(1)).min(1).default(['versioned_notifications']),
   /** [oslo_messaging_notifications]topics: where legacy notifications go. */

@@ -1,5 +1,5 @@
 /**
- * hostwall's native events (DESIGN §5): JSON bodies published on the topic
+ * hostwall's native events (docs/design.md#events): JSON bodies published on the topic
  * exchange `hostwall.events` with routing key `<host>.<subject>.<event>`,
  * e.g. `h1.intent.succeeded`, `h1.instance.state`.
  *

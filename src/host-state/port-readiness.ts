@@ -1,5 +1,5 @@
 /**
- * The port-ready handshake, inside the wall (DESIGN §4, Nova's
+ * The port-ready handshake, inside the wall (docs/design.md#identity-and-scheduling, Nova's
  * wait_for_instance_event without its lost-early-event bug).
  *
  * A spawn registers what it waits for; Neutron's port.ready wakes it. A

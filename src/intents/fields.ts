@@ -1,6 +1,6 @@
 /**
  * Field schemas shared by several intent kinds. Names follow OpenStack's
- * snake_case (DESIGN §3); they are the contract clients code against.
+ * snake_case (docs/design.md#intents-and-versions); they are the contract clients code against.
  * Bounds are deliberate: every string and array has a maximum so a hostile
  * message cannot make the worker allocate without limit.
  */

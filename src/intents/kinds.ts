@@ -3,7 +3,7 @@
  * unknown key is an error, so a typo never silently does nothing.
  *
  * Versions: a kind's first schema is 1.0; a later minor only adds optional
- * fields (DESIGN §3: add freely, rename none), so a message of an older minor
+ * fields (docs/design.md#intents-and-versions: add freely, rename none), so a message of an older minor
  * parses, under that minor's own schema, to a value the newest one also
  * describes: "upgrading" it in code is the identity. INTENT_SCHEMAS holds each
  * kind's newest schema (what the layers above the wire are typed by, and what

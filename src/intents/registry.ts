@@ -1,6 +1,6 @@
 /**
  * What the worker knows about each intent kind: its lock keys, who may send
- * it, how it is scheduled, and which versions it accepts (DESIGN §3, §4).
+ * it, how it is scheduled, and which versions it accepts (docs/design.md#intents-and-versions).
  */
 import { type Intent, type IntentKind, type PublishedVersion, publishedVersions } from './kinds';
 import { InvariantError } from '../errors';

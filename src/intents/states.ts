@@ -28,7 +28,7 @@ export type VmState = z.infer<typeof VmState>;
 export type TaskState = z.infer<typeof TaskState>;
 export type InstanceState = z.infer<typeof InstanceState>;
 
-/** The task_state Nova's API sets while an action runs (CATALOGUE §3.2). */
+/** The task_state Nova's API sets while an action runs (nova/compute/api.py). */
 export function taskStateFor(intent: Intent): TaskState {
   switch (intent.kind) {
     case 'instance.spawn':

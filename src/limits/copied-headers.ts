@@ -16,7 +16,7 @@
  * - anything left out or cut is said in one note (DEAD_LETTER_HEADERS.truncated),
  *   so an operator knows the copy is not the original.
  *
- * The whole original is still in the journal stream (DESIGN §6), by offset.
+ * The whole original is still in the journal stream (docs/design.md#guarantees), by offset.
  */
 
 export const COPIED_HEADER_LIMITS = {

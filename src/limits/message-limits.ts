@@ -1,6 +1,6 @@
 /**
  * Limits a message must respect before anything looks at its meaning
- * (DESIGN §3: "a hostile message cannot make the worker allocate without
+ * (docs/design.md#guarantees: "a hostile message cannot make the worker allocate without
  * limit"). The intent schemas bound their own fields; these bounds cover
  * everything else a message can carry (the oslo context, Nova object
  * primitives, connection_info.data) and run before any of it is used.

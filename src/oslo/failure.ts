@@ -1,6 +1,6 @@
 /**
  * oslo.messaging's serialized exception (`failure` of an RPC reply; common.py
- * serialize_remote_exception / deserialize_remote_exception), SPEC §6.
+ * serialize_remote_exception / deserialize_remote_exception), docs/oslo-wire.md#failures.
  *
  * `failure` is a JSON *string* {class, module, message, tb, args, kwargs}.
  * A Python caller re-raises it as the named class when `module` is

@@ -1,5 +1,5 @@
 /**
- * oslo.messaging notifications (SPEC §7; notify/notifier.py `_notify` and the
+ * oslo.messaging notifications (docs/oslo-wire.md#notifications; notify/notifier.py `_notify` and the
  * `messagingv2` driver).
  *
  * One notify call gives one message per topic, each published on the control

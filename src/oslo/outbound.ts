@@ -1,6 +1,6 @@
 /**
  * An oslo message ready for the transport, with the AMQP properties every
- * oslo publish carries (SPEC §4): content_type application/json,
+ * oslo publish carries (docs/oslo-wire.md#message-properties): content_type application/json,
  * content_encoding utf-8, an empty headers table (the transport adds
  * delivery_mode 2 and priority 0), and an expiration only for calls.
  */

@@ -1,5 +1,5 @@
 /**
- * The caller's side of oslo.messaging RPC (SPEC §5): casts, calls and fanout
+ * The caller's side of oslo.messaging RPC (docs/oslo-wire.md#requests): casts, calls and fanout
  * casts to a target `{topic, server?}` on a control exchange, with the reply
  * path the Python client uses (one `reply_<hex>` queue per client, replies
  * matched by `_msg_id`, the last non-null value of a call winning).

@@ -1,5 +1,5 @@
 /**
- * oslo.messaging RPC replies (SPEC §5.3): published to the caller's `_reply_q`
+ * oslo.messaging RPC replies (docs/oslo-wire.md#replies): published to the caller's `_reply_q`
  * through the default exchange, mandatory, without expiration.
  *
  * A server sends one final reply {result, failure, ending: true, _msg_id,

@@ -1,7 +1,7 @@
 /**
  * oslo.messaging RPC requests (the inner message of the envelope).
  *
- * Fields, as the 14.x client writes them (SPEC §5.1): `method`, `args`,
+ * Fields, as the 14.x client writes them (docs/oslo-wire.md#requests): `method`, `args`,
  * optional `namespace` and `version`, `_unique_id`, for calls `_msg_id`,
  * `_reply_q` and `_timeout` (call-monitor seconds or null), and the request
  * context flattened into one `_context_<key>` per item (amqp.pack_context).
@@ -165,7 +165,7 @@ export function encodeRpcRequest(input: RpcRequestInput): EncodedRpcRequest {
   return { message, uniqueId, msgId };
 }
 
-/** Where a request goes (SPEC §2): topic, topic.server, or the topic's fanout exchange. */
+/** Where a request goes (docs/oslo-wire.md#names-and-routing): topic, topic.server, or the topic's fanout exchange. */
 export function rpcRoute(target: {
   exchange: string;
   topic: string;

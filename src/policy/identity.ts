@@ -1,5 +1,5 @@
 /**
- * Who sent a message, and how we know (DESIGN §3 "Policy").
+ * Who sent a message, and how we know (docs/design.md#issuers).
  *
  * Proofs, strongest first:
  * - signature: an HMAC with the issuer's key over the issuer, the routing key

@@ -1,5 +1,5 @@
 /**
- * Admission by issuer (DESIGN §3): each kind names the issuers that may send
+ * Admission by issuer (docs/design.md#issuers): each kind names the issuers that may send
  * it (intents/registry.ts); a message is admitted only if its issuer is one
  * of them. How the issuer is known depends on the mode:
  *

@@ -1,6 +1,6 @@
 /**
  * The HMAC signature that proves who sent a message, to which host, and
- * when (DESIGN §3 "Proof of issuer"): made by the senders (client/, the
+ * when (docs/design.md#issuers): made by the senders (client/, the
  * CLI's send and call, `hostwall replay`), checked by the worker (identity.ts).
  *
  * Headers:

@@ -1,5 +1,5 @@
 /**
- * The worker's local record of intents (DESIGN §6): one SQLite file per host
+ * The worker's local record of intents (docs/design.md#guarantees): one SQLite file per host
  * (better-sqlite3, in-process, synchronous reads of a few microseconds).
  *
  * Per intent (its id, kind and issuer together: IntentKey): instance,

@@ -1,5 +1,5 @@
 /**
- * The journal (DESIGN §6): a RabbitMQ stream, `hostwall.journal`, bound to
+ * The journal (docs/design.md#topology): a RabbitMQ stream, `hostwall.journal`, bound to
  * the control exchange for `<topic>.#` (which also matches `<topic>`), so
  * every intent message the broker routes to the compute queues is also
  * appended to a replicated, retained log that `hostwall replay` reads by

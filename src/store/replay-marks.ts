@@ -1,5 +1,5 @@
 /**
- * How a re-sent message says it is a replay (DESIGN §6: "replayed messages
+ * How a re-sent message says it is a replay (docs/design.md#guarantees: "replayed messages
  * are marked as such"). `hostwall replay` sets these headers on every message
  * it re-publishes, from the journal stream or a dead-letter queue; the worker
  * reads them to publish a recorded outcome with `replayed: true` instead of

@@ -1,5 +1,5 @@
 /**
- * One worker per host (DESIGN §2): the broker lets one consumer have
+ * One worker per host (docs/design.md#topology): the broker lets one consumer have
  * `<topic>.<host>` (transport/claim.ts), so a second worker for the same host
  * (another state path, `docker-compose up --scale`) cannot split its
  * traffic. That second worker either refuses to start (the default: it

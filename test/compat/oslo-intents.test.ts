@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import type { Worker } from '../../src/worker/worker';
-import { deleteQueue, type PyPeer, startPython } from '../support/python';
+import { deleteQueue, notificationsAbout, type PyPeer, startPython } from '../support/python';
 import { AMQP_URL, startWorker, uuid } from '../support/worker';
 
 const PY = join(__dirname, '..', '..', '..', 'test', 'compat', 'py');
@@ -75,13 +75,7 @@ describe('compat: a real oslo.messaging client and listener talk to a worker', f
 
     // The listener saw Nova's notifications for each action, from nova-compute:<host>.
     const wanted = ['instance.create.end', 'instance.power_off.end', 'instance.power_on.end', 'instance.pause.end', 'instance.unpause.end', 'instance.interface_attach.end', 'instance.delete.end'];
-    const seen = new Map<string, Record<string, unknown>>();
-    const deadline = Date.now() + 30_000;
-    while (wanted.some((w) => !seen.has(w)) && Date.now() < deadline) {
-      const n = await listener.next(30_000);
-      const payload = n.payload as Record<string, Record<string, unknown>> | undefined;
-      if (payload?.['nova_object.data']?.uuid === id) seen.set(String(n.event_type), n);
-    }
+    const seen = await notificationsAbout(listener, id, wanted);
     expect([...seen.keys()]).to.include.members(wanted);
     for (const n of seen.values()) expect(n.publisher_id).to.equal(`nova-compute:${host}`);
     const off = seen.get('instance.power_off.end')?.payload as Record<string, Record<string, unknown>> | undefined;

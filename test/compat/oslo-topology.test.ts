@@ -8,12 +8,10 @@
  * their AMQP field types), ignoring only the random uuid4 suffix of fanout and
  * reply queue names. Both vhosts are deleted afterwards.
  */
-import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { z } from 'zod';
 import {
@@ -22,17 +20,10 @@ import {
 import { type Amqp091Transport, createAmqp091Transport } from '../../src/transport/amqp091';
 import { TransportError } from '../../src/errors';
 import type { Topology } from '../../src/transport/transport';
+import { AMQP_URL, addVhost, deleteVhost, RABBITMQCTL, rabbitmqctl, uid, urlWithVhost } from '../support/broker';
 
 const PY = '/usr/bin/python3';
 const PEER = join(__dirname, '..', '..', '..', 'test', 'compat', 'py', 'oslo_topology_peer.py');
-const CTL = ['/usr/sbin/rabbitmqctl', '/usr/lib/rabbitmq/bin/rabbitmqctl'].find((p) => existsSync(p));
-const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const run = promisify(execFile);
-
-async function ctl(...args: string[]): Promise<string> {
-  if (!CTL) throw new Error('rabbitmqctl not found');
-  return (await run(CTL, ['-q', ...args], { maxBuffer: 16 * 1024 * 1024 })).stdout;
-}
 
 /** rabbitmqctl --formatter json gives arguments as [key, amqp type, value] triples. */
 const Args = z.array(z.tuple([z.string(), z.string(), z.unknown()]));
@@ -54,9 +45,9 @@ interface Snapshot {
 
 async function snapshot(vhost: string): Promise<Snapshot> {
   const [x, q, b] = await Promise.all([
-    ctl('list_exchanges', '-p', vhost, 'name', 'type', 'durable', 'auto_delete', 'internal', 'arguments', '--formatter', 'json'),
-    ctl('list_queues', '-p', vhost, 'name', 'type', 'durable', 'auto_delete', 'exclusive', 'arguments', '--formatter', 'json'),
-    ctl('list_bindings', '-p', vhost, 'source_name', 'destination_name', 'destination_kind', 'routing_key', 'arguments', '--formatter', 'json'),
+    rabbitmqctl('list_exchanges', '-p', vhost, 'name', 'type', 'durable', 'auto_delete', 'internal', 'arguments', '--formatter', 'json'),
+    rabbitmqctl('list_queues', '-p', vhost, 'name', 'type', 'durable', 'auto_delete', 'exclusive', 'arguments', '--formatter', 'json'),
+    rabbitmqctl('list_bindings', '-p', vhost, 'source_name', 'destination_name', 'destination_kind', 'routing_key', 'arguments', '--formatter', 'json'),
   ]);
   return {
     exchanges: byJson(
@@ -76,13 +67,12 @@ async function snapshot(vhost: string): Promise<Snapshot> {
 }
 
 async function withVhost<T>(prefix: string, fn: (vhost: string) => Promise<T>): Promise<T> {
-  const vhost = `${prefix}_${randomBytes(4).toString('hex')}`;
-  await ctl('add_vhost', vhost);
+  const vhost = `${prefix}_${uid()}`;
+  await addVhost(vhost);
   try {
-    await ctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*');
     return await fn(vhost);
   } finally {
-    await ctl('delete_vhost', vhost);
+    await deleteVhost(vhost);
   }
 }
 
@@ -120,9 +110,7 @@ async function startPeer(env: Record<string, string>): Promise<{ child: ChildPro
 
 /** hostwall's side: the real transport connected to `vhost`, closed afterwards. */
 async function withTransport<T>(vhost: string, fn: (t: Amqp091Transport) => Promise<T>): Promise<T> {
-  const u = new URL(AMQP_URL);
-  u.pathname = `/${encodeURIComponent(vhost)}`;
-  const t = createAmqp091Transport({ url: u.toString() });
+  const t = createAmqp091Transport({ url: urlWithVhost(AMQP_URL, vhost) });
   await t.start();
   try {
     return await fn(t);
@@ -150,7 +138,7 @@ const MODES: { mode: string; rabbitOpts: string; options: OsloQueueOptions }[] =
   },
 ];
 
-(existsSync(PY) && CTL ? describe : describe.skip)('oslo.messaging topology compatibility (real oslo.messaging 14)', function () {
+(existsSync(PY) && RABBITMQCTL ? describe : describe.skip)('oslo.messaging topology compatibility (real oslo.messaging 14)', function () {
   this.timeout(120000);
 
   for (const { mode, rabbitOpts, options } of MODES) {

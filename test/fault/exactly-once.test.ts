@@ -110,8 +110,15 @@ describe('fault: 1,000 intents for 50 instances, exactly once and in order, thro
       const atCut = unflaggedDone();
       worker = await cut(worker, () => ChildWorker.start(opts, ready));
       await log.until(() => steps.filter((s) => log.outcomesOf(s.id).length > 0).length, steps.length, 120_000, 'every outcome');
-      await new Promise((r) => setTimeout(r, 1000)); // late duplicates would show now
       const elapsed = Date.now() - t0;
+      // A late duplicate would come before a marker behind every instance's lane
+      // (sent on a connection of its own: a broker restart closed the bus's).
+      const markers = await TestBus.connect(broker.url);
+      try {
+        await Promise.all(uuids.map((u) => markers.settled(host, log, u)));
+      } finally {
+        await markers.close();
+      }
 
       for (const s of steps) {
         const outs = log.outcomesOf(s.id);

@@ -30,6 +30,7 @@ import { describe as describeMessage } from '../../src/replay/replay-message';
 import { deadLetterQueueName } from '../../src/oslo/wire/oslo-wire';
 import { type EventLog, TestBus } from '../fault/harness/bus';
 import { AMQP_URL, type HostWorker, startHostWorker, tempStatePath } from '../fault/harness/in-process';
+import { eventually } from '../support/eventually';
 import { uniqueHost, uuid } from '../support/worker';
 
 const NEUTRON_KEY = 'neutron-hmac-key-for-effects';
@@ -232,14 +233,14 @@ describe('bad input: hostile messages that are taken in do not have the effect t
       });
       let text: string | undefined;
       try {
-        const deadline = Date.now() + 10_000;
-        while (text === undefined && Date.now() < deadline) {
+        text = await eventually('the dead letter', async () => {
+          let row: string | undefined;
           for await (const h of reader.take()) {
             h.keep();
-            if (h.msg.body.equals(body)) text = replayRow(describeMessage(h.msg), 'would-send');
+            if (h.msg.body.equals(body)) row = replayRow(describeMessage(h.msg), 'would-send');
           }
-          if (text === undefined) await new Promise((r) => setTimeout(r, 100));
-        }
+          return row;
+        }, undefined, { intervalMs: 100 });
       } finally {
         await reader.close();
         await transport.close();

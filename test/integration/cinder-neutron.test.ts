@@ -5,10 +5,12 @@
  */
 import { expect } from 'chai';
 import { IntentClient } from '../../src/client/intent-client';
-import type { RemoteError } from '../../src/oslo/failure';
+import { RemoteError } from '../../src/oslo/failure';
 import type { Transport } from '../../src/transport/transport';
 import type { Worker } from '../../src/worker/worker';
+import { eventually } from '../support/eventually';
 import { connectTransport, startWorker, uuid } from '../support/worker';
+import { rejectionOf } from '../support/failure';
 
 const FLAVOR = { vcpus: 1, memory_mb: 64, root_gb: 0 };
 const port = (n: number) => ({ port_id: uuid(), mac_address: `fa:16:3e:00:00:${n.toString(16).padStart(2, '0')}`, vif_type: 'ovs', network: { bridge: 'br-int' } });
@@ -16,14 +18,7 @@ const asNova = { context: { issuer: 'nova' } };
 const asNeutron = { context: { issuer: 'neutron' } };
 const asCinder = { context: { issuer: 'cinder' } };
 
-async function failure(p: Promise<unknown>): Promise<RemoteError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as RemoteError;
-  }
-  throw new Error('expected the call to fail');
-}
+const failure = (p: Promise<unknown>): Promise<RemoteError> => rejectionOf(RemoteError, p);
 
 describe('Cinder and Neutron through the wall', function () {
   this.timeout(60_000);
@@ -52,12 +47,9 @@ describe('Cinder and Neutron through the wall', function () {
     const ports = [port(1), port(2)];
     const spawn = client.call(fatal.host, 'instance.spawn', { instance_uuid: id, name: `hs-${id.slice(0, 8)}`, flavor: FLAVOR, ports }, asNova);
     // The guest exists, paused, while it waits (get_state takes no lock).
-    let state: { power_state?: string } | undefined;
-    for (let i = 0; i < 50 && state?.power_state !== 'paused'; i++) {
-      // Between define and start the guest is shut off; poll until it has started paused.
-      state = (await client.call(fatal.host, 'instance.get_state', { instance_uuid: id }).catch(() => undefined)) as typeof state;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    // Between define and start the guest is shut off; ask until it has started paused.
+    const state = await eventually('the guest started paused', () => client.call(fatal.host, 'instance.get_state', { instance_uuid: id }) as Promise<{ power_state?: string }>,
+      (s) => s.power_state === 'paused', { intervalMs: 20 });
     expect(state).to.deep.include({ power_state: 'paused', task_state: 'spawning' });
     const first = await client.call(fatal.host, 'port.ready', { port_id: ports[0]?.port_id }, asNeutron);
     expect(first).to.deep.include({ waiter: true, status: 'completed' });

@@ -19,23 +19,17 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { IntentClient } from '../../src/client/intent-client';
 import { type LibvirtDriver, openLibvirtDriver } from '../../src/drivers/libvirt/driver';
-import type { RemoteError } from '../../src/oslo/failure';
+import { RemoteError } from '../../src/oslo/failure';
 import type { Transport } from '../../src/transport/transport';
 import type { Worker } from '../../src/worker/worker';
 import { type HungMount, hungMountUnavailable, mountHung } from '../support/hung-mount';
 import { connectTransport, startWorker, uuid } from '../support/worker';
+import { rejectionOf } from '../support/failure';
 
 const FLAVOR = { vcpus: 1, memory_mb: 64, root_gb: 0 };
 const asNova = { context: { issuer: 'nova' } };
 
-async function failure(p: Promise<unknown>): Promise<RemoteError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as RemoteError;
-  }
-  throw new Error('expected the call to fail');
-}
+const failure = (p: Promise<unknown>): Promise<RemoteError> => rejectionOf(RemoteError, p);
 
 describe('host paths in intents: only files and devices inside the configured roots reach a guest', function () {
   this.timeout(60_000);

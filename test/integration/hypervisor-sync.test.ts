@@ -14,6 +14,7 @@ import { EventTail } from '../../src/cli/event-tail';
 import { decodeOsloBody } from '../../src/oslo/envelope';
 import type { Transport } from '../../src/transport/transport';
 import type { Worker } from '../../src/worker/worker';
+import { eventually } from '../support/eventually';
 import { connectTransport, startWorker, uuid } from '../support/worker';
 
 describe('hypervisor-side changes become events', function () {
@@ -56,7 +57,7 @@ describe('hypervisor-side changes become events', function () {
     expect(ev, 'instance.state with cause hypervisor').to.not.equal(undefined);
     expect(ev).to.deep.include({ power_state: 'shutdown', vm_state: 'stopped' });
     const types = () => nova.filter((n) => JSON.stringify(n.payload).includes(id)).map((n) => n.event_type);
-    for (let i = 0; i < 100 && !types().includes('instance.power_off.end'); i++) await new Promise((r) => setTimeout(r, 50));
+    await eventually('instance.power_off.end', types, (t) => t.includes('instance.power_off.end'));
     expect(types()).to.include.members(['instance.power_off.start', 'instance.power_off.end']);
     const state = await client.call(host, 'instance.get_state', { instance_uuid: id });
     expect(state).to.deep.include({ power_state: 'shutdown', vm_state: 'stopped' });

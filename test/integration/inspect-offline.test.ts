@@ -8,22 +8,13 @@ import { expect } from 'chai';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as amqp from 'amqplib';
 import { IntentClient } from '../../src/client/intent-client';
 import type { Transport } from '../../src/transport/transport';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/worker-process';
-import { AMQP_URL, bigMetadata, connectTransport, uniqueHost, uuid } from '../support/worker';
+import { depthReaches, queueDepth } from '../support/broker';
+import { bigMetadata, connectTransport, uniqueHost, uuid } from '../support/worker';
 
 const FLAVOR = { vcpus: 1, memory_mb: 64, root_gb: 0 };
-
-async function queueDepth(queue: string): Promise<number> {
-  const conn = await amqp.connect(AMQP_URL);
-  try {
-    return (await (await conn.createChannel()).checkQueue(queue)).messageCount;
-  } finally {
-    await conn.close();
-  }
-}
 
 type Line = Record<string, unknown>;
 const lines = (stdout: string): Line[] => stdout.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Line);
@@ -55,7 +46,7 @@ describe('hostwall inspect with the worker down (real broker)', function () {
     await client.call(host, 'instance.spawn', { instance_uuid: id, name: 'off-1', flavor: FLAVOR });
     await client.call(host, 'instance.pause', { instance_uuid: missing }).catch(() => undefined);
     await client.cast(host, 'instance.spawn', { instance_uuid: uuid(), name: 'too-big', flavor: FLAVOR, metadata: bigMetadata() });
-    for (let i = 0; i < 100 && (await queueDepth(`hostwall.dead.${host}`)) < 1; i++) await new Promise((res) => setTimeout(res, 50));
+    await depthReaches(`hostwall.dead.${host}`, 1);
     return { host, state, w, id, missing };
   }
 

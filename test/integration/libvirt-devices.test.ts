@@ -1,6 +1,6 @@
 /**
  * Volume and port intents against libvirt 9.0's test driver, which cannot
- * hot-plug (FACTS.md): every change lands in the persistent definition,
+ * hot-plug (docs/libvirt.md#the-test-driver): every change lands in the persistent definition,
  * reported live:false, and reaches the running definition at next start.
  */
 import { randomUUID } from 'node:crypto';
@@ -9,16 +9,9 @@ import { IntentFailure, LibvirtError } from '../../src/errors';
 import type { ConnectionInfo, Port, SpawnArgs } from '../../src/intents';
 import { type LibvirtDriver, openLibvirtDriver } from '../../src/drivers/libvirt/driver';
 import { childAttr, childText, findElements } from '../../src/drivers/libvirt/xml';
+import { rejectionOf } from '../support/failure';
 
-async function failure(p: Promise<unknown>): Promise<IntentFailure> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(IntentFailure);
-    return err as IntentFailure;
-  }
-  return expect.fail('expected the call to fail');
-}
+const failure = (p: Promise<unknown>): Promise<IntentFailure> => rejectionOf(IntentFailure, p);
 
 /** serial (volume id) → target dev of every disk in a domain XML. */
 function disks(xml: string): Map<string, string> {

@@ -14,16 +14,9 @@ import { expect } from 'chai';
 import { IntentFailure, LibvirtError } from '../../src/errors';
 import type { SpawnArgs } from '../../src/intents';
 import { type LibvirtDriver, openLibvirtDriver } from '../../src/drivers/libvirt/driver';
+import { rejectionOf } from '../support/failure';
 
-async function failure(p: Promise<unknown>): Promise<IntentFailure> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(IntentFailure);
-    return err as IntentFailure;
-  }
-  return expect.fail('expected the call to fail');
-}
+const failure = (p: Promise<unknown>): Promise<IntentFailure> => rejectionOf(IntentFailure, p);
 
 describe('libvirt driver on test:///default', function () {
   this.timeout(30000);

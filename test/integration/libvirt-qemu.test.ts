@@ -1,6 +1,6 @@
 /**
  * The same driver on a real hypervisor (qemu:///system), where hot-plug and
- * secrets exist. Skipped when no libvirtd answers there (FACTS.md: start
+ * secrets exist. Skipped when no libvirtd answers there (docs/libvirt.md#packages: start
  * `virtlogd -d` and `libvirtd -d` by hand on these machines), or when QEMU is
  * not installed. Guests have no OS, so they ignore ACPI: a clean power off
  * times out and is forced, and a hot-unplug is requested but not completed

@@ -15,21 +15,22 @@ import { expect } from 'chai';
 import type { GuestChange, GuestWatch } from '../../src/drivers/driver';
 import { type LibvirtDriver, type LibvirtDriverOptions, openLibvirtDriver } from '../../src/drivers/libvirt/driver';
 import { type PrivateLibvirtd, startPrivateLibvirtd } from '../support/private-libvirtd';
+import { Seen } from '../support/seen';
 
 const STOP_DELAY_MS = 300;
 
 /** A watch's changes, and a way to await the next one that matches. */
 class Changes {
-  readonly seen: { change: GuestChange; at: number }[] = [];
-  private waiters: { match: (c: GuestChange) => boolean; resolve: (c: { change: GuestChange; at: number }) => void }[] = [];
+  private readonly log = new Seen<{ change: GuestChange; at: number }>();
   readonly errors: string[] = [];
 
   readonly listener = (change: GuestChange): void => {
-    const entry = { change, at: Date.now() };
-    this.seen.push(entry);
-    for (const w of this.waiters.filter((x) => x.match(change))) w.resolve(entry);
-    this.waiters = this.waiters.filter((x) => !x.match(change));
+    this.log.push({ change, at: Date.now() });
   };
+
+  get seen(): { change: GuestChange; at: number }[] {
+    return this.log.items;
+  }
 
   readonly onError = (err: Error): void => {
     this.errors.push(err.message);
@@ -37,19 +38,8 @@ class Changes {
 
   /** The first change for `uuid` in `state` (already seen or next), or a failure after `ms`. */
   next(uuid: string, state: string, ms = 3000): Promise<{ change: GuestChange; at: number }> {
-    const match = (c: GuestChange) => c.instance_uuid === uuid && c.power_state === state;
-    const already = this.seen.find((e) => match(e.change));
-    if (already) return Promise.resolve(already);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${state} change for ${uuid} within ${ms} ms; saw ${JSON.stringify(this.seen)}`)), ms);
-      this.waiters.push({
-        match,
-        resolve: (c) => {
-          clearTimeout(timer);
-          resolve(c);
-        },
-      });
-    });
+    const match = (e: { change: GuestChange }) => e.change.instance_uuid === uuid && e.change.power_state === state;
+    return this.log.waitFor(match, ms, () => `no ${state} change for ${uuid} within ${ms} ms; saw ${JSON.stringify(this.seen)}`);
   }
 
   of(uuid: string): string[] {

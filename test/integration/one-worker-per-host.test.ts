@@ -7,17 +7,14 @@
  * consume) and over AMQP 1.0 (where a link cannot be exclusive).
  */
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as amqp from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import { IntentClient } from '../../src/client/intent-client';
 import { loadConfig } from '../../src/config';
 import type { Transport } from '../../src/transport/transport';
 import { openTransport } from '../../src/worker/connect';
-import { addVhost, CTL, deleteVhost } from './conformance/broker';
-import { runCli, startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { addVhost, deleteVhost, RABBITMQCTL } from '../support/broker';
+import { runCli, startWorkerProcess, stateDir, type WorkerProcess } from '../support/worker-process';
 import { AMQP_URL, connectTransport, uniqueHost, uuid } from '../support/worker';
 
 const FLAVOR = { vcpus: 1, memory_mb: 64, root_gb: 0 };
@@ -37,7 +34,6 @@ describe('one worker per host (real broker)', function () {
   let transport: Transport;
   let client: IntentClient;
   const workers: WorkerProcess[] = [];
-  const stateDir = () => ({ HOSTWALL_STATE_PATH: mkdtempSync(join(tmpdir(), 'hw-state-')), HOSTWALL_INSTANCES_PATH: join(tmpdir(), 'hw-inst') });
   const start = async (host: string, env: Record<string, string> = {}, ready?: string) => {
     const w = await startWorkerProcess(host, { ...stateDir(), ...env }, [], ready);
     workers.push(w);
@@ -88,7 +84,7 @@ describe('one worker per host (real broker)', function () {
   }
 
   // Quorum queues need a vhost of their own: the shared one has oslo's transient exchange and queues.
-  (CTL ? it : it.skip)('the same with quorum queues, where RabbitMQ ignores an exclusive consume', async () => {
+  (RABBITMQCTL ? it : it.skip)('the same with quorum queues, where RabbitMQ ignores an exclusive consume', async () => {
     const vhost = `hostwall_one_${randomBytes(4).toString('hex')}`;
     const url = await addVhost(vhost);
     const t = openTransport(loadConfig({ env: {}, flags: { amqpUrl: url } }), { connectionName: 'test-one-worker-quorum' });

@@ -16,6 +16,7 @@ import { loadConfig } from '../../src/config';
 import type { Transport } from '../../src/transport/transport';
 import { openTransport } from '../../src/worker/connect';
 import { createVhost, type TestVhost } from '../support/broker-vhost';
+import { eventually } from '../support/eventually';
 import { ROOT, runCli, startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import { uniqueHost, uuid } from '../support/worker';
 
@@ -24,16 +25,6 @@ const run = promisify(execFile);
 async function http(url: string): Promise<{ status: number; body: string; type: string | null }> {
   const r = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   return { status: r.status, body: await r.text(), type: r.headers.get('content-type') };
-}
-
-/** Poll `fn` until it returns true (the broker and the worker act on their own schedule). */
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 function sample(metrics: string, series: string): number | undefined {
@@ -93,11 +84,9 @@ describe('worker HTTP endpoint: /healthz, /readyz, /metrics of a real worker', f
       // Not JSON: dead-lettered as NOT_JSON.
       await t.publish({ exchange: 'nova', routingKey: `compute.${host}`, body: Buffer.from('not json'), contentType: 'application/json' });
     });
-    let metrics = '';
-    await until('the dead letter counted', async () => {
-      metrics = (await http(`${base}/metrics`)).body;
-      return sample(metrics, 'hostwall_dead_letters_total{code="NOT_JSON"}') === 1;
-    });
+    // The worker and the broker act on their own schedule: /metrics is asked again until it counts the dead letter.
+    const metrics = await eventually('the dead letter counted', async () => (await http(`${base}/metrics`)).body,
+      (m) => sample(m, 'hostwall_dead_letters_total{code="NOT_JSON"}') === 1, { timeoutMs: 30_000, intervalMs: 200 });
     const r = await http(`${base}/metrics`);
     expect(r.type).to.match(/^text\/plain; version=0\.0\.4/);
     expect(sample(metrics, 'hostwall_intents_total{kind="host.inventory",outcome="succeeded"}')).to.equal(1);
@@ -114,18 +103,13 @@ describe('worker HTTP endpoint: /healthz, /readyz, /metrics of a real worker', f
   it('is not ready while the broker refuses it, ready again once it reconnected, and counts the reconnect', async () => {
     await vhost.allowGuest(false);
     await vhost.closeConnections();
-    let refused = '';
-    await until('/readyz to say 503', async () => {
-      const r = await http(`${base}/readyz`);
-      refused = r.body;
-      return r.status === 503;
-    });
-    const checks = (JSON.parse(refused) as { checks: { name: string; ok: boolean }[] }).checks;
+    const refused = await eventually('/readyz to say 503', () => http(`${base}/readyz`), (r) => r.status === 503, { timeoutMs: 30_000, intervalMs: 200 });
+    const checks = (JSON.parse(refused.body) as { checks: { name: string; ok: boolean }[] }).checks;
     expect(checks.find((c) => c.name === 'broker')?.ok).to.equal(false);
     // Alive all the while: a restart would not help.
     expect((await http(`${base}/healthz`)).status).to.equal(200);
     await vhost.allowGuest(true);
-    await until('/readyz to say 200 again', async () => (await http(`${base}/readyz`)).status === 200, 60_000);
+    await eventually('/readyz to say 200 again', () => http(`${base}/readyz`), (r) => r.status === 200, { timeoutMs: 60_000, intervalMs: 200 });
     expect(sample((await http(`${base}/metrics`)).body, 'hostwall_broker_reconnects_total')).to.be.greaterThan(0);
   });
 

@@ -14,6 +14,7 @@ import { IntentClient } from '../../src/client/intent-client';
 import { loadConfig } from '../../src/config';
 import type { Transport } from '../../src/transport/transport';
 import { openTransport } from '../../src/worker/connect';
+import { eventually } from '../support/eventually';
 import { BIN } from '../support/worker-process';
 import { AMQP_URL, uniqueHost, uuid } from '../support/worker';
 
@@ -26,13 +27,9 @@ function lines(file: string): Line[] {
 
 /** Wait until the file has a line that matches (the worker writes on its own schedule). */
 async function lineIn(file: string, match: (l: Line) => boolean, timeoutMs = 30_000): Promise<Line> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const found = lines(file).find(match);
-    if (found) return found;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no such line in ${file} after ${timeoutMs} ms:\n${readFileSync(file, 'utf8').slice(-3000)}`);
+  return eventually(`a line in ${file}`, () => lines(file).find(match), undefined, { timeoutMs, intervalMs: 100 }).catch((err: unknown) => {
+    throw new Error(`${String(err)}; the file ends:\n${existsSync(file) ? readFileSync(file, 'utf8').slice(-3000) : '(no file)'}`);
+  });
 }
 
 describe('worker log: intent lines, wait lines, --log-file and SIGHUP', function () {

@@ -3,7 +3,7 @@
  * served by test/support/placement-server.ts: SQLite, noauth2, admin_token
  * auth as the reference control plane uses), held to the traffic a real
  * nova-compute made (test/fixtures/nova-upward/, copied from
- * ../shared/nova/upward/): the same requests, microversions and bodies on a
+ * test/fixtures/nova-upward/): the same requests, microversions and bodies on a
  * first start, reads only on a restart. Every test uses providers of its own.
  */
 import { expect } from 'chai';

@@ -16,13 +16,23 @@ import { uniqueHost, uuid } from '../support/worker';
 const flavor = { vcpus: 1, memory_mb: 64, root_gb: 0 };
 const never = new Promise<never>(() => undefined);
 
-/** Hang a method of one instance: before the real call, or after it did its work. */
-function hanging(target: { method: string; uuid: string; when: 'before' | 'after' } | undefined) {
-  return (d: Driver) => intercepted(d, async (method, args, call) => {
-    if (!target || method !== target.method || args[0] !== target.uuid) return call();
+/**
+ * Hang a method of one instance: before the real call, or after it did its
+ * work. `hung` resolves once the call hangs, so the crash comes while it is
+ * under way.
+ */
+function hanging(target: { method: string; uuid: string; when: 'before' | 'after' }): { wrap: (d: Driver) => Driver; hung: Promise<void> } {
+  let hungNow: () => void = () => undefined;
+  const hung = new Promise<void>((resolve) => {
+    hungNow = resolve;
+  });
+  const wrap = (d: Driver) => intercepted(d, async (method, args, call) => {
+    if (method !== target.method || args[0] !== target.uuid) return call();
     if (target.when === 'after') await call();
+    hungNow();
     return never;
   });
+  return { wrap, hung };
 }
 
 describe('recovery: an intent interrupted by a crash is reconciled, once', function () {
@@ -48,19 +58,20 @@ describe('recovery: an intent interrupted by a crash is reconciled, once', funct
     hosts.push(host);
     const statePath = tempStatePath();
     const id = uuid();
-    const w1 = await startHostWorker({ host, statePath, wrap: hanging({ ...hang, uuid: id }) });
+    const hangs = hanging({ ...hang, uuid: id });
+    const w1 = await startHostWorker({ host, statePath, wrap: hangs.wrap });
     const log = await bus.eventLog(host);
     await bus.cast(host, 'instance.spawn', { instance_uuid: id, name: `c-${id.slice(0, 8)}`, flavor });
     await log.waitFor((e) => e.event === 'intent.succeeded' && e.kind === 'instance.spawn');
     const intentId = await bus.cast(host, kind, { instance_uuid: id });
     await log.waitFor((e) => e.event === 'intent.accepted' && e.intent_id === intentId);
-    await new Promise((r) => setTimeout(r, 100)); // the driver call is under way (hung)
+    await hangs.hung;
     await w1.crash();
     if (between) await between(id);
     const w2 = await startHostWorker({ host, statePath });
     live.push(w2);
     await log.until(() => log.outcomesOf(intentId).length, expected, 10_000, 'the outcomes after the restart');
-    await new Promise((r) => setTimeout(r, 300)); // nothing more must come
+    await bus.settled(host, log, id);
     return { id, intentId, log, outcomes: log.outcomesOf(intentId), w2 };
   }
 
@@ -95,16 +106,18 @@ describe('recovery: an intent interrupted by a crash is reconciled, once', funct
     const statePath = tempStatePath();
     const id = uuid();
     const config = { poisonDeliveries: 2 };
-    let w = await startHostWorker({ host, statePath, config, wrap: hanging({ method: 'pause', when: 'before', uuid: id }) });
+    let hangs = hanging({ method: 'pause', when: 'before', uuid: id });
+    let w = await startHostWorker({ host, statePath, config, wrap: hangs.wrap });
     const log = await bus.eventLog(host);
     await bus.cast(host, 'instance.spawn', { instance_uuid: id, name: `p-${id.slice(0, 8)}`, flavor });
     await log.waitFor((e) => e.event === 'intent.succeeded' && e.kind === 'instance.spawn');
     const intentId = await bus.cast(host, 'instance.pause', { instance_uuid: id });
     for (let crash = 1; crash <= 2; crash++) {
       await log.until(() => log.events.filter((e) => e.event === 'intent.accepted' && e.intent_id === intentId).length, crash, 10_000, `delivery ${crash}`);
-      await new Promise((r) => setTimeout(r, 100));
+      await hangs.hung;
       await w.crash();
-      w = await startHostWorker({ host, statePath, config, wrap: hanging({ method: 'pause', when: 'before', uuid: id }) });
+      hangs = hanging({ method: 'pause', when: 'before', uuid: id });
+      w = await startHostWorker({ host, statePath, config, wrap: hangs.wrap });
     }
     live.push(w);
     const rejected = await log.waitFor((e) => e.event === 'intent.rejected', 10_000, 'intent.rejected');

@@ -70,9 +70,14 @@ describe('reliability: journal and graceful shutdown', function () {
     hosts.push(host);
     const statePath = tempStatePath();
     const order: string[] = [];
+    let firstStarted: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => {
+      firstStarted = resolve;
+    });
     const slow = (d: Driver) => intercepted(d, async (method, _args, call) => {
       if (method === 'pause' || method === 'unpause') {
         order.push(method);
+        firstStarted();
         await new Promise((r) => setTimeout(r, 300));
       }
       return call();
@@ -84,7 +89,7 @@ describe('reliability: journal and graceful shutdown', function () {
     await log.waitFor((e) => e.event === 'intent.succeeded' && e.kind === 'instance.spawn');
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) ids.push(await bus.cast(host, i % 2 === 0 ? 'instance.pause' : 'instance.unpause', { instance_uuid: id }));
-    while (order.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await running;
     expect(await first.worker.stop(10_000)).to.equal(true);
     expect(order).to.deep.equal(['pause']);
     expect(log.outcomesOf(ids[0] ?? '')).to.have.length(1);

@@ -8,6 +8,7 @@ import * as amqp from 'amqplib';
 import { PassThrough } from 'node:stream';
 import { TestBus } from '../fault/harness/bus';
 import { AMQP_URL, type HostWorker, startHostWorker, tempStatePath } from '../fault/harness/in-process';
+import { eventually } from '../support/eventually';
 import { uniqueHost, uuid } from '../support/worker';
 
 const SECRETS = ['S3CRET-chap-pw', 'K3YRING-ceph', 'T0KEN-keystone', 'R3VERSE-pw'];
@@ -60,7 +61,15 @@ describe('reliability: secrets are redacted in logs, events and the store', func
     await log.waitFor((e) => e.event === 'intent.rejected');
     const [dead] = await bus.deadLetters(host, 1);
     seen += JSON.stringify(dead?.headers ?? {});
-    await new Promise((r) => setTimeout(r, 300));
+    // The collecting queue gets the worker's events and notifications in the
+    // order they were published: once a marker published now has come, so has
+    // everything the worker published before it.
+    const marker = `marker-${uuid()}`;
+    const ch = await conn.createConfirmChannel();
+    ch.publish('hostwall.events', `${host}.test.marker`, Buffer.from(marker));
+    await ch.waitForConfirms();
+    await ch.close();
+    await eventually('the marker, behind everything the worker published', () => seen.includes(marker));
     for (const i of [attach, rbd]) seen += `${w.worker.store.withId(i)[0]?.args ?? ''}${w.worker.store.withId(i)[0]?.outcome ?? ''}`;
     expect(w.worker.store.withId(rbd)[0]?.args, 'the store keeps the args, redacted').to.contain('"keyring":"***"');
     expect(seen).to.contain('req-secret-1');

@@ -4,44 +4,19 @@
  * what the run itself put there. Against the real broker and real workers.
  */
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as amqp from 'amqplib';
 import { IntentClient } from '../../src/client/intent-client';
 import type { Transport } from '../../src/transport/transport';
-import { runCli, startWorkerProcess, type WorkerProcess } from '../support/worker-process';
-import { AMQP_URL, bigMetadata, connectTransport, uniqueHost, uuid } from '../support/worker';
+import { runCli, startWorkerProcess, stateDir, type WorkerProcess } from '../support/worker-process';
+import { depthReaches, queueDepth, withChannel } from '../support/broker';
+import { bigMetadata, connectTransport, uniqueHost, uuid } from '../support/worker';
 
 const FLAVOR = { vcpus: 1, memory_mb: 64, root_gb: 0 };
-
-async function withChannel<T>(fn: (ch: amqp.Channel) => Promise<T>): Promise<T> {
-  const conn = await amqp.connect(AMQP_URL);
-  try {
-    return await fn(await conn.createChannel());
-  } finally {
-    await conn.close();
-  }
-}
-
-const queueDepth = (queue: string) => withChannel(async (ch) => (await ch.checkQueue(queue)).messageCount);
-
-/** Polls the broker (no event says "a message landed in that queue"); bounded. */
-async function depthReaches(queue: string, n: number): Promise<number> {
-  let depth = await queueDepth(queue);
-  for (let i = 0; i < 200 && depth < n; i++) {
-    await new Promise((res) => setTimeout(res, 50));
-    depth = await queueDepth(queue);
-  }
-  return depth;
-}
 
 describe('hostwall replay reads a bounded source (real broker)', function () {
   this.timeout(120_000);
   let transport: Transport;
   let client: IntentClient;
   const workers: WorkerProcess[] = [];
-  const stateDir = () => ({ HOSTWALL_STATE_PATH: mkdtempSync(join(tmpdir(), 'hw-state-')), HOSTWALL_INSTANCES_PATH: join(tmpdir(), 'hw-inst') });
 
   before(async () => {
     transport = await connectTransport('test-replay-bounds');

@@ -4,33 +4,20 @@
  * dead letters re-sent after a fix succeed and leave the queue; the demo runs.
  */
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as amqp from 'amqplib';
 import { IntentClient } from '../../src/client/intent-client';
 import type { Transport } from '../../src/transport/transport';
-import { runCli, startWorkerProcess, type WorkerProcess } from '../support/worker-process';
-import { AMQP_URL, bigMetadata, connectTransport, uniqueHost, uuid } from '../support/worker';
+import { runCli, startWorkerProcess, stateDir, type WorkerProcess } from '../support/worker-process';
+import { depthReaches, queueDepth } from '../support/broker';
+import { eventually } from '../support/eventually';
+import { bigMetadata, connectTransport, uniqueHost, uuid } from '../support/worker';
 
 const FLAVOR = { vcpus: 1, memory_mb: 64, root_gb: 0 };
-
-async function queueDepth(queue: string): Promise<number> {
-  const conn = await amqp.connect(AMQP_URL);
-  try {
-    const ch = await conn.createChannel();
-    return (await ch.checkQueue(queue)).messageCount;
-  } finally {
-    await conn.close();
-  }
-}
 
 describe('hostwall replay', function () {
   this.timeout(180_000);
   let transport: Transport;
   let client: IntentClient;
   const workers: WorkerProcess[] = [];
-  const stateDir = () => ({ HOSTWALL_STATE_PATH: mkdtempSync(join(tmpdir(), 'hw-state-')), HOSTWALL_INSTANCES_PATH: join(tmpdir(), 'hw-inst') });
 
   before(async () => {
     transport = await connectTransport('test-replay');
@@ -66,12 +53,7 @@ describe('hostwall replay', function () {
     const lines = rest.stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: string; kind: string });
     expect(lines.filter((l) => l.status === 'sent').map((l) => l.kind)).to.include.members(['instance.pause', 'instance.power_off', 'volume.attach']);
     // The replayed calls' reply queues are gone; the worker applies them all the same. Wait until it has.
-    let after: unknown[] = [];
-    for (let i = 0; i < 100; i++) {
-      after = await stateOf();
-      if (JSON.stringify(after) === JSON.stringify(before)) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    const after = await eventually('the replayed intents applied', stateOf, (s) => JSON.stringify(s) === JSON.stringify(before));
     expect(after).to.deep.equal(before);
     expect(await fresh.stop()).to.equal(0);
   });
@@ -105,8 +87,7 @@ describe('hostwall replay', function () {
     // Oversize bodies are refused unread, so a caller could get no answer: cast it.
     await client.cast(host, 'instance.spawn', { instance_uuid: id, name: 'dlq-1', flavor: FLAVOR, metadata });
     const dlq = `hostwall.dead.${host}`;
-    for (let i = 0; i < 100 && (await queueDepth(dlq)) < 1; i++) await new Promise((res) => setTimeout(res, 50));
-    expect(await queueDepth(dlq)).to.equal(1);
+    expect(await depthReaches(dlq, 1)).to.equal(1);
     const listed = await runCli(['replay', '--dead-letters', '--host', host, '--dry-run']);
     expect(listed.stdout).to.contain('OVERSIZE');
     expect(await queueDepth(dlq), 'a dry run puts everything back').to.equal(1);
@@ -119,11 +100,7 @@ describe('hostwall replay', function () {
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stderr).to.contain('1 sent');
     expect(await queueDepth(dlq)).to.equal(0);
-    let state: unknown;
-    for (let i = 0; i < 100 && !state; i++) {
-      state = await client.call(host, 'instance.get_state', { instance_uuid: id }).catch(() => undefined);
-      if (!state) await new Promise((res) => setTimeout(res, 100));
-    }
+    const state = await eventually('the re-sent spawn applied', () => client.call(host, 'instance.get_state', { instance_uuid: id }));
     expect(state).to.deep.include({ power_state: 'running' });
     expect(await fixed.stop()).to.equal(0);
   });
@@ -137,7 +114,7 @@ describe('hostwall replay', function () {
     const missing = uuid();
     await client.call(host, 'instance.pause', { instance_uuid: missing }).catch(() => undefined);
     await client.cast(host, 'instance.spawn', { instance_uuid: uuid(), name: 'too-big', flavor: FLAVOR, metadata: bigMetadata() });
-    for (let i = 0; i < 100 && (await queueDepth(`hostwall.dead.${host}`)) < 1; i++) await new Promise((res) => setTimeout(res, 50));
+    await depthReaches(`hostwall.dead.${host}`, 1);
     const r = await runCli(['inspect', '--host', host, '--since', '-10m']);
     expect(r.code, r.stderr).to.equal(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);

@@ -1,6 +1,9 @@
 /**
  * The AMQP 0-9-1 transport against a real RabbitMQ (AMQP_URL, default the
- * local broker). Every test uses fresh names and deletes what it declared.
+ * local broker): what is particular to 0-9-1. What every transport must do
+ * (declare, publish, consume, settle, prefetch, reconnect) is in the
+ * conformance suite (conformance/amqp091.test.ts). Every test uses fresh
+ * names and deletes what it declared.
  */
 import { Socket } from 'node:net';
 import { expect } from 'chai';
@@ -10,7 +13,9 @@ import { publishProperties } from '../../src/transport/amqp091/publisher';
 import { wireArguments } from '../../src/transport/amqp091/declare';
 import { backoffDelayMs, withTimeout } from '../../src/transport/timing';
 import type { Topology } from '../../src/transport/transport';
-import { AMQP_URL, Admin, Inbox, json, LogTap, queueTopology, transportFor, uid } from './transport-fixtures.test';
+import { Admin, AMQP_URL, uid } from '../support/broker';
+import { Inbox } from '../support/inbox';
+import { json, LogTap, queueTopology, transportFor } from './transport-fixtures.test';
 
 describe('amqp091 transport (real broker)', function () {
   this.timeout(30000);
@@ -47,14 +52,6 @@ describe('amqp091 transport (real broker)', function () {
     return { q, x };
   };
 
-  it('declares a topology idempotently and publishes through its binding, confirmed', async () => {
-    const { q, x } = names();
-    await t.declare(queueTopology(q, { exchange: x }));
-    await t.declare(queueTopology(q, { exchange: x }));
-    expect(await t.publish(json(x, q, { n: 1 }))).to.equal('confirmed');
-    expect(await admin.messageCount(q)).to.equal(1);
-  });
-
   it('publishes with the AMQP properties oslo sets (content type/encoding, delivery_mode 2, priority 0, headers {}, expiration)', async () => {
     const { q } = names();
     await t.declare(queueTopology(q));
@@ -69,14 +66,6 @@ describe('amqp091 transport (real broker)', function () {
     expect(publishProperties(json('', q, 1))).to.not.have.property('expiration');
   });
 
-  it("resolves 'unroutable' for a mandatory publish nobody can receive, 'confirmed' without mandatory", async () => {
-    const { x } = names();
-    await t.declare({ exchanges: [{ name: x, type: 'topic', durable: false, autoDelete: false }], queues: [], bindings: [] });
-    expect(await t.publish(json(x, 'nobody', { n: 1 }, { mandatory: true }))).to.equal('unroutable');
-    expect(await t.publish(json('', `reply_${uid()}`, { n: 2 }, { mandatory: true }))).to.equal('unroutable');
-    expect(await t.publish(json(x, 'nobody', { n: 3 }))).to.equal('confirmed');
-  });
-
   it('matches returns to the right publish when routable and unroutable mandatory publishes interleave', async () => {
     const { q } = names();
     await t.declare(queueTopology(q));
@@ -84,33 +73,6 @@ describe('amqp091 transport (real broker)', function () {
       Array.from({ length: 20 }, (_, i) => t.publish(json('', i % 2 ? q : `missing-${uid()}`, { i }, { mandatory: true }))),
     );
     expect(results).to.deep.equal(Array.from({ length: 20 }, (_, i) => (i % 2 ? 'confirmed' : 'unroutable')));
-  });
-
-  it('rejects a publish to a missing exchange with a TransportError, then publishes again on a new channel', async () => {
-    const { q } = names();
-    await t.declare(queueTopology(q));
-    const err = await t.publish(json(`hw-missing-${uid()}`, 'k', {})).then(() => undefined, (e: unknown) => e);
-    expect(err).to.be.instanceOf(TransportError);
-    expect(String((err as Error).message)).to.match(/NOT_FOUND|channel closed/);
-    expect(await t.publish(json('', q, { after: true }))).to.equal('confirmed');
-  });
-
-  it('consumes with manual acks: ack removes, requeue redelivers with redelivered set', async () => {
-    const { q } = names();
-    await t.declare(queueTopology(q));
-    const inbox = new Inbox();
-    await t.consume([q], { prefetch: 10 }, inbox.push);
-    await t.publish(json('', q, { n: 1 }, { headers: { 'x-test': 'yes' } }));
-    const first = await inbox.next();
-    expect(first).to.deep.include({ queue: q, routingKey: q, exchange: '', contentType: 'application/json', redelivered: false });
-    expect(first.headers).to.deep.equal({ 'x-test': 'yes' });
-    expect(JSON.parse(first.body.toString())).to.deep.equal({ n: 1 });
-    await first.settle('requeue');
-    const again = await inbox.next();
-    expect(again.redelivered).to.equal(true);
-    await again.settle('ack');
-    await t.cancelConsumers();
-    expect(await admin.messageCount(q)).to.equal(0);
   });
 
   it('ignores a second settle of the same delivery (no unknown-delivery-tag channel kill)', async () => {
@@ -131,21 +93,6 @@ describe('amqp091 transport (real broker)', function () {
     expect(tap.lines.some((l) => /consumer channel closed/.test(l.msg))).to.equal(false);
   });
 
-  it('limits unsettled deliveries to the prefetch', async () => {
-    const { q } = names();
-    await t.declare(queueTopology(q));
-    for (let i = 0; i < 5; i++) await t.publish(json('', q, { i }));
-    const inbox = new Inbox();
-    await t.consume([q], { prefetch: 2 }, inbox.push);
-    const a = await inbox.next();
-    await inbox.next();
-    // The broker holds back what exceeds the prefetch: 3 stay ready in the queue.
-    expect(await admin.messageCount(q)).to.equal(3);
-    await a.settle('ack');
-    const c = await inbox.next();
-    expect(JSON.parse(c.body.toString())).to.deep.equal({ i: 2 });
-  });
-
   it('explains a declaration whose flags clash with the existing queue (406), and keeps working', async () => {
     const { q } = names();
     await t.declare(queueTopology(q));
@@ -160,20 +107,6 @@ describe('amqp091 transport (real broker)', function () {
     expect(err2.details).to.include({ argument: 'x-queue-type', broker_has: 'none' });
     // The refused topology is not remembered, and the transport still works.
     expect(await t.publish(json('', q, { ok: true }))).to.equal('confirmed');
-  });
-
-  it('re-declares and resumes when the broker cancels the consumer because its queue was deleted', async () => {
-    const { q, x } = names();
-    await t.declare(queueTopology(q, { exchange: x }));
-    const inbox = new Inbox();
-    await t.consume([q], { prefetch: 5 }, inbox.push);
-    const resumed = tap.next((m) => m === 'consumers resumed');
-    await admin.remove([q]);
-    await resumed;
-    expect(await t.publish(json(x, q, { after: 'resume' }))).to.equal('confirmed');
-    const m = await inbox.next();
-    expect(JSON.parse(m.body.toString())).to.deep.equal({ after: 'resume' });
-    await m.settle('ack');
   });
 
   it("sends a tick's burst of publishes and acks in one socket write, not one per frame", async () => {

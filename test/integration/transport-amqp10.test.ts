@@ -16,9 +16,9 @@ import { replyQueueTopology } from '../../src/oslo/topology';
 import { type Amqp091Transport, createAmqp091Transport } from '../../src/transport/amqp091';
 import { type Amqp10Options, type Amqp10Transport, createAmqp10Transport } from '../../src/transport/amqp10';
 import type { InboundMessage } from '../../src/transport/transport';
-import { addVhost, CTL, deleteVhost } from './conformance/broker';
-import { Inbox } from './conformance/inbox';
-import { Admin, AMQP_URL, json, LogTap, queueTopology, uid } from './transport-fixtures.test';
+import { Admin, AMQP_URL, addVhost, deleteVhost, RABBITMQCTL, uid } from '../support/broker';
+import { Inbox } from '../support/inbox';
+import { json, LogTap, queueTopology } from './transport-fixtures.test';
 
 const fast = { operationTimeoutMs: 5000, confirmTimeoutMs: 5000, reconnectMinMs: 100, reconnectMaxMs: 1000 };
 
@@ -46,7 +46,7 @@ describe('amqp10 transport start failures (real broker)', () => {
   });
 });
 
-(CTL ? describe : describe.skip)('amqp10 transport (RabbitMQ 3.x, rabbitmq_amqp1_0)', function () {
+(RABBITMQCTL ? describe : describe.skip)('amqp10 transport (RabbitMQ 3.x, rabbitmq_amqp1_0)', function () {
   this.timeout(60_000);
   const vhost = `hostwall_a10_${uid()}`;
   let url: string;

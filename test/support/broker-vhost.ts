@@ -3,19 +3,7 @@
  * does there (queues, closed connections, revoked permissions) touches no
  * other test, and deleting the vhost removes everything it made.
  */
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { AMQP_URL } from './worker';
-
-const run = promisify(execFile);
-const CTL = ['/usr/sbin/rabbitmqctl', '/usr/lib/rabbitmq/bin/rabbitmqctl'].find((p) => existsSync(p));
-
-export async function rabbitmqctl(...args: string[]): Promise<void> {
-  if (!CTL) throw new Error('rabbitmqctl not found (scripts/setup.sh installs rabbitmq-server)');
-  await run(CTL, ['-q', ...args], { timeout: 30_000 });
-}
+import { AMQP091_URL, rabbitmqctl, uid, urlWithVhost } from './broker';
 
 export interface TestVhost {
   name: string;
@@ -29,20 +17,22 @@ export interface TestVhost {
 }
 
 export async function createVhost(prefix: string): Promise<TestVhost> {
-  const name = `${prefix}-${randomBytes(4).toString('hex')}`;
+  const name = `${prefix}-${uid()}`;
   await rabbitmqctl('add_vhost', name);
   const allowGuest = async (allowed: boolean) => {
     if (allowed) await rabbitmqctl('set_permissions', '-p', name, 'guest', '.*', '.*', '.*');
     else await rabbitmqctl('clear_permissions', '-p', name, 'guest');
   };
   await allowGuest(true);
-  const u = new URL(AMQP_URL.replace(/^amqp(s?)10:/, 'amqp$1:'));
-  u.pathname = `/${encodeURIComponent(name)}`;
   return {
     name,
-    url: u.toString(),
+    url: urlWithVhost(AMQP091_URL, name),
     allowGuest,
-    closeConnections: () => rabbitmqctl('close_all_connections', '--vhost', name, 'hostwall test: connection closed on purpose'),
-    remove: () => rabbitmqctl('delete_vhost', name).catch(() => undefined),
+    closeConnections: async () => {
+      await rabbitmqctl('close_all_connections', '--vhost', name, 'hostwall test: connection closed on purpose');
+    },
+    remove: async () => {
+      await rabbitmqctl('delete_vhost', name).catch(() => undefined);
+    },
   };
 }

@@ -5,8 +5,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import * as amqp from 'amqplib';
-import { AMQP_URL } from './worker';
+import { withChannel } from './broker';
+import { Arrivals } from './inbox';
 
 export const DEBIAN_PYTHON = '/usr/bin/python3';
 
@@ -23,8 +23,7 @@ export interface PyPeer {
 export function startPython(script: string, env: Record<string, string>): PyPeer {
   if (!existsSync(DEBIAN_PYTHON)) throw new Error(`${DEBIAN_PYTHON} is missing: run scripts/setup.sh --test`);
   const child: ChildProcessWithoutNullStreams = spawn(DEBIAN_PYTHON, [script], { env: { ...process.env, ...env, PYTHONUNBUFFERED: '1' } });
-  const queue: Record<string, unknown>[] = [];
-  const waiters: ((v: Record<string, unknown>) => void)[] = [];
+  const lines = new Arrivals<Record<string, unknown>>();
   let err = '';
   child.stderr.on('data', (d: Buffer) => {
     err += d.toString();
@@ -36,30 +35,15 @@ export function startPython(script: string, env: Record<string, string>): PyPeer
     } catch {
       obj = { raw: line };
     }
-    const w = waiters.shift();
-    if (w) w(obj);
-    else queue.push(obj);
+    lines.push(obj);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     send: (obj) => child.stdin.write(`${JSON.stringify(obj)}\n`),
-    next: (timeoutMs = 30_000) => {
-      const q = queue.shift();
-      if (q) return Promise.resolve(q);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => {
-          const i = waiters.indexOf(done);
-          if (i >= 0) waiters.splice(i, 1);
-          reject(new Error(`python peer ${script}: no output in ${timeoutMs} ms; stderr:\n${err.slice(-3000)}`));
-        }, timeoutMs);
-        const done = (v: Record<string, unknown>) => {
-          clearTimeout(t);
-          resolve(v);
-        };
-        waiters.push(done);
-      });
-    },
-    drain: () => queue.splice(0),
+    next: (timeoutMs = 30_000) => lines.next(timeoutMs, 'output').catch(() => {
+      throw new Error(`python peer ${script}: no output in ${timeoutMs} ms; stderr:\n${err.slice(-3000)}`);
+    }),
+    drain: () => lines.drain(),
     close: async () => {
       child.stdin.end();
       const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -75,11 +59,22 @@ export function startPython(script: string, env: Record<string, string>): PyPeer
  * pool queue outlives the listener and keeps collecting notifications).
  */
 export async function deleteQueue(name: string): Promise<void> {
-  const conn = await amqp.connect(AMQP_URL).catch(() => undefined);
-  if (!conn) return;
-  conn.on('error', () => undefined);
-  const ch = await conn.createChannel();
-  ch.on('error', () => undefined);
-  await ch.deleteQueue(name).catch(() => undefined);
-  await conn.close().catch(() => undefined);
+  await withChannel((ch) => ch.deleteQueue(name)).catch(() => undefined);
+}
+
+/**
+ * What an oslo notification listener peer (compat/py/oslo_listener.py)
+ * printed about one instance, by event_type, once every `wanted` type has
+ * come (or `timeoutMs` has passed: the caller's assertion names what is
+ * missing). Notifications about other instances are passed over.
+ */
+export async function notificationsAbout(listener: PyPeer, instanceUuid: string, wanted: readonly string[], timeoutMs = 30_000): Promise<Map<string, Record<string, unknown>>> {
+  const seen = new Map<string, Record<string, unknown>>();
+  const deadline = Date.now() + timeoutMs;
+  while (wanted.some((w) => !seen.has(w)) && Date.now() < deadline) {
+    const n = await listener.next(timeoutMs);
+    const payload = n.payload as Record<string, Record<string, unknown>> | undefined;
+    if (payload?.['nova_object.data']?.uuid === instanceUuid) seen.set(String(n.event_type), n);
+  }
+  return seen;
 }

@@ -4,12 +4,13 @@
  * dead-letter queues are durable), so runs don't pile them up on the broker.
  */
 import * as amqp from 'amqplib';
-import { AMQP_URL, testHosts } from './worker';
+import { AMQP091_URL } from './broker';
+import { testHosts } from './worker';
 
 export const mochaHooks = {
   async afterAll(): Promise<void> {
     if (testHosts.size === 0) return;
-    const conn = await amqp.connect(AMQP_URL.replace(/^amqp(s?)10:\/\//, 'amqp$1://')).catch(() => undefined);
+    const conn = await amqp.connect(AMQP091_URL).catch(() => undefined);
     if (!conn) return;
     conn.on('error', () => undefined);
     try {

@@ -4,12 +4,19 @@
  * its process), a kill -9, or the CLI exactly as an operator runs it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AMQP_URL } from './worker';
 
 export const ROOT = join(__dirname, '..', '..', '..');
 export const BIN = join(ROOT, 'bin', 'hostwall');
+
+/** The environment of a worker with a state path (intent store) of its own. */
+export function stateDir(): Record<string, string> {
+  return { HOSTWALL_STATE_PATH: mkdtempSync(join(tmpdir(), 'hw-state-')), HOSTWALL_INSTANCES_PATH: join(tmpdir(), 'hw-inst') };
+}
 
 export interface WorkerProcess {
   child: ChildProcess;

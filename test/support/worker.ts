@@ -13,7 +13,9 @@ import type { Transport } from '../../src/transport/transport';
 import { openTransport } from '../../src/worker/connect';
 import { Worker } from '../../src/worker/worker';
 
-export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+import { AMQP_URL } from './broker';
+
+export { AMQP_URL };
 
 /** Hosts the tests made up; their queues are deleted when the run ends (root-hooks.ts). */
 export const testHosts = new Set<string>();

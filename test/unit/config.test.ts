@@ -7,7 +7,7 @@ import { configKey, iniKey, loadConfig, loadSettings, redactUrl, SETTINGS, type 
 import { ConfigError } from '../../src/errors';
 
 describe('config', () => {
-  it('has defaults that match DESIGN §7', () => {
+  it('has the documented defaults (test driver, exchange nova, transient queues, oslo\'s and Nova\'s limits)', () => {
     const c = loadConfig({ env: {} });
     expect(c).to.deep.include({ libvirtUri: 'test:///default', controlExchange: 'nova', queues: 'transient', concurrency: 64, maxConcurrentBuilds: 10 });
   });

@@ -18,7 +18,7 @@ function rejection(fn: () => unknown): RejectedError {
 }
 
 describe('intent schemas', () => {
-  it('registers every kind of DESIGN §3, the kinds Nova\'s adapter needs and host.intents, each with a reply schema', () => {
+  it('registers every kind of docs/design.md, the kinds Nova\'s adapter needs and host.intents, each with a reply schema', () => {
     expect(INTENT_KINDS).to.have.members([
       'instance.spawn', 'instance.destroy', 'instance.power_on', 'instance.power_off', 'instance.reboot',
       'instance.pause', 'instance.unpause', 'instance.suspend', 'instance.resume', 'instance.get_state',

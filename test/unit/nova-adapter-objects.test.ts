@@ -10,6 +10,7 @@ import {
 } from '../../src/adapters/nova';
 import { RejectedError } from '../../src/errors';
 import { loadNovaFixtures } from '../compat/nova-capture-fixtures';
+import { thrownBy } from '../support/failure';
 
 const fixtures = loadNovaFixtures();
 function args(file: string): Record<string, unknown> {
@@ -20,15 +21,7 @@ function args(file: string): Record<string, unknown> {
 type Primitive = Record<string, unknown> & { 'nova_object.data': Record<string, unknown> };
 const instanceOf = (file = 'start_instance.json') => args(file).instance as Primitive;
 
-function refusal(fn: () => unknown): RejectedError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof RejectedError) return err;
-    throw err;
-  }
-  throw new Error('expected a RejectedError');
-}
+const refusal = (fn: () => unknown): RejectedError => thrownBy(RejectedError, fn);
 
 describe('Nova objects: decoding primitives', () => {
   it('decodes a real Instance 2.7 with its Flavor 1.2 and info cache network_info JSON', () => {

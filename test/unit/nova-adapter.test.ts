@@ -11,6 +11,7 @@ import { HostwallError, RejectedError } from '../../src/errors';
 import { type Intent, lockKeysOf, REGISTRY } from '../../src/intents';
 import { parseRpcRequest } from '../../src/oslo/rpc-request';
 import { loadNovaFixtures, type NovaFixture } from '../compat/nova-capture-fixtures';
+import { thrownBy } from '../support/failure';
 
 // The fixed ids of test/compat/py/nova_objects_fixture.py.
 const INSTANCE = 'a3b8e0f2-5c1d-4e6f-9a7b-2c3d4e5f6a7b';
@@ -36,15 +37,7 @@ function replay(f: NovaFixture, facts: NovaLookups = FACTS): NovaAdapted {
   return adaptNovaRequest({ method: req.method, version: req.version, args: req.args, context: req.context, uniqueId: req.uniqueId }, facts);
 }
 
-function refusal(fn: () => unknown): RejectedError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof RejectedError) return err;
-    throw err;
-  }
-  throw new Error('expected a RejectedError');
-}
+const refusal = (fn: () => unknown): RejectedError => thrownBy(RejectedError, fn);
 
 function only(a: NovaAdapted): Intent {
   expect(a.intents, JSON.stringify(a.intents)).to.have.length(1);

@@ -13,6 +13,7 @@ import { LearntBindings } from '../../src/host-state/learnt-bindings';
 import { attachVolume, reserveDevice } from '../../src/dispatch/volume-devices';
 import { type IntentArgs, RecordedIntents, RecordedIntentsPage, validateIntent } from '../../src/intents';
 import { IntentStore } from '../../src/store/intent-store';
+import { rejectionOf } from '../support/failure';
 
 const UUID = '8f0e5c1a-2b3d-4e5f-8a9b-0c1d2e3f4a5b';
 const INFO = { driver_volume_type: 'local', data: { device_path: '/dev/null' } };
@@ -39,15 +40,7 @@ function fakeDriver(disks: string[]): Driver & { attached: { volume_id: string; 
 const reserveArgs = (over: Record<string, unknown>) => validateIntent('volume.reserve_device', '1.0', { instance_uuid: UUID, ...over }).args as IntentArgs<'volume.reserve_device'>;
 const attachArgs = (over: Record<string, unknown>) => validateIntent('volume.attach', '1.1', { instance_uuid: UUID, connection_info: INFO, ...over }).args as IntentArgs<'volume.attach'>;
 
-async function failure(p: Promise<unknown>): Promise<IntentFailure> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof IntentFailure) return err;
-    throw err;
-  }
-  throw new Error('expected an IntentFailure');
-}
+const failure = (p: Promise<unknown>): Promise<IntentFailure> => rejectionOf(IntentFailure, p);
 
 describe('Nova dispatch: device-name reservations (reserve_block_device_name)', () => {
   it('never gives two reservations of one guest the same name, counting the root disk and the attached volumes', async () => {

@@ -5,7 +5,7 @@ import {
   decodeOsloBody, encodeOsloBody, envelopeJson, isEnvelopeVersionCompatible, pythonJson,
 } from '../../src/oslo/envelope';
 
-/** The call captured from a real oslo.messaging 14.0.3 client (SPEC §5.1). */
+/** The call captured from a real oslo.messaging 14.0.3 client (docs/oslo-wire.md#requests). */
 const CAPTURED_CALL =
   '{"oslo.version": "2.0", "oslo.message": "{\\"method\\": \\"add\\", \\"args\\": {\\"a\\": 2, \\"b\\": 40}, \\"version\\": \\"5.0\\", ' +
   '\\"_msg_id\\": \\"7ed942756f2b4d08829b0aa2215b5619\\", \\"_reply_q\\": \\"reply_24ce308e769d4ada8e59109942760455\\", ' +

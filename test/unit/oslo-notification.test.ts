@@ -5,7 +5,7 @@ import {
   sanitizeNotificationContext,
 } from '../../src/oslo/notification';
 
-/** A messagingv2 notification captured from a real oslo.messaging 14.0.3 notifier (SPEC §7). */
+/** A messagingv2 notification captured from a real oslo.messaging 14.0.3 notifier (docs/oslo-wire.md#notifications). */
 const CAPTURED =
   '{"oslo.version": "2.0", "oslo.message": "{\\"message_id\\": \\"2cff1428-3104-4252-8ab9-0b8ef52fdcc3\\", \\"publisher_id\\": \\"compute.host1\\", ' +
   '\\"event_type\\": \\"compute.instance.create.end\\", \\"priority\\": \\"INFO\\", \\"payload\\": {\\"instance_id\\": \\"abc\\"}, ' +

@@ -6,7 +6,7 @@ import {
   CallReplies, decodeRpcReply, encodeFinalReply, encodeHeartbeat, heartbeatIntervalMs, replyOutbound,
 } from '../../src/oslo/rpc-reply';
 
-/** A success reply captured from a real oslo.messaging 14.0.3 server (SPEC §5.3). */
+/** A success reply captured from a real oslo.messaging 14.0.3 server (docs/oslo-wire.md#replies). */
 const CAPTURED_REPLY =
   '{"oslo.version": "2.0", "oslo.message": "{\\"result\\": 42, \\"failure\\": null, \\"ending\\": true, ' +
   '\\"_msg_id\\": \\"7ed942756f2b4d08829b0aa2215b5619\\", \\"_unique_id\\": \\"86614db2a73c476e94079c13309d5c2b\\"}"}';

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { RejectedError } from '../../src/errors';
 import { decodeOsloBody, encodeOsloBody, type OsloMessage } from '../../src/oslo/envelope';
 import { encodeRpcRequest, parseRpcRequest, RpcRequestSchema, rpcRoute } from '../../src/oslo/rpc-request';
+import { thrownBy } from '../support/failure';
 
 const PY = '/usr/bin/python3';
 const CODEC = join(__dirname, '..', '..', '..', 'test', 'compat', 'py', 'oslo_codec.py');
@@ -16,15 +17,7 @@ function oslo(requests: Record<string, unknown>[]): Record<string, unknown>[] {
   return out.trim().split('\n').slice(1).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-function rejection(fn: () => unknown): RejectedError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof RejectedError) return err;
-    throw err;
-  }
-  throw new Error('expected a RejectedError');
-}
+const rejection = (fn: () => unknown): RejectedError => thrownBy(RejectedError, fn);
 
 describe('oslo RPC request', () => {
   it('parses a captured 14.0.3 call: fields, call details and the context rebuilt from _context_*', () => {

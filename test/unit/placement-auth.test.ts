@@ -1,7 +1,7 @@
 /**
  * Keystone v3 password auth of the Placement client against a local
  * node:http server standing in for Keystone: there is no Keystone in Debian's
- * test set-up here (the control plane of ../shared/nova runs without one), so
+ * test set-up here (the control plane of scripts/nova-control-plane.sh runs without one), so
  * the stand-in answers as Keystone's v3 API documents (201, X-Subject-Token,
  * token.expires_at, token.catalog). Another stand-in plays Placement and
  * accepts only the tokens the test says.

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { RejectedError } from '../../src/errors';
 import { IssuerPolicy } from '../../src/policy/issuer-policy';
 import { SIGNATURE_HEADERS, signatureHeaders, signatureOf } from '../../src/policy/signature';
+import { thrownBy } from '../support/failure';
 
 const body = Buffer.from('{"oslo.version": "2.0", "oslo.message": "{}"}');
 const KEY = 'nova-secret-0123456789';
@@ -9,14 +10,9 @@ const RK = 'compute.h1';
 const creds = (o: { headers?: Record<string, unknown>; userId?: string; claimed?: string; routingKey?: string } = {}) => ({ body, headers: o.headers ?? {}, userId: o.userId, claimed: o.claimed, routingKey: o.routingKey ?? RK });
 
 function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).to.be.instanceOf(RejectedError);
-    expect((err as RejectedError).code).to.equal('ISSUER_REFUSED');
-    return (err as Error).message;
-  }
-  throw new Error('expected ISSUER_REFUSED');
+  const err = thrownBy(RejectedError, fn);
+  expect(err.code).to.equal('ISSUER_REFUSED');
+  return err.message;
 }
 
 describe('policy: issuers', () => {

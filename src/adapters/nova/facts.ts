@@ -4,7 +4,7 @@
  * nova-compute completes Nova's requests by calling other services' REST APIs
  * from the host: it binds ports in Neutron (and only then learns their MAC,
  * VIF type and bridge), and it asks Cinder's attachment_update for a volume's
- * connection_info. hostwall does not call those APIs (DESIGN: Neutron and
+ * connection_info. hostwall does not call those APIs (docs/design.md#novas-compute-api: Neutron and
  * Cinder are clients of the wall, not servers it calls), so those facts must
  * reach it some other way: a port.plug or volume intent from Neutron/Cinder
  * the worker remembers, an operator's relay, or the instance's own network

@@ -5,7 +5,7 @@
  * async calls run on whichever libuv pool thread is free, so the only
  * reliable error is the connection's copy (virConnCopyLastError). It belongs
  * to the last failed call on that connection, so each connection runs one
- * call at a time and reads the error before the next call starts (FACTS.md:
+ * call at a time and reads the error before the next call starts (docs/libvirt.md#errors-and-threads:
  * 63 of 64 concurrent failures got another call's error unserialized, 0
  * serialized). Parallelism comes from several connections.
  *
@@ -24,7 +24,7 @@
  * In-process drivers (test:///...) are called inline, on the JS thread: the
  * test driver works on memory and a call takes ~1.5 us there, while a trip
  * through libuv's pool costs ~30 us of latency and ~20 us of JS-thread CPU
- * (FACTS.md; the pool hop was 28 % of the worker's CPU in `npm run bench`).
+ * (docs/libvirt.md#errors-and-threads; the pool hop was 28 % of the worker's CPU in `npm run bench`).
  * Inline is safe from the lock the koffi note in ffi.ts warns about:
  * libvirt's event thread drops the event-state lock while a callback runs
  * (object_event.c, virObjectEventStateDispatchFunc) and holds no domain or

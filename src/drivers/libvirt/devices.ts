@@ -136,7 +136,7 @@ async function removeDevice(
     // hot-unplug through ACPI). libvirt waits ~5 s for that and then returns
     // with the unplug still pending; a guest that is busy, paused or still
     // booting answers later, and one that ignores the request keeps the
-    // device (FACTS.md). So wait a while longer, as Nova waits
+    // device (docs/libvirt.md#detach-and-shutdown-on-qemu). So wait a while longer, as Nova waits
     // device_detach_timeout, and say live:false only past that.
     return waitReleased(c, dom, stillLive, s.detachTimeoutMs, signal);
   }

@@ -78,7 +78,7 @@ export interface LibvirtDriverOptions {
    * watch(): ms between the listings that catch changes whose events were
    * missed (a daemon restart; the test driver sends none for reboot). Each
    * lists every guest on the watch's own connection: ~7 ms per 1,000 guests
-   * (FACTS.md). 0 turns them off. Default 60000 (Nova's own power-state
+   * (docs/libvirt.md#events). 0 turns them off. Default 60000 (Nova's own power-state
    * sync runs every 600 s).
    */
   watchReconcileMs?: number;
@@ -88,7 +88,7 @@ export interface LibvirtDriverOptions {
    * is not a shutdown. Nova holds 15 s for hypervisors whose guest reboot is
    * a stop and a start; on libvirt/QEMU a guest's own reboot never stops the
    * domain, and an operator's `virsh destroy; virsh start` restarts a TCG
-   * guest in ~0.9 s (FACTS.md), so a real shutdown reaches Nova 10 s sooner.
+   * guest in ~0.9 s (docs/libvirt.md#measured-figures), so a real shutdown reaches Nova 10 s sooner.
    * Default 5000.
    */
   watchStopDelayMs?: number;

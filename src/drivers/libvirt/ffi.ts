@@ -1,7 +1,7 @@
 /**
  * A thin koffi binding over Debian's libvirt.so.0: only the functions the
  * driver uses, opaque pointer types per libvirt object, and the error plumbing
- * FACTS.md asks for. Typed, serialized use of these functions is in
+ * docs/libvirt.md#errors-and-threads asks for. Typed, serialized use of these functions is in
  * connection.ts; nothing else should call them directly.
  *
  * Contracts:
@@ -85,7 +85,7 @@ export const Flags = {
 // virDomainEventID: only the lifecycle event is used.
 export const EVENT_ID_LIFECYCLE = 0;
 
-/** 64-bit values arrive as number or bigint depending on size (FACTS.md). */
+/** 64-bit values arrive as number or bigint depending on size (docs/libvirt.md#values-and-pointers). */
 export function toNumber(v: number | bigint): number {
   return typeof v === 'bigint' ? Number(v) : v;
 }
@@ -211,7 +211,7 @@ export function libvirt(): Bindings {
   }, koffi.pointer(b.errorFunc));
   silentHandler = koffi.register(() => {}, koffi.pointer(b.errorFunc));
   b.fn.setErrorFunc(null, globalHandler);
-  // Before any connection opens (FACTS.md): connections opened earlier
+  // Before any connection opens (docs/libvirt.md#events): connections opened earlier
   // cannot deliver events. A remote connection opened after this also
   // answers the daemon's keepalive only while the loop runs, so every
   // connection keeps the loop running while it is open (connection.ts).

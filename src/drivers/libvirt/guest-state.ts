@@ -40,7 +40,7 @@ export async function guestState(c: Connection, dom: DomainPtr): Promise<GuestSt
 
 /**
  * Every guest, with a handful of listings instead of a call per guest
- * (FACTS.md: ~7 ms for 1,000 guests this way, ~45 ms per-guest). Only guests
+ * (docs/libvirt.md#events: ~7 ms for 1,000 guests this way, ~45 ms per-guest). Only guests
  * in an unusual state (crashed, shutting down, pmsuspended) cost a call each.
  * A guest changing state between listings may show its older state; the
  * next listing corrects it.

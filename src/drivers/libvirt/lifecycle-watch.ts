@@ -9,7 +9,7 @@
  *   none for reboot or reset; over libvirtd the same (measured).
  * - Reconciliation every reconcileIntervalMs: events can be missed (a daemon
  *   restart, a driver that sends none). Listing all guests costs ~7 ms per
- *   1,000 (FACTS.md).
+ *   1,000 (docs/libvirt.md#events).
  * - A lost connection (libvirt's close callback: daemon gone, or 3 missed
  *   keepalives 5 s apart) or a failed listing: the connection is dropped and
  *   reopened with backoff (0.5 s doubling to 30 s), at once when the

@@ -44,7 +44,7 @@ interface PublishChannel {
 
 const JSON_TYPE = /^application\/json\b/i;
 
-/** The AMQP properties oslo.messaging (kombu) sets on every publish (SPEC §4). */
+/** The AMQP properties oslo.messaging (kombu) sets on every publish (docs/oslo-wire.md#message-properties). */
 export function publishProperties(msg: OutboundMessage): Options.Publish {
   const props: Options.Publish = {
     contentType: msg.contentType,

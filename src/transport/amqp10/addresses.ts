@@ -5,7 +5,7 @@
  * into the address strings of one family.
  *
  * - rabbitmq3 (the rabbitmq_amqp1_0 plugin of 3.x, "v1" addresses; measured on
- *   3.10.8, SPEC §9.2):
+ *   3.10.8, docs/oslo-wire.md#amqp-10-addresses):
  *     exchange X, key K → target `/exchange/X/K`   (one link per X/K)
  *     default exchange, key Q → target `/queue`, subject Q (one link for all
  *                        replies; the plugin declares nothing for this form)
@@ -84,7 +84,7 @@ const rabbitmq3: AddressBook = {
   releasedMeansUnroutable: false,
   target(exchange, routingKey) {
     if (routingKey === '') {
-      // The poison bug (SPEC §9.2): an exchange target without a key. There is no safe spelling of "" in v1.
+      // The poison bug (docs/oslo-wire.md#amqp-10-addresses): an exchange target without a key. There is no safe spelling of "" in v1.
       refuse(
         `publishing to exchange "${exchange}" with an empty routing key is refused over AMQP 1.0 on RabbitMQ 3.x ` +
           '(it would close the connection of every 0-9-1 consumer of the message); use a non-empty key',

@@ -1,7 +1,7 @@
 /**
  * The transport's messages ↔ AMQP 1.0 messages (rhea's shape).
  *
- * Outbound, as oslo needs it over RabbitMQ (SPEC §4, §9.2): the body in ONE
+ * Outbound, as oslo needs it over RabbitMQ (docs/oslo-wire.md#amqp-10-addresses): the body in ONE
  * `data` section (an amqp-value body reaches 0-9-1 consumers AMQP-encoded and
  * oslo drops it), content_type and content_encoding set, durable (→
  * delivery_mode 2), priority 0, ttl = expirationMs (→ `expiration`), subject =

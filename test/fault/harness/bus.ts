@@ -4,11 +4,13 @@
  * to a host's queue, oslo-enveloped intents, an event log of one host's
  * native events, and reading a host's dead-letter queue.
  */
+import { randomUUID } from 'node:crypto';
 import * as amqp from 'amqplib';
 import { parseEvent, type HostwallEvent } from '../../../src/events/schemas';
 import { envelopeJson } from '../../../src/oslo/envelope';
 import { encodeRpcRequest } from '../../../src/oslo/rpc-request';
 import { deadLetterQueueName } from '../../../src/oslo/wire/oslo-wire';
+import { Seen } from '../../support/seen';
 
 export interface RawPublish {
   exchange?: string;
@@ -23,31 +25,24 @@ export interface DeadLetter {
 }
 
 export class EventLog {
-  readonly events: HostwallEvent[] = [];
+  private readonly arrived = new Seen<HostwallEvent>();
   /** Bodies the worker published that its own event schemas refuse (a defect: hostile tests assert none). */
   readonly invalid: { body: string; error: string }[] = [];
-  private waiters: { pred: (e: HostwallEvent) => boolean; resolve: (e: HostwallEvent) => void }[] = [];
+
+  get events(): HostwallEvent[] {
+    return this.arrived.items;
+  }
 
   push(e: HostwallEvent): void {
-    this.events.push(e);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.pred(e)) return true;
-      w.resolve(e);
-      return false;
-    });
+    this.arrived.push(e);
   }
 
   /** The first event (already seen or still to come) that matches. */
   waitFor(pred: (e: HostwallEvent) => boolean, timeoutMs = 15_000, what = 'event'): Promise<HostwallEvent> {
-    const seen = this.events.find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-      this.waiters.push({ pred, resolve: (e) => { clearTimeout(t); resolve(e); } });
-    });
+    return this.arrived.waitFor(pred, timeoutMs, () => `timed out after ${timeoutMs} ms waiting for ${what}`);
   }
 
-  /** Resolves when `count()` reaches `n` (polled on every event). */
+  /** Resolves when `count()` reaches `n` (asked every 50 ms: a count may depend on more than this log). */
   async until(count: () => number, n: number, timeoutMs: number, what: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (count() < n) {
@@ -112,6 +107,20 @@ export class TestBus {
     const { body, uniqueId } = this.intentBody(kind, args, o);
     await this.publish({ routingKey: `compute.${host}`, body, properties: { contentType: 'application/json', contentEncoding: 'utf-8', headers: o.headers ?? {} } });
     return uniqueId;
+  }
+
+  /**
+   * Resolves once the host has published all it will about `instanceUuid`
+   * for the messages sent so far: a harmless intent (the detach of a volume
+   * never attached: it fails DEVICE_NOT_FOUND and changes nothing) goes to
+   * the host's queue behind them, redeliveries included, and into the
+   * instance's lane behind theirs, so its outcome comes after anything they
+   * cause. What a test would otherwise wait a fixed time for ("nothing more
+   * must come") is then known to have come or never to come.
+   */
+  async settled(host: string, log: EventLog, instanceUuid: string): Promise<void> {
+    const marker = await this.cast(host, 'volume.detach', { instance_uuid: instanceUuid, volume_id: `marker-${randomUUID()}` });
+    await log.waitFor((e) => e.intent_id === marker && (e.event === 'intent.succeeded' || e.event === 'intent.failed'), 15_000, 'the marker intent\'s outcome');
   }
 
   /** Wait until the host's dead-letter queue holds `n` messages, then take them all. */

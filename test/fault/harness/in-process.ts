@@ -16,7 +16,9 @@ import { createAmqp091Transport } from '../../../src/transport/amqp091';
 import type { Transport } from '../../../src/transport/transport';
 import { Worker } from '../../../src/worker/worker';
 
-export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+import { AMQP_URL } from '../../support/broker';
+
+export { AMQP_URL };
 
 export interface HostWorker {
   worker: Worker;

@@ -1,39 +1,11 @@
 /**
- * The broker side of the conformance suite: a vhost of the suite's own (so
- * `rabbitmqctl close_all_connections --vhost` touches nobody else), and the
- * factories that build each transport for it.
+ * The transports of the conformance suite: the factories that build each
+ * one for the suite's own vhost (test/support/broker.ts makes it, so
+ * `rabbitmqctl close_all_connections --vhost` touches nobody else).
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { createAmqp091Transport, type TransportLog } from '../../../src/transport/amqp091';
 import { createAmqp10Transport } from '../../../src/transport/amqp10';
 import type { Transport } from '../../../src/transport/transport';
-import { AMQP_URL } from '../transport-fixtures.test';
-
-const run = promisify(execFile);
-export const CTL = ['/usr/sbin/rabbitmqctl', '/usr/lib/rabbitmq/bin/rabbitmqctl'].find((p) => existsSync(p));
-
-export async function ctl(...args: string[]): Promise<void> {
-  if (!CTL) throw new Error('rabbitmqctl not found');
-  await run(CTL, ['-q', ...args]);
-}
-
-export function urlWithVhost(base: string, vhost: string): string {
-  const u = new URL(base);
-  u.pathname = `/${encodeURIComponent(vhost)}`;
-  return u.toString();
-}
-
-export async function addVhost(vhost: string): Promise<string> {
-  await ctl('add_vhost', vhost);
-  await ctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*');
-  return urlWithVhost(AMQP_URL, vhost);
-}
-
-export async function deleteVhost(vhost: string): Promise<void> {
-  await ctl('delete_vhost', vhost).catch(() => undefined);
-}
 
 /** A transport as the suite drives it: the interface, plus how many connections it made. */
 export type ConformantTransport = Transport & { readonly connectionGeneration: number };

@@ -1,6 +1,6 @@
 /**
  * The duties that make a hostwall worker the compute host of an unmodified
- * Nova (DESIGN §8), as a worker companion (worker/companion.ts):
+ * Nova (docs/nova-compute-host.md), as a worker companion (worker/companion.ts):
  *
  * start (before the worker consumes, as nova-compute registers before its
  * RPC server starts): wait for a conductor (ping), find or create the

@@ -1,6 +1,6 @@
 /**
  * The versions a Zed (26.x) nova-compute speaks upward, as captured from
- * Debian's python3-nova 26.2.2 (../shared/nova/upward/): the conductor RPC
+ * Debian's python3-nova 26.2.2 (test/fixtures/nova-upward/): the conductor RPC
  * API it calls, the service version it registers, and the object version
  * manifest it sends with every class action (the conductor backports results
  * to these versions, so hostwall reads exactly what a Zed compute would).

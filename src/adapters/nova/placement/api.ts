@@ -1,7 +1,7 @@
 /**
  * One typed function per Placement request hostwall makes, each at the
  * microversion nova-compute (Zed) uses for it (nova/scheduler/client/report.py;
- * the captured traffic in ../shared/nova/upward/). A function returns the
+ * the captured traffic in test/fixtures/nova-upward/). A function returns the
  * parsed reply, `undefined` where a 404 is an expected answer, and otherwise
  * throws a PlacementError; a 409 generation conflict on a write is
  * GENERATION_CONFLICT, which the caller retries after reading again.
