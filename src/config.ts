@@ -81,6 +81,7 @@ export const SETTINGS = {
   amqp10QueueTargetTemplate: { env: 'HOSTWALL_AMQP10_QUEUE_TARGET_TEMPLATE', envAlias: 'HOSTWALL_AMQP10_QUEUE_TARGET', schema: z.string(), default: '', help: 'generic AMQP 1.0: target address of a publish to a queue ("" = {routingKey})' },
   amqp10SourceTemplate: { env: 'HOSTWALL_AMQP10_SOURCE_TEMPLATE', envAlias: 'HOSTWALL_AMQP10_SOURCE', schema: z.string(), default: '', help: 'generic AMQP 1.0: source address of a queue ("" = {queue})' },
   amqp10AdminUrl: { env: 'HOSTWALL_AMQP10_ADMIN_URL', schema: z.union([z.literal(''), brokerUrl('amqp091')]), show: redactUrl, default: '', help: 'AMQP 0-9-1 URL used to declare topology when the bus is AMQP 1.0 ("" = the same broker over amqp(s)://)' },
+  libvirtVirtType: { env: 'HOSTWALL_LIBVIRT_VIRT_TYPE', schema: z.enum(['auto', 'kvm', 'qemu']), default: 'auto', help: 'domain type of qemu:// guests (Nova: [libvirt] virt_type): kvm, qemu (TCG, no hardware acceleration: for hosts whose KVM is missing or, nested, cannot run the guest), auto = kvm when /dev/kvm is usable, else qemu' },
   libvirtUri: { env: 'HOSTWALL_LIBVIRT_URI', schema: z.string().min(1), default: 'test:///default', help: 'libvirt URI; test:///default is in-process and forgets everything when the worker exits' },
   controlExchange: { env: 'HOSTWALL_CONTROL_EXCHANGE', schema: z.string().min(1).max(255), default: 'nova', help: 'oslo control exchange (Nova uses "nova")' },
   topic: { env: 'HOSTWALL_TOPIC', schema: z.string().min(1).max(255), default: 'compute', help: 'oslo RPC topic served' },

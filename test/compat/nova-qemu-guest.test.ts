@@ -26,7 +26,7 @@ import { type EventLog, TestBus } from '../fault/harness/bus';
 import { DEBIAN_PYTHON, type PyPeer, startPython } from '../support/python';
 import { tinyGuestImage } from '../support/tiny-guest/build';
 import { count, guestLines, waitForConsole } from '../support/tiny-guest/console';
-import { QEMU_URI, qemuReadableDir, stateWithReason, whyNoQemu } from '../support/tiny-guest/qemu';
+import { GUEST_VIRT_TYPE, QEMU_URI, qemuReadableDir, stateWithReason, whyNoQemu } from '../support/tiny-guest/qemu';
 import { AMQP_URL, startWorker, uuid } from '../support/worker';
 
 const PY = path.join(__dirname, '..', '..', '..', 'test', 'compat', 'py');
@@ -80,7 +80,7 @@ describe('compat: Debian\'s real Nova ComputeAPI boots, reboots and stops a Linu
     const { cacheName } = await novaImageCacheName();
     await fs.mkdir(path.join(instances, '_base'), { recursive: true });
     await fs.copyFile(image.path, path.join(instances, '_base', cacheName));
-    ({ worker, config: { host } } = await startWorker({ libvirtUri: QEMU_URI, instancesPath: instances }));
+    ({ worker, config: { host } } = await startWorker({ libvirtUri: QEMU_URI, libvirtVirtType: GUEST_VIRT_TYPE, instancesPath: instances }));
     bus = await TestBus.connect(AMQP_URL);
     events = await bus.eventLog(host);
     nova = startPython(path.join(PY, 'nova_compute_client.py'), { AMQP_URL, NOVA_HOST: host, INSTANCE_ID: String(randomInt(100_000, 1_000_000)), ...ids });

@@ -16,6 +16,7 @@ import type { GuestChange } from '../../src/drivers/driver';
 import { IntentFailure } from '../../src/errors';
 import { type LibvirtDriver, openLibvirtDriver } from '../../src/drivers/libvirt/driver';
 import { childAttr, childText, findElements } from '../../src/drivers/libvirt/xml';
+import { GUEST_VIRT_TYPE } from '../support/tiny-guest/qemu';
 
 const serials = (xml: string) => findElements(xml, 'disk').map((d) => childText(d.text, 'serial'));
 const macs = (xml: string) => findElements(xml, 'interface').map((i) => childAttr(i.text, 'mac', 'address'));
@@ -36,7 +37,7 @@ describe('libvirt driver on qemu:///system (when available)', function () {
     // libvirtd answers qemu:///system even without QEMU installed; guests then cannot start.
     if (!(await fs.stat('/usr/bin/qemu-system-x86_64').catch(() => undefined))) this.skip();
     try {
-      driver = await openLibvirtDriver({ uri: 'qemu:///system', connections: 2, instancesPath: '/unused' });
+      driver = await openLibvirtDriver({ uri: 'qemu:///system', virtType: GUEST_VIRT_TYPE, connections: 2, instancesPath: '/unused' });
     } catch {
       this.skip();
     }
@@ -46,7 +47,7 @@ describe('libvirt driver on qemu:///system (when available)', function () {
     await driver.close();
     // Volumes are made beside the instances: allow that directory as a disk root.
     // No guest here ever releases an unplugged device: waiting Nova's 20 s for it would only slow the tier.
-    driver = await openLibvirtDriver({ uri: 'qemu:///system', connections: 2, instancesPath: path.join(dir, 'instances'), hostPathAllow: [dir], deviceDetachTimeoutMs: 500 });
+    driver = await openLibvirtDriver({ uri: 'qemu:///system', virtType: GUEST_VIRT_TYPE, connections: 2, instancesPath: path.join(dir, 'instances'), hostPathAllow: [dir], deviceDetachTimeoutMs: 500 });
   });
 
   afterEach(async () => {

@@ -23,7 +23,7 @@ import type { Worker } from '../../src/worker/worker';
 import { type EventLog, TestBus } from '../fault/harness/bus';
 import { tinyGuestImage } from '../support/tiny-guest/build';
 import { count, counters, guestLines, typeOnConsole, waitForConsole } from '../support/tiny-guest/console';
-import { QEMU_URI, qemuReadableDir, stateWithReason, whyNoQemu } from '../support/tiny-guest/qemu';
+import { GUEST_VIRT_TYPE, QEMU_URI, qemuReadableDir, stateWithReason, whyNoQemu } from '../support/tiny-guest/qemu';
 import { AMQP_URL, connectTransport, startWorker, uuid } from '../support/worker';
 
 /** The default allow-list for file-backed volumes (README, Guarantees); each run uses a directory of its own in it. */
@@ -60,7 +60,7 @@ describe('a Linux guest under QEMU, driven by intents', function () {
     figures.image_s = (Date.now() - started) / 1000;
     dir = await qemuReadableDir('hostwall-guest-');
     volumes = await qemuReadableDir('guest-', VOLUME_ROOT);
-    ({ worker, config: { host } } = await startWorker({ libvirtUri: QEMU_URI, instancesPath: path.join(dir, 'instances') }, { deviceDetachTimeoutMs: DETACH_TIMEOUT_MS }));
+    ({ worker, config: { host } } = await startWorker({ libvirtUri: QEMU_URI, libvirtVirtType: GUEST_VIRT_TYPE, instancesPath: path.join(dir, 'instances') }, { deviceDetachTimeoutMs: DETACH_TIMEOUT_MS }));
     transport = await connectTransport('test-qemu-guest');
     client = new IntentClient(transport, { controlExchange: 'nova' });
     bus = await TestBus.connect(AMQP_URL);

@@ -105,6 +105,10 @@ describe('libvirt domain XML', () => {
     expect(domainTypeForUri('test+unix:///default', true)).to.equal('test');
     expect(domainTypeForUri('qemu:///system', true)).to.equal('kvm');
     expect(domainTypeForUri('qemu+ssh://h/system', false)).to.equal('qemu');
+    // The operator's virt type (Nova's [libvirt] virt_type) wins over /dev/kvm's presence, and never changes a test:// URI.
+    expect(domainTypeForUri('qemu:///system', true, 'qemu')).to.equal('qemu');
+    expect(domainTypeForUri('qemu:///system', false, 'kvm')).to.equal('kvm');
+    expect(domainTypeForUri('test:///default', true, 'qemu')).to.equal('test');
     expect(() => domainTypeForUri('xen:///', false)).to.throw(/unsupported/);
   });
 

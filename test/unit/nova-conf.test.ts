@@ -61,12 +61,12 @@ describe('nova-compute.conf as hostwall settings', () => {
   it("maps Nova's keys onto the worker's settings and the compute host's, and lists the keys it does not use", () => {
     const nova = readNovaConf(loadIniFiles([file('nova-compute.conf', COMPUTE_CONF)]));
     const config = loadConfig({ env: {}, layers: nova.layers });
-    expect(config).to.include({ host: 'compute-7', statePath: '/srv/nova', instancesPath: '/srv/nova/instances', notificationFormat: 'both', novaNotifications: true });
+    expect(config).to.include({ host: 'compute-7', statePath: '/srv/nova', instancesPath: '/srv/nova/instances', notificationFormat: 'both', novaNotifications: true, libvirtVirtType: 'kvm' });
     expect(nova.isNovaConfig).to.equal(true);
     const host = ComputeHostSettings.parse({ myIp: '127.0.0.1', ...nova.computeHost, host: config.host, nodename: config.host });
     expect(host).to.include({ myIp: '10.1.2.3', reportIntervalS: 5, reservedHostMemoryMb: 1024, cpuAllocationRatio: 4, ramAllocationRatio: null });
     expect(nova.placement).to.include({ auth_type: 'password', username: 'nova' });
-    expect(nova.ignored).to.have.members(['DEFAULT.compute_driver', 'database.connection', 'libvirt.virt_type']);
+    expect(nova.ignored).to.have.members(['DEFAULT.compute_driver', 'database.connection']);
   });
 
   it('puts flags, then the environment, then [hostwall], then Nova\'s keys', () => {
@@ -86,6 +86,9 @@ describe('nova-compute.conf as hostwall settings', () => {
     expect(() => loadConfig({ env: {}, layers: bad.layers })).to.throw(ConfigError, /concurrency \(\[hostwall\] in .*bad\.conf\)/);
     const num = file('num.conf', '[DEFAULT]\ntransport_url = rabbit://h\nreport_interval = often\n');
     expect(() => readNovaConf(loadIniFiles([num]))).to.throw(ConfigError, /report_interval in \[DEFAULT\] of .*num\.conf: not a number/);
+    // A virt_type Nova knows but hostwall cannot run (lxc) is refused, not taken for kvm.
+    const lxc = readNovaConf(loadIniFiles([file('lxc.conf', COMPUTE_CONF.replace('virt_type = kvm', 'virt_type = lxc'))]));
+    expect(() => loadConfig({ env: {}, layers: lxc.layers })).to.throw(ConfigError, /invalid setting virt_type in \[libvirt\] \(.*lxc\.conf\): .*"auto"\|"kvm"\|"qemu"/);
   });
 
   it('sends no Nova notifications when oslo has no notification driver (its default) or noop', () => {

@@ -47,6 +47,7 @@ const TO_SETTINGS: readonly [string, string, SettingName, ((v: string) => unknow
   [DEFAULT_SECTION, 'debug', 'debug'],
   ['notifications', 'notification_format', 'notificationFormat'],
   ['libvirt', 'connection_uri', 'libvirtUri'],
+  ['libvirt', 'virt_type', 'libvirtVirtType'],
   ['libvirt', 'nfs_mount_point_base', 'nfsMountBase'],
   ['libvirt', 'device_detach_timeout', 'deviceDetachTimeoutS'],
   ['oslo_messaging_rabbit', 'ssl_ca_file', 'tlsCaFile'],

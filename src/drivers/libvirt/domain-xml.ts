@@ -24,15 +24,21 @@ import { escapeAttr, escapeText } from './xml';
 
 /** libvirt domain types hostwall writes. */
 export type DomainType = 'test' | 'qemu' | 'kvm';
+/** What the operator asks of qemu:// guests (Nova's [libvirt] virt_type). */
+export type VirtType = 'auto' | 'kvm' | 'qemu';
 
 /**
  * test:// URIs (and test+unix://...) get the test driver's type; qemu://
- * gets kvm when the host has /dev/kvm, else qemu (TCG, slow but real).
+ * gets the operator's virt type, or with 'auto' kvm when the host has
+ * /dev/kvm, else qemu (TCG, slow but real). A /dev/kvm is not proof that KVM
+ * runs a guest: nested under another hypervisor it may fail to emulate a
+ * boot loader's mode switches ("emulation failure", seen on these machines),
+ * which is why Nova's virt_type is the operator's to set.
  */
-export function domainTypeForUri(uri: string, kvmAvailable: boolean): DomainType {
+export function domainTypeForUri(uri: string, kvmAvailable: boolean, virtType: VirtType = 'auto'): DomainType {
   const scheme = /^([a-z0-9]+)(?:\+[a-z0-9]+)?:/i.exec(uri)?.[1]?.toLowerCase();
   if (scheme === 'test') return 'test';
-  if (scheme === 'qemu') return kvmAvailable ? 'kvm' : 'qemu';
+  if (scheme === 'qemu') return virtType === 'auto' ? (kvmAvailable ? 'kvm' : 'qemu') : virtType;
   throw new ConfigError(`libvirt URI '${uri}': unsupported scheme (test:// or qemu://)`);
 }
 

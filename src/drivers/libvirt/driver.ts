@@ -24,7 +24,7 @@ import type { ConnectionInfo, HostInventory, Port, SpawnArgs } from '../../inten
 import type { Connection } from './connection';
 import { consoleSource, consoleText, readConsoleLog } from './console-log';
 import * as devices from './devices';
-import { type DomainType, domainTypeForUri, instanceDir } from './domain-xml';
+import { type DomainType, domainTypeForUri, instanceDir, type VirtType } from './domain-xml';
 import { settleEventLoop } from './event-loop';
 import { type DomainPtr, Flags, libvirt } from './ffi';
 import { guestState, listGuests } from './guest-state';
@@ -68,6 +68,8 @@ export interface LibvirtDriverOptions {
   vhostuserSocketDir?: string;
   /** Override the domain type derived from the URI (test, qemu, kvm). */
   domainType?: DomainType;
+  /** qemu:// guests: kvm, qemu (TCG) or auto (kvm when /dev/kvm is usable). Default auto. */
+  virtType?: VirtType;
   /**
    * Guest CPU mode on qemu/kvm (Nova's cpu_mode). Default: libvirt's default
    * model, which boots everywhere; host-model fails to start under nested
@@ -358,7 +360,7 @@ export async function openLibvirtDriver(opts: LibvirtDriverOptions = {}): Promis
   const uri = opts.uri ?? 'test:///default';
   const size = opts.connections ?? 4;
   if (!Number.isInteger(size) || size < 1) throw new ConfigError(`libvirt connections must be a positive integer, got ${size}`);
-  const domainType = opts.domainType ?? domainTypeForUri(uri, await exists('/dev/kvm', fsc.R_OK | fsc.W_OK));
+  const domainType = opts.domainType ?? domainTypeForUri(uri, await exists('/dev/kvm', fsc.R_OK | fsc.W_OK), opts.virtType);
   const watch: WatchSettings = {
     events: opts.watchEvents ?? true,
     reconcileIntervalMs: opts.watchReconcileMs ?? 60_000,

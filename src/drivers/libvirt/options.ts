@@ -15,6 +15,7 @@ export function openConfiguredDriver(config: Config, log?: Logger, overrides: Pa
 export function libvirtDriverOptions(config: Config, log?: Logger): LibvirtDriverOptions {
   return {
     uri: config.libvirtUri,
+    virtType: config.libvirtVirtType,
     connections: config.libvirtConnections,
     instancesPath: config.instancesPath,
     imageCachePath: config.imageCachePath || undefined,
