@@ -24,12 +24,15 @@ export interface DeadLetter {
 
 export class EventLog {
   readonly events: HostwallEvent[] = [];
+  /** When each of `events` arrived (Date.now()), same index. */
+  readonly arrivals: number[] = [];
   /** Bodies the worker published that its own event schemas refuse (a defect: hostile tests assert none). */
   readonly invalid: { body: string; error: string }[] = [];
   private waiters: { pred: (e: HostwallEvent) => boolean; resolve: (e: HostwallEvent) => void }[] = [];
 
   push(e: HostwallEvent): void {
     this.events.push(e);
+    this.arrivals.push(Date.now());
     this.waiters = this.waiters.filter((w) => {
       if (!w.pred(e)) return true;
       w.resolve(e);
