@@ -193,7 +193,8 @@ async function main(): Promise<void> {
 
     // ---- the run's own objects --------------------------------------------------------------------
     const admin = await evConn.createChannel();
-    await admin.assertExchange(exchange, 'topic', { durable: false, autoDelete: false });
+    // Durable as the workers will declare it (oslo makes the control exchange durable with durable or quorum queues).
+    await admin.assertExchange(exchange, 'topic', { durable: (sets.queues ?? 'transient') !== 'transient', autoDelete: false });
     await admin.assertExchange('hostwall.events', 'topic', { durable: true, autoDelete: false });
     await admin.assertQueue(eventsQueue, { exclusive: true, durable: false });
     for (const e of ['intent.succeeded', 'intent.failed', 'intent.rejected']) await admin.bindQueue(eventsQueue, 'hostwall.events', `#.${e}`);

@@ -118,13 +118,18 @@ describe('cluster: a three-node RabbitMQ cluster, a node lost mid-batch: exactly
       await log.until(() => spawns.filter((id) => log.outcomesOf(id).length > 0).length, INSTANCES, 60_000, 'spawns');
       const steps = portPlan(uuids, PER_INSTANCE);
       const t0 = Date.now();
-      for (const s of steps) await bus.cast(host, s.kind, s.args, { uniqueId: s.id });
+      // Cast on while the fault happens: it comes after CUT_AT outcomes, with most of the batch still to do.
+      const casting = (async () => {
+        for (const s of steps) await bus.cast(host, s.kind, s.args, { uniqueId: s.id });
+      })();
+      casting.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
       const done = () => steps.filter((s) => log.outcomesOf(s.id).length > 0).length;
       await log.until(() => steps.filter((s) => log.outcomesOf(s.id).some((e) => !flagged(e))).length, CUT_AT, 120_000, `${CUT_AT} outcomes before the fault`);
       const atFault = done();
       const tFault = Date.now();
       const faulted = await c.fault(cluster, { worker: workerNode ?? NODES[0], leader: c.leader });
       const faultMs = Date.now() - tFault;
+      await casting;
       await log.until(done, steps.length, 300_000, 'every outcome');
       const tDone = Date.now();
       const [newNode] = await cluster.connectionNodes(`hostwall-worker:${host}:`);
@@ -134,6 +139,7 @@ describe('cluster: a three-node RabbitMQ cluster, a node lost mid-batch: exactly
 
       await expectAppliedOnceInOrder(log, steps, uuids, PER_INSTANCE, anchor);
       expect(atFault, 'the fault came mid-batch').to.be.below(steps.length);
+      expect(await bus.ready(deadLetterQueueName(host)), 'nothing dead-lettered').to.equal(0);
       const outcomeTimes = log.events.flatMap((e, i) => (e.event === 'intent.succeeded' || e.event === 'intent.failed' ? [log.arrivals[i] ?? 0] : []));
       const again = steps.filter((s) => log.outcomesOf(s.id).some(flagged)).length;
       process.stdout.write(
@@ -149,6 +155,25 @@ describe('cluster: a three-node RabbitMQ cluster, a node lost mid-batch: exactly
       await bus.close();
     }
   }
+
+  it('connects to the first host of its transport_url that answers', async () => {
+    const host = `cl-first-${randomUUID().slice(0, 8)}`;
+    const bus = await TestBus.connect(nodeUrl('hw3'));
+    // 127.0.0.1:5799: nothing listens there (scripts/rabbitmq-cluster.sh uses 5791-5793).
+    const url = transportUrl(['hw2', 'hw1', 'hw3']).replace('rabbit://', 'rabbit://guest:guest@127.0.0.1:5799,');
+    const worker = await ChildWorker.start(
+      { host, amqpUrl: url, libvirtUri: LIBVIRT_TEST_URI, statePath: mkdtempSync(join(tmpdir(), 'hw-cluster-')), queues: 'quorum' },
+      async () => (await bus.consumers(`compute.${host}`)) > 0,
+    );
+    try {
+      expect(await cluster.connectionNodes(`hostwall-worker:${host}:`)).to.deep.equal(['hw2']);
+      expect(await worker.kill('SIGTERM')).to.equal(0);
+    } finally {
+      worker.child.kill('SIGKILL');
+      await bus.removeHost(host);
+      await bus.close();
+    }
+  });
 
   it('(a) the node leading compute.<host> stops (the worker\'s node stays): it keeps consuming from the new leader', async () => {
     await batch({
