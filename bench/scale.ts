@@ -334,8 +334,11 @@ async function main(): Promise<void> {
     await Promise.all(children.map((c) => c.stop({ cmd: 'stop' }, 30_000)));
     if (logFd !== undefined) closeSync(logFd);
     const deleted = await deleteQueues(pubConn, toDelete);
-    const sharedDeleted = await deleteQueues(pubConn, SHARED_QUEUES.filter((q) => q !== 'hostwall.journal' && sharedBefore.get(q) === false), true);
-    const journalDeleted = sharedBefore.get('hostwall.journal') === false ? await deleteQueues(pubConn, ['hostwall.journal'], 'unused') : 0;
+    // Quorum queues and streams refuse if-unused deletes (540, closing the connection): these did not
+    // exist before the run, so on quorum queues they are deleted plainly.
+    const quorum = sets.queues === 'quorum';
+    const sharedDeleted = await deleteQueues(pubConn, SHARED_QUEUES.filter((q) => q !== 'hostwall.journal' && sharedBefore.get(q) === false), !quorum);
+    const journalDeleted = sharedBefore.get('hostwall.journal') === false ? await deleteQueues(pubConn, ['hostwall.journal'], quorum ? false : 'unused') : 0;
     const ch = await pubConn.createChannel();
     ch.on('error', () => undefined);
     const exchangeDeleted = await ch.deleteExchange(exchange).then(() => true, () => false);
