@@ -260,9 +260,12 @@ export function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<st
   });
 }
 
-/** Lines of a quiet rabbitmqctl listing (no headers). */
-export async function rabbitList(what: string, columns: string[]): Promise<string[][]> {
-  const out = await run('rabbitmqctl', ['-q', '--no-table-headers', what, ...columns]);
+/** `-n <node>` for rabbitmqctl when a node is named (a cluster node), nothing for the local broker. */
+const nodeArgs = (node?: string): string[] => (node !== undefined ? ['-n', node] : []);
+
+/** Lines of a quiet rabbitmqctl listing (no headers); on a cluster node, the listing is the cluster's. */
+export async function rabbitList(what: string, columns: string[], node?: string): Promise<string[][]> {
+  const out = await run('rabbitmqctl', ['-q', ...nodeArgs(node), '--no-table-headers', what, ...columns]);
   return out
     .split('\n')
     .filter((l) => l.trim() !== '')
@@ -282,8 +285,8 @@ export interface RabbitStatus {
   version: string;
 }
 
-export async function rabbitStatus(): Promise<RabbitStatus> {
-  const s = JSON.parse(await run('rabbitmqctl', ['-q', 'status', '--formatter', 'json'])) as {
+export async function rabbitStatus(node?: string): Promise<RabbitStatus> {
+  const s = JSON.parse(await run('rabbitmqctl', ['-q', ...nodeArgs(node), 'status', '--formatter', 'json'])) as {
     file_descriptors?: { sockets_used?: number; sockets_limit?: number; total_used?: number; total_limit?: number };
     memory?: { total?: { rss?: number; erlang?: number; allocated?: number }; connection_readers?: number; connection_writers?: number; connection_channels?: number; connection_other?: number } & Record<string, unknown>;
     rabbitmq_version?: string;

@@ -15,6 +15,16 @@
  *    hosts: an open-loop run at --rate/s for --duration s (latency publish →
  *    intent.succeeded, p50/p99), then a burst of --burst intents published as
  *    fast as possible (end-to-end throughput).
+ *  - --cluster: against the private three-node cluster of
+ *    scripts/rabbitmq-cluster.sh (started if it is not) instead of the local
+ *    broker: each child process gets oslo's multi-host transport_url with a
+ *    different node first, so the hosts' connections and the leaders of
+ *    their quorum queues (queues=quorum unless --set queues=... says
+ *    otherwise) are spread over the nodes; per node, connections, queue
+ *    replicas, leaders and memory are printed; then a second open-loop run
+ *    during which one node (--stop-node, default hw2) is stopped halfway
+ *    (the hosts connected to it move to the next node of their URL), and
+ *    started again after. The probes are off unless asked for.
  *  - everything it made is deleted: compute.<host>, the fanout queue and
  *    hostwall.dead.<host> of every host, the run's exchange and queues, the
  *    state and instance directories; then the broker is counted again.
@@ -29,6 +39,7 @@ import {
   AMQP_URL, brokerPid, CpuMeter, deleteQueues, divertJournal, EventCollector, type Encoded, encodeCast, latencyStats, paced, parseArgs, POWER_MIX, preload, procMemory,
   queueExists, rabbitList, rabbitStatus, runId, sleep, spawnIntent,
 } from './common';
+import { Cluster, NODES, type NodeFigures, type NodeName, nodeUrl, transportUrl } from '../test/cluster/harness/cluster';
 import type { ScaleChildSpec } from './scale-child';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -49,13 +60,13 @@ interface BrokerCounts {
 }
 
 /** `ours`: the run's queue names (fanout queue names carry no run id). */
-async function brokerCounts(id: string, ours: ReadonlySet<string>): Promise<BrokerCounts> {
+async function brokerCounts(id: string, ours: ReadonlySet<string>, node?: string): Promise<BrokerCounts> {
   const [queues, conns, chans, consumers, status] = await Promise.all([
-    rabbitList('list_queues', ['name']),
-    rabbitList('list_connections', ['client_properties']),
-    rabbitList('list_channels', ['number']),
-    rabbitList('list_consumers', ['queue_name']),
-    rabbitStatus(),
+    rabbitList('list_queues', ['name'], node),
+    rabbitList('list_connections', ['client_properties'], node),
+    rabbitList('list_channels', ['number'], node),
+    rabbitList('list_consumers', ['queue_name'], node),
+    rabbitStatus(node),
   ]);
   const mine = (s: string | undefined) => (s ?? '').includes(id) || ours.has(s ?? '');
   return {
@@ -72,16 +83,30 @@ async function brokerCounts(id: string, ours: ReadonlySet<string>): Promise<Brok
   };
 }
 
+const nodeLine = (f: Record<NodeName, NodeFigures>) =>
+  NODES.map((n) => { const x = f[n]; return `${n} ${x.up ? '' : '(down) '}${x.connections} conns, ${x.replicas} queue replicas, ${x.leaders} leaders, ${x.memoryMb} MB`; }).join('; ');
+
+/** The nodes in URL order for child process `p`: a different node first for each. */
+const rotated = (p: number): NodeName[] => NODES.map((_, i) => NODES[(p + i) % NODES.length] ?? 'hw1');
+
 async function main(): Promise<void> {
   const { opts, sets } = parseArgs(process.argv.slice(2));
+  const cluster = opts.has('cluster') ? new Cluster() : undefined;
+  const stopNode = (opts.get('stop-node') ?? 'hw2') as NodeName;
+  if (cluster && !NODES.includes(stopNode)) throw new Error(`--stop-node must be one of ${NODES.join(', ')}`);
+  // The bench's own connections go to a node that is never stopped.
+  const benchNode: NodeName = NODES.find((n) => n !== stopNode) ?? 'hw1';
+  const brokerUrl = cluster ? nodeUrl(benchNode) : AMQP_URL;
+  const ctlNode = cluster ? `${benchNode}@localhost` : undefined;
+  if (cluster && sets.queues === undefined) sets.queues = 'quorum';
   const hosts = Number(opts.get('hosts') ?? 1000);
-  const procs = Number(opts.get('procs') ?? 4);
+  const procs = Number(opts.get('procs') ?? (opts.has('cluster') ? 3 : 4));
   const connsPerProc = Number(opts.get('conns-per-proc') ?? 10);
   const rate = Number(opts.get('rate') ?? 1000);
   const duration = Number(opts.get('duration') ?? 15);
   const burst = Number(opts.get('burst') ?? 10_000);
-  const probeWanted = Number(opts.get('probe') ?? 300);
-  const queueProbe = Number(opts.get('queue-probe') ?? 200);
+  const probeWanted = Number(opts.get('probe') ?? (cluster ? 0 : 300));
+  const queueProbe = Number(opts.get('queue-probe') ?? (cluster ? 0 : 200));
   const jsonOut = opts.has('json');
   const outFile = path.resolve(opts.get('out') ?? path.join(REPO, 'bench', 'scale-results.json'));
   const say = (s: string) => (jsonOut ? process.stderr.write(`${s}\n`) : console.log(s));
@@ -96,15 +121,21 @@ async function main(): Promise<void> {
   const instancesPath = path.join(os.tmpdir(), `hwscale-${id}-instances`);
   const logPath = path.join(os.tmpdir(), `hwscale-${id}-workers.log`);
   const toDelete = new Set<string>([eventsQueue, sinkQueue]);
-  say(`hostwall scale ${id}: ${hosts} hosts in ${procs} processes x ${connsPerProc} connections, fan-out ${rate}/s for ${duration} s, burst ${burst}`);
+  say(`hostwall scale ${id}: ${hosts} hosts in ${procs} processes x ${connsPerProc} connections, fan-out ${rate}/s for ${duration} s, burst ${burst}${cluster ? `; on the three-node cluster (queues=${sets.queues})` : ''}`);
+  if (cluster) await cluster.up();
 
-  const pubConn = await amqp.connect(AMQP_URL, { noDelay: true, clientProperties: { connection_name: `hwscale-publisher:${id}` } });
-  const evConn = await amqp.connect(AMQP_URL, { noDelay: true, clientProperties: { connection_name: `hwscale-events:${id}` } });
+  const pubConn = await amqp.connect(brokerUrl, { noDelay: true, clientProperties: { connection_name: `hwscale-publisher:${id}` } });
+  const evConn = await amqp.connect(brokerUrl, { noDelay: true, clientProperties: { connection_name: `hwscale-events:${id}` } });
   const sharedBefore = new Map<string, boolean>();
   for (const q of SHARED_QUEUES) sharedBefore.set(q, await queueExists(pubConn, q));
   const children: Child[] = [];
   let logFd: number | undefined;
-  const result: Record<string, unknown> = { run_id: id, at: new Date().toISOString(), params: { hosts, procs, conns_per_proc: connsPerProc, rate, duration, burst, settings: sets } };
+  const result: Record<string, unknown> = { run_id: id, at: new Date().toISOString(), params: { hosts, procs, conns_per_proc: connsPerProc, rate, duration, burst, settings: sets, cluster: cluster !== undefined } };
+  const perNode: Record<string, unknown> = {};
+  if (cluster) {
+    result.per_node = perNode;
+    perNode.before = await cluster.perNode();
+  }
 
   try {
     // ---- what a queue costs, per type (single node here: one replica each) ----------------------------
@@ -114,13 +145,13 @@ async function main(): Promise<void> {
       const perType: Record<string, unknown> = {};
       for (const [type, args] of [['classic', {}], ['quorum', { 'x-queue-type': 'quorum' }]] as const) {
         await sleep(1000);
-        const q0 = await rabbitStatus();
+        const q0 = await rabbitStatus(ctlNode);
         const names = Array.from({ length: queueProbe }, (_, i) => `hwscale.${id}.probe-${type}-${i}`);
         const t0 = performance.now();
         for (const n of names) await ch.assertQueue(n, { durable: type === 'quorum', arguments: args });
         const declareMs = (performance.now() - t0) / queueProbe;
         await sleep(1000);
-        const q1 = await rabbitStatus();
+        const q1 = await rabbitStatus(ctlNode);
         const delta = (keys: string[]) => keys.reduce((a, k) => a + ((q1.memory[k] ?? 0) - (q0.memory[k] ?? 0)), 0) / queueProbe / 1024;
         perType[type] = {
           declared: queueProbe, declare_ms_each: round(declareMs, 2),
@@ -136,19 +167,19 @@ async function main(): Promise<void> {
 
     // ---- what a connection costs, and how many fit -------------------------------------------------
     await sleep(1000);
-    const before = await rabbitStatus();
+    const before = await rabbitStatus(ctlNode);
     const probeN = Math.max(0, Math.min(probeWanted, before.sockets_limit - before.sockets_used - 200));
     if (probeN > 0) {
       const t0 = performance.now();
       const conns: amqp.ChannelModel[] = [];
       for (let i = 0; i < probeN; i++) {
-        const c = await amqp.connect(AMQP_URL, { noDelay: true, clientProperties: { connection_name: `hwscale-probe:${id}:${i}` } });
+        const c = await amqp.connect(brokerUrl, { noDelay: true, clientProperties: { connection_name: `hwscale-probe:${id}:${i}` } });
         await c.createChannel();
         await c.createConfirmChannel();
         conns.push(c);
       }
       const openMs = (performance.now() - t0) / probeN;
-      const during = await rabbitStatus();
+      const during = await rabbitStatus(ctlNode);
       await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
       const perConnKb = (during.connection_memory_kb - before.connection_memory_kb) / probeN;
       result.connection_probe = {
@@ -162,7 +193,8 @@ async function main(): Promise<void> {
 
     // ---- the run's own objects --------------------------------------------------------------------
     const admin = await evConn.createChannel();
-    await admin.assertExchange(exchange, 'topic', { durable: false, autoDelete: false });
+    // Durable as the workers will declare it (oslo makes the control exchange durable with durable or quorum queues).
+    await admin.assertExchange(exchange, 'topic', { durable: (sets.queues ?? 'transient') !== 'transient', autoDelete: false });
     await admin.assertExchange('hostwall.events', 'topic', { durable: true, autoDelete: false });
     await admin.assertQueue(eventsQueue, { exclusive: true, durable: false });
     for (const e of ['intent.succeeded', 'intent.failed', 'intent.rejected']) await admin.bindQueue(eventsQueue, 'hostwall.events', `#.${e}`);
@@ -172,8 +204,8 @@ async function main(): Promise<void> {
     const collector = new EventCollector((h) => h.startsWith(prefix));
     await admin.consume(eventsQueue, collector.onMessage, { noAck: true });
     const pub = await pubConn.createConfirmChannel();
-    const broker = await brokerPid();
-    const meter = new CpuMeter(() => [process.pid, ...children.map((c) => c.pid), ...(broker ? [broker] : [])]);
+    const broker = cluster ? cluster.pids() : [await brokerPid()].flatMap((p) => p ?? []);
+    const meter = new CpuMeter(() => [process.pid, ...children.map((c) => c.pid), ...broker]);
     const cpu: Record<string, unknown> = {};
     result.cpu = cpu;
 
@@ -186,7 +218,7 @@ async function main(): Promise<void> {
       const slice = hostNames.slice(p * per, (p + 1) * per);
       if (slice.length === 0) continue;
       const spec: ScaleChildSpec = {
-        amqpUrl: AMQP_URL, controlExchange: exchange, hosts: slice, connections: Math.min(connsPerProc, slice.length),
+        amqpUrl: cluster ? transportUrl(rotated(p)) : AMQP_URL, controlExchange: exchange, hosts: slice, connections: Math.min(connsPerProc, slice.length),
         statePath, instancesPath, startConcurrency: 10, settings: sets, label: `${id}:${p}`,
       };
       children.push(new Child(path.join(__dirname, 'scale-child.js'), spec, { stderrFd: logFd }));
@@ -204,8 +236,12 @@ async function main(): Promise<void> {
     }
     // Journal appends go to a stream of this run's, not the shared hostwall.journal (see divertJournal).
     if (!['false', '0', 'no'].includes(sets.journal ?? '')) toDelete.add(await divertJournal(evConn, exchange, `hwscale.${id}.journal`));
-    const counts = await brokerCounts(id, toDelete);
+    const counts = await brokerCounts(id, toDelete, ctlNode);
     result.broker_while_running = counts;
+    if (cluster) {
+      perNode.while_running = await cluster.perNode();
+      say(`per node while running: ${nodeLine(perNode.while_running as Record<NodeName, NodeFigures>)}`);
+    }
     say(`broker while running: ${counts.queues_total} queues (${counts.queues_of_run} of this run), ${counts.connections_total} connections (${counts.connections_of_run} of this run), ${counts.channels_total} channels, ${counts.consumers_total} consumers (${counts.consumers_of_run} on this run's queues, plus one per host on the shared "compute" topic queue), ${counts.sockets_used}/${counts.sockets_limit} sockets, ${counts.memory_mb} MB`);
 
     // ---- one instance per host -------------------------------------------------------------------
@@ -252,6 +288,39 @@ async function main(): Promise<void> {
     const burstStats = { intents: burst, succeeded: bt.succeeded, failed: bt.failed, missing: bt.missing, seconds: round(burstS, 2), per_s: Math.round((bt.succeeded + bt.failed) / burstS), first_errors: bt.firstErrors };
     result.fanout_burst = burstStats;
     say(`fan-out burst of ${burst} to random hosts: ${burstStats.per_s}/s end to end (${burstStats.seconds} s), ${bt.failed} failed, ${bt.missing} missing`);
+
+    if (cluster) {
+      perNode.after_burst = await cluster.perNode();
+      say(`per node after the burst: ${nodeLine(perNode.after_burst as Record<NodeName, NodeFigures>)}`);
+      // ---- the same open loop, one node stopped halfway ----------------------------------------------
+      const msgs = Array.from({ length: Math.round(rate * duration) }, randomIntent);
+      meter.start();
+      const st = performance.now();
+      const stopping = sleep((duration * 1000) / 2).then(async () => {
+        const s0 = performance.now();
+        await cluster.stop(stopNode);
+        return round((performance.now() - s0) / 1000, 1);
+      });
+      const sent = await paced(pub, msgs, rate);
+      const stopS = await stopping;
+      await collector.waitFor(msgs.map((m) => m.id), 180_000);
+      cpu.node_stopped = meter.stop();
+      const l: number[] = [];
+      for (const m of msgs) {
+        const at = collector.seen.get(m.id)?.at;
+        const s0 = sent.get(m.id);
+        if (at !== undefined && s0 !== undefined) l.push(at - s0);
+      }
+      const t = collector.tally(msgs.map((m) => m.id));
+      const stats = { ...latencyStats(l), offered_per_s: rate, achieved_per_s: Math.round((t.succeeded + t.failed) / ((collector.lastArrival(msgs.map((m) => m.id)) - st) / 1000)), failed: t.failed, missing: t.missing, stopped: stopNode, stop_took_s: stopS };
+      result.fanout_node_stopped = stats;
+      perNode.node_stopped = await cluster.perNode();
+      say(`fan-out at ${rate}/s for ${duration} s, ${stopNode} stopped halfway (stop took ${stopS} s): p50 ${stats.p50_ms} ms, p99 ${stats.p99_ms} ms, max ${stats.max_ms} ms, achieved ${stats.achieved_per_s}/s, ${t.failed} failed, ${t.missing} missing`);
+      say(`per node with ${stopNode} stopped: ${nodeLine(perNode.node_stopped as Record<NodeName, NodeFigures>)}`);
+      const r0 = performance.now();
+      await cluster.start(stopNode);
+      say(`${stopNode} started again and the cluster healthy in ${round((performance.now() - r0) / 1000, 1)} s`);
+    }
     say(`CPU (cores of ${os.cpus().length}) bench+workers+broker / interrupts / other processes / steal: ${Object.entries(cpu).map(([k, c]) => { const u = c as { bench_and_broker_cores: number; irq_cores: number; foreign_cores: number; steal_cores: number }; return `${k} ${u.bench_and_broker_cores}/${u.irq_cores}/${u.foreign_cores}/${u.steal_cores}`; }).join(', ')}`);
 
     const rss = await Promise.all(children.map(async (c) => {
@@ -265,8 +334,11 @@ async function main(): Promise<void> {
     await Promise.all(children.map((c) => c.stop({ cmd: 'stop' }, 30_000)));
     if (logFd !== undefined) closeSync(logFd);
     const deleted = await deleteQueues(pubConn, toDelete);
-    const sharedDeleted = await deleteQueues(pubConn, SHARED_QUEUES.filter((q) => q !== 'hostwall.journal' && sharedBefore.get(q) === false), true);
-    const journalDeleted = sharedBefore.get('hostwall.journal') === false ? await deleteQueues(pubConn, ['hostwall.journal'], 'unused') : 0;
+    // Quorum queues and streams refuse if-unused deletes (540, closing the connection): these did not
+    // exist before the run, so on quorum queues they are deleted plainly.
+    const quorum = sets.queues === 'quorum';
+    const sharedDeleted = await deleteQueues(pubConn, SHARED_QUEUES.filter((q) => q !== 'hostwall.journal' && sharedBefore.get(q) === false), !quorum);
+    const journalDeleted = sharedBefore.get('hostwall.journal') === false ? await deleteQueues(pubConn, ['hostwall.journal'], quorum ? false : 'unused') : 0;
     const ch = await pubConn.createChannel();
     ch.on('error', () => undefined);
     const exchangeDeleted = await ch.deleteExchange(exchange).then(() => true, () => false);
@@ -276,7 +348,8 @@ async function main(): Promise<void> {
     rmSync(statePath, { recursive: true, force: true });
     rmSync(instancesPath, { recursive: true, force: true });
     if (!opts.has('keep-log')) rmSync(logPath, { force: true });
-    const after = await brokerCounts(id, toDelete).catch(() => undefined);
+    if (cluster) await cluster.start(stopNode).catch(() => undefined);
+    const after = await brokerCounts(id, toDelete, ctlNode).catch(() => undefined);
     result.cleanup = { queues_deleted: deleted + sharedDeleted + journalDeleted, exchange_deleted: exchangeDeleted, queues_of_run_left: after?.queues_of_run, connections_of_run_left: after?.connections_of_run };
     say(`cleanup: ${deleted + sharedDeleted + journalDeleted} queues deleted, exchange deleted: ${exchangeDeleted}; left on the broker from this run: ${after?.queues_of_run ?? '?'} queues, ${after?.connections_of_run ?? '?'} connections; ${round((Date.now() - started) / 1000)} s in all`);
     result.seconds = round((Date.now() - started) / 1000);

@@ -6,15 +6,7 @@
  * and in order per instance, checked through the hypervisor's real state
  * and through the events.
  *
- * Why the effects prove it: per instance, 20 intents plug distinct ports
- * and unplug some of them again (plug 0, 1, 2, 3, unplug 2, plug 5, ...):
- * - applied out of order, an unplug would meet a port not yet plugged and
- *   fail (DEVICE_NOT_FOUND), or the interfaces' order in the definition
- *   (libvirt appends each new one) would differ from the plan;
- * - a plug applied again after its unplug would leave a port that must be
- *   gone; a lost intent would leave one missing;
- * - every intent has exactly one outcome that is not flagged as published
- *   again (at most one, and at least one outcome in all), all agreeing.
+ * Why the effects prove it: harness/port-plan.ts.
  *
  * The guests live in libvirtd's test driver (test+unix:///default), whose
  * state outlives the killed worker because this test holds a connection.
@@ -27,47 +19,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Driver } from '../../src/drivers/driver';
 import { openLibvirtDriver } from '../../src/drivers/libvirt/driver';
-import type { HostwallEvent } from '../../src/events/schemas';
 import { TestBus } from './harness/bus';
 import { ChildWorker } from './harness/child-worker';
-import { ensureLibvirtd, inactiveXml, LIBVIRT_TEST_URI, PrivateBroker } from './harness/daemons';
+import { ensureLibvirtd, LIBVIRT_TEST_URI, PrivateBroker } from './harness/daemons';
 import { DurableEventLog } from './harness/durable-events';
+import { expectAppliedOnceInOrder, flagged, portPlan } from './harness/port-plan';
 
 const INSTANCES = 50;
 const PER_INSTANCE = 20;
 const CUT_AT = 300;
-
-interface Step {
-  id: string;
-  kind: 'port.plug' | 'port.unplug';
-  args: Record<string, unknown>;
-}
-
-const hex = (n: number) => n.toString(16).padStart(2, '0');
-const mac = (inst: number, k: number) => `fa:16:3e:${hex(inst)}:${hex(k)}:01`;
-/** Every fifth step unplugs the port plugged two steps before. */
-const isUnplug = (k: number) => k % 5 === 4;
-
-function plan(uuids: string[]): Step[] {
-  const steps: Step[] = [];
-  for (let k = 0; k < PER_INSTANCE; k++) {
-    uuids.forEach((uuid, inst) => {
-      const id = randomUUID().replace(/-/g, '');
-      if (isUnplug(k)) steps.push({ id, kind: 'port.unplug', args: { instance_uuid: uuid, port_id: `p-${inst}-${k - 2}` } });
-      else steps.push({ id, kind: 'port.plug', args: { instance_uuid: uuid, port: { port_id: `p-${inst}-${k}`, mac_address: mac(inst, k), vif_type: 'bridge', network: { bridge: 'br-int' } } } });
-    });
-  }
-  return steps;
-}
-
-function expectedMacs(inst: number): string[] {
-  const out: string[] = [];
-  for (let k = 0; k < PER_INSTANCE; k++) if (!isUnplug(k) && !isUnplug(k + 2)) out.push(mac(inst, k));
-  return out;
-}
-
-const macsOf = (xml: string) => [...xml.matchAll(/<interface\b[\s\S]*?<mac address='([0-9a-f:]+)'/g)].map((m) => m[1]);
-const flagged = (e: HostwallEvent) => 'redelivered' in e || 'replayed' in e;
 
 describe('fault: 1,000 intents for 50 instances, exactly once and in order, through crashes', function () {
   this.timeout(300_000);
@@ -102,7 +62,7 @@ describe('fault: 1,000 intents for 50 instances, exactly once and in order, thro
       guests.push(...uuids);
       const spawns = await Promise.all(uuids.map((u, i) => bus.cast(host, 'instance.spawn', { instance_uuid: u, name: `${name}-${i}`, flavor: { vcpus: 1, memory_mb: 64, root_gb: 0 } })));
       await log.until(() => spawns.filter((id) => log.outcomesOf(id).length > 0).length, INSTANCES, 60_000, 'spawns');
-      const steps = plan(uuids);
+      const steps = portPlan(uuids, PER_INSTANCE);
       const t0 = Date.now();
       for (const s of steps) await bus.cast(host, s.kind, s.args, { uniqueId: s.id });
       const unflaggedDone = () => steps.filter((s) => log.outcomesOf(s.id).some((e) => !flagged(e))).length;
@@ -120,18 +80,7 @@ describe('fault: 1,000 intents for 50 instances, exactly once and in order, thro
         await markers.close();
       }
 
-      for (const s of steps) {
-        const outs = log.outcomesOf(s.id);
-        expect(outs.length, `${s.kind} ${s.id}: outcomes`).to.be.at.least(1);
-        expect(outs.map((e) => e.event), `${s.kind} ${s.id}`).to.satisfy((evs: string[]) => evs.every((e) => e === 'intent.succeeded'));
-        expect(outs.filter((e) => !flagged(e)).length, `${s.kind} ${s.id}: unflagged outcomes`).to.be.at.most(1);
-      }
-      expect(log.events.filter((e) => e.event === 'intent.rejected')).to.deep.equal([]);
-      const xmls = await Promise.all(uuids.map((u) => inactiveXml(u)));
-      xmls.forEach((xml, inst) => {
-        expect(macsOf(xml), `instance ${inst}: its ports, in plug order`).to.deep.equal(expectedMacs(inst));
-      });
-      for (const u of uuids) expect((await anchor.getState(u)).power_state).to.equal('running');
+      await expectAppliedOnceInOrder(log, steps, uuids, PER_INSTANCE, anchor);
       const again = steps.filter((s) => log.outcomesOf(s.id).some(flagged)).length;
       const reconciled = worker.logs.filter((l) => l.includes('interrupted intent reconciled')).length;
       process.stdout.write(`      ${name}: ${steps.length} intents in ${elapsed} ms; cut after ${atCut} outcomes; ${reconciled} interrupted intents reconciled at restart; ${again} answered again from the store\n`);

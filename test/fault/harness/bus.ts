@@ -26,6 +26,8 @@ export interface DeadLetter {
 
 export class EventLog {
   private readonly arrived = new Seen<HostwallEvent>();
+  /** When each of `events` arrived (Date.now()), same index. */
+  readonly arrivals: number[] = [];
   /** Bodies the worker published that its own event schemas refuse (a defect: hostile tests assert none). */
   readonly invalid: { body: string; error: string }[] = [];
 
@@ -35,6 +37,7 @@ export class EventLog {
 
   push(e: HostwallEvent): void {
     this.arrived.push(e);
+    this.arrivals.push(Date.now());
   }
 
   /** The first event (already seen or still to come) that matches. */
