@@ -9,7 +9,13 @@
  * is reported when the hypervisor's state differs from the baseline:
  * - An event is only a reason to look: the state is read again and compared
  *   (Nova too ignores an event the current state contradicts), so late,
- *   duplicate or missed intermediate events do no harm.
+ *   duplicate or missed intermediate events do no harm. Except an event that
+ *   can only leave the guest in the state the baseline already holds (a boot
+ *   when it is known running, a shutdown or destroy when it is known shut
+ *   down): the read could only agree, so it is not made. These are mostly the
+ *   events of the driver's own calls, which libvirt delivers after the call
+ *   has returned; a later change sends its own event. An event while a call
+ *   runs, a look is pending or a shutdown is held takes the usual path.
  * - While a driver call on the guest runs, looks wait for it to end; the
  *   call's result becomes the baseline, then the guest is read once more if
  *   an event came meanwhile or the call failed. So what the driver itself did
@@ -66,6 +72,14 @@ interface Entry {
 
 const same = (k: Known | undefined, s: GuestState | undefined) => (k === undefined ? s === undefined : s?.power_state === k.power_state);
 
+/** Events (lifecycle-reason.ts) after which the guest can only be in this state. */
+const LEAVES: ReadonlyMap<string, GuestState['power_state']> = new Map([
+  ['started:booted', 'running'],
+  ['resumed:unpaused', 'running'],
+  ['stopped:shutdown', 'shutdown'],
+  ['stopped:destroyed', 'shutdown'],
+]);
+
 export class PowerStateTracker {
   private readonly entries = new Map<string, Entry>();
   private seq = 0;
@@ -102,7 +116,20 @@ export class PowerStateTracker {
 
   /** The hypervisor said something about the guest. */
   event(uuid: string, reason: string): void {
-    this.look(uuid.toLowerCase(), reason);
+    const key = uuid.toLowerCase();
+    const e = this.entries.get(key);
+    if (e !== undefined && this.agrees(e, reason)) {
+      // Newer than any read under way: that read's answer is older than what the event says.
+      this.touch(e);
+      return;
+    }
+    this.look(key, reason);
+  }
+
+  /** The event can only leave the guest as its settled baseline says (nothing pending on it). */
+  private agrees(e: Entry, reason: string): boolean {
+    const leaves = LEAVES.get(reason);
+    return leaves !== undefined && this.started && !this.stopped && e.busy === 0 && !e.dirty && e.hold === undefined && e.known?.power_state === leaves;
   }
 
   /** A listing of every guest, taken after `mark`. */
