@@ -198,6 +198,27 @@ describe('libvirt power-state tracker (injected clock)', () => {
     expect(reads).to.equal(2);
     await t.clock.advance(STOP_DELAY * 2);
     expect(t.summary()).to.deep.equal(['a:running:started:booted']);
+    // An event that comes during the call: no read if it leaves the guest as the call found it...
+    tracker.begin(A);
+    tracker.event(A, 'started:booted');
+    tracker.end(A, { state: { instance_uuid: A, name: 'n-a', power_state: 'running' } });
+    await settle();
+    expect(reads).to.equal(2);
+    // ...a read if not, or if a listing asked for a look meanwhile.
+    tracker.begin(A);
+    t.set(A, 'paused');
+    tracker.event(A, 'stopped:destroyed');
+    tracker.end(A, { state: { instance_uuid: A, name: 'n-a', power_state: 'running' } });
+    await settle();
+    expect(reads).to.equal(3);
+    t.set(A, 'running');
+    tracker.begin(A);
+    tracker.event(A, 'started:booted');
+    tracker.listing(tracker.mark(), [...t.guests.values()], 'reconcile');
+    tracker.end(A, { state: { instance_uuid: A, name: 'n-a', power_state: 'running' } });
+    await settle();
+    expect(reads).to.equal(4);
+    expect(t.summary()).to.deep.equal(['a:running:started:booted', 'a:paused:stopped:destroyed']);
   });
 
   it('reports a change behind the driver’s back during its call, once the call has ended', async () => {

@@ -14,8 +14,10 @@
  *   when it is known running, a shutdown or destroy when it is known shut
  *   down): the read could only agree, so it is not made. These are mostly the
  *   events of the driver's own calls, which libvirt delivers after the call
- *   has returned; a later change sends its own event. An event while a call
- *   runs, a look is pending or a shutdown is held takes the usual path.
+ *   has returned; a later change sends its own event. Likewise after a call
+ *   during which only events came, the last of which leaves the guest in the
+ *   state the call found (libvirt delivers a connection's events in order).
+ *   An event while a look is pending or a shutdown is held takes the usual path.
  * - While a driver call on the guest runs, looks wait for it to end; the
  *   call's result becomes the baseline, then the guest is read once more if
  *   an event came meanwhile or the call failed. So what the driver itself did
@@ -64,6 +66,11 @@ interface Entry {
   busy: number;
   /** Something asked for a look while it could not happen (busy, or before seed). */
   dirty: boolean;
+  /**
+   * While dirty: the state the last event leaves the guest in (LEAVES), when only events made it
+   * dirty and the last one says; undefined otherwise.
+   */
+  leaves: GuestState['power_state'] | undefined;
   reason: string;
   hold: unknown;
   /** Sequence number of the last event, call or look: older reads and listings lose. */
@@ -109,6 +116,7 @@ export class PowerStateTracker {
     for (const [uuid, e] of this.entries) {
       if (e.dirty && e.busy === 0) {
         e.dirty = false;
+        e.leaves = undefined;
         this.look(uuid, e.reason);
       }
     }
@@ -161,6 +169,7 @@ export class PowerStateTracker {
     if (e.hold !== undefined) {
       this.cancelHold(e);
       e.dirty = true;
+      e.leaves = undefined;
     }
   }
 
@@ -174,9 +183,15 @@ export class PowerStateTracker {
     if ('state' in outcome) e.known = { power_state: outcome.state.power_state, name: outcome.state.name };
     else if ('gone' in outcome) e.known = undefined;
     const failed = 'failed' in outcome && outcome.failed;
-    if (e.busy === 0 && this.started && (e.dirty || failed)) {
+    if (e.busy === 0 && this.started && e.dirty && !failed && 'state' in outcome && e.leaves === outcome.state.power_state) {
+      // The last event during the call leaves the guest as the call found it: a read could only agree.
+      e.dirty = false;
+      e.leaves = undefined;
+      this.prune(key, e);
+    } else if (e.busy === 0 && this.started && (e.dirty || failed)) {
       const reason = e.dirty ? e.reason : 'reconcile';
       e.dirty = false;
+      e.leaves = undefined;
       this.look(key, reason);
     } else {
       this.prune(key, e);
@@ -197,7 +212,7 @@ export class PowerStateTracker {
   private entry(uuid: string): Entry {
     let e = this.entries.get(uuid);
     if (!e) {
-      e = { known: undefined, busy: 0, dirty: false, reason: '', hold: undefined, touched: 0 };
+      e = { known: undefined, busy: 0, dirty: false, leaves: undefined, reason: '', hold: undefined, touched: 0 };
       this.entries.set(uuid, e);
     }
     return e;
@@ -213,6 +228,7 @@ export class PowerStateTracker {
     if (e.touched > mark) return false;
     if (e.busy > 0) {
       e.dirty = true;
+      e.leaves = undefined;
       e.reason = reason;
       return false;
     }
@@ -230,6 +246,8 @@ export class PowerStateTracker {
     const e = this.entry(uuid);
     e.reason = reason;
     if (e.busy > 0 || !this.started) {
+      // Events only, so far: the last one's word stands; anything else that asked keeps the look.
+      e.leaves = !e.dirty || e.leaves !== undefined ? LEAVES.get(reason) : undefined;
       e.dirty = true;
       return;
     }
