@@ -529,7 +529,8 @@ async function main(): Promise<void> {
   async function cleanupBroker(): Promise<void> {
     cleanup.queues_deleted = await deleteQueues(pubConn, toDelete);
     // Shared oslo names this run created (none existed before): only if nobody uses them and they are empty.
-    cleanup.queues_deleted += await deleteQueues(pubConn, SHARED_QUEUES.filter((q) => sharedBefore.get(q) === false), true);
+    // Not `compute`: the worker serves the run's own topic, so a `compute` queue is someone else's.
+    cleanup.queues_deleted += await deleteQueues(pubConn, SHARED_QUEUES.filter((q) => q !== 'compute' && sharedBefore.get(q) === false), true);
     // A stream is never empty once written: deleted only if this run created it and nobody consumes it.
     if (sharedBefore.get(JOURNAL) === false) cleanup.queues_deleted += await deleteQueues(pubConn, [JOURNAL], 'unused');
     const ch = await pubConn.createChannel();
