@@ -60,26 +60,27 @@ export function benchContext(i: number, requestId = `req-${randomUUID()}`): Reco
  * One oslo RPC cast of an intent, as IntentClient.cast would publish it (without its per-call validation).
  * `peer`: for the Python peer, whose oslo RPC server keeps `_unique_id` to itself: the intent id is the
  * request id instead (a req-<uuid> as oslo.context makes), and the cast goes to `routingKey`.
+ * `topic`: the RPC topic the worker serves (its server queue is `<topic>.<host>`).
  */
-export function encodeCast(exchange: string, host: string, kind: string, args: Record<string, unknown>, seq: number, peer?: { routingKey: string }): Encoded {
+export function encodeCast(exchange: string, host: string, kind: string, args: Record<string, unknown>, seq: number, peer?: { routingKey: string }, topic = 'compute'): Encoded {
   const id = peer ? `req-${randomUUID()}` : `${kind.replace('instance.', '')}-${seq}-${randomBytes(6).toString('hex')}`;
   const enc = encodeRpcRequest({ method: kind, args, namespace: 'hostwall', version: '1.0', context: benchContext(seq, peer ? id : undefined), ...(peer ? {} : { uniqueId: id }) });
-  const out = osloOutbound({ exchange, routingKey: peer?.routingKey ?? `compute.${host}`, message: enc.message });
+  const out = osloOutbound({ exchange, routingKey: peer?.routingKey ?? `${topic}.${host}`, message: enc.message });
   return { id, exchange: out.exchange, routingKey: out.routingKey, body: out.body, props: publishProperties(out) };
 }
 
 export const POWER_MIX = ['instance.power_off', 'instance.power_on', 'instance.reboot'] as const;
 
 /** The i-th intent of the power mix over `uuids`: instance i mod n, kind cycling per instance. */
-export function powerIntent(exchange: string, host: string, uuids: readonly string[], i: number, peer?: { routingKey: string }): Encoded {
+export function powerIntent(exchange: string, host: string, uuids: readonly string[], i: number, peer?: { routingKey: string }, topic?: string): Encoded {
   const n = uuids.length;
   const uuid = uuids[i % n] ?? '';
   const kind = POWER_MIX[Math.floor(i / n) % POWER_MIX.length] ?? 'instance.reboot';
-  return encodeCast(exchange, host, kind, { instance_uuid: uuid }, i, peer);
+  return encodeCast(exchange, host, kind, { instance_uuid: uuid }, i, peer, topic);
 }
 
-export function spawnIntent(exchange: string, host: string, uuid: string, seq: number): Encoded {
-  return encodeCast(exchange, host, 'instance.spawn', { instance_uuid: uuid, name: `bench-${uuid.slice(0, 8)}`, flavor: { vcpus: 1, memory_mb: 64, root_gb: 0 } }, seq);
+export function spawnIntent(exchange: string, host: string, uuid: string, seq: number, topic?: string): Encoded {
+  return encodeCast(exchange, host, 'instance.spawn', { instance_uuid: uuid, name: `bench-${uuid.slice(0, 8)}`, flavor: { vcpus: 1, memory_mb: 64, root_gb: 0 } }, seq, undefined, topic);
 }
 
 /** Publish on a confirm channel, respecting the socket's back-pressure. Returns when written, not confirmed. */

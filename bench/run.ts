@@ -160,6 +160,9 @@ async function main(): Promise<void> {
   const sameQueue = `hwbench.${id}.same`;
   const eventsQueue = `hwbench.${id}.events`;
   const sinkQueue = `hwbench.${id}.sink`;
+  // The worker's RPC topic: its own, so its topic queue is not the shared `compute` one, which other
+  // workers on this broker bind to their exchanges (the bench's worker would take their casts).
+  const topic = `hwbench.${id}.compute`;
   // The peer's oslo names: an RPC topic of its own, and three notification topics (oslo declares <topic>.<priority> queues).
   const peerTopic = `hwbench.${id}.peer`;
   const peerServer = `hwbench-${id}-peer`;
@@ -244,7 +247,7 @@ async function main(): Promise<void> {
     say('hostwall: real Worker, libvirt test driver, in a child process');
     mkdirSync(profDir, { recursive: true });
     logFd = openSync(logPath, 'w');
-    const spec: WorkerChildSpec = { amqpUrl: AMQP_URL, host, controlExchange: exchange, instancesPath, statePath, settings: sets };
+    const spec: WorkerChildSpec = { amqpUrl: AMQP_URL, host, controlExchange: exchange, instancesPath, statePath, settings: { ...sets, topic } };
     // The node flags the shipped launcher starts with (bin/hostwall's #! line), or HWBENCH_WORKER_NODE_FLAGS instead.
     const nodeFlags = process.env.HWBENCH_WORKER_NODE_FLAGS ?? launcherNodeFlags();
     const execArgv = [
@@ -270,7 +273,7 @@ async function main(): Promise<void> {
       toDelete.add(journalStream);
     }
 
-    const spawns = uuids.map((u, i) => spawnIntent(exchange, host, u, i));
+    const spawns = uuids.map((u, i) => spawnIntent(exchange, host, u, i, topic));
     const st0 = performance.now();
     await preload(pub, spawns);
     await collector.waitFor(spawns.map((m) => m.id), 120_000);
@@ -281,7 +284,7 @@ async function main(): Promise<void> {
 
     wChild.send({ cmd: 'gate', open: false });
     await wChild.next('gate');
-    const hwMsgs = Array.from({ length: n }, (_, i) => powerIntent(exchange, host, uuids, i));
+    const hwMsgs = Array.from({ length: n }, (_, i) => powerIntent(exchange, host, uuids, i, undefined, topic));
     await preload(pub, hwMsgs);
     const before = procMemory(wChild.pid);
     wChild.send({ cmd: 'rss', on: true });
@@ -298,7 +301,7 @@ async function main(): Promise<void> {
     say(`  RSS with ${n} waiting: ${before?.rss_mb ?? '?'} MB before, peak ${mb(Number(rss.peak))} MB (at the end: JS heap ${mb(Number(rss.heapUsed))} MB used of ${mb(Number(rss.heapTotal))} MB, external ${mb(Number(rss.external))} MB)`);
     if (rss.at_peak) say(`  memory (MB) at the drain's start: ${JSON.stringify(rss.at_start)}; at its peak: ${JSON.stringify(rss.at_peak)}`);
 
-    const hwLatMsgs = Array.from({ length: latencyCount }, (_, i) => powerIntent(exchange, host, uuids, n + i));
+    const hwLatMsgs = Array.from({ length: latencyCount }, (_, i) => powerIntent(exchange, host, uuids, n + i, undefined, topic));
     meter.start();
     wChild.send({ cmd: 'loop', on: true });
     const hwLatency = await latencyRun(collector, pub, hwLatMsgs, rate);
@@ -526,7 +529,8 @@ async function main(): Promise<void> {
   async function cleanupBroker(): Promise<void> {
     cleanup.queues_deleted = await deleteQueues(pubConn, toDelete);
     // Shared oslo names this run created (none existed before): only if nobody uses them and they are empty.
-    cleanup.queues_deleted += await deleteQueues(pubConn, SHARED_QUEUES.filter((q) => sharedBefore.get(q) === false), true);
+    // Not `compute`: the worker serves the run's own topic, so a `compute` queue is someone else's.
+    cleanup.queues_deleted += await deleteQueues(pubConn, SHARED_QUEUES.filter((q) => q !== 'compute' && sharedBefore.get(q) === false), true);
     // A stream is never empty once written: deleted only if this run created it and nobody consumes it.
     if (sharedBefore.get(JOURNAL) === false) cleanup.queues_deleted += await deleteQueues(pubConn, [JOURNAL], 'unused');
     const ch = await pubConn.createChannel();

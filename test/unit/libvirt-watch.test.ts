@@ -165,6 +165,62 @@ describe('libvirt power-state tracker (injected clock)', () => {
     expect(t.changes).to.deep.equal([]);
   });
 
+  it('does not read the guest after an event that can only leave it as its settled baseline says', async () => {
+    const t = setup();
+    let reads = 0;
+    const tracker = new PowerStateTracker({
+      read: async (uuid) => {
+        reads++;
+        return t.guests.get(uuid);
+      },
+      emit: (c) => t.changes.push(c),
+      failed: (err) => t.failures.push(err),
+      clock: t.clock,
+      stopDelayMs: STOP_DELAY,
+    });
+    t.set(A, 'running');
+    tracker.seed(tracker.mark(), [...t.guests.values()]);
+    // The driver's own power-off: its result is the baseline, libvirt's event comes after the call.
+    tracker.begin(A);
+    t.set(A, 'shutdown');
+    tracker.end(A, { state: { instance_uuid: A, name: 'n-a', power_state: 'shutdown' } });
+    tracker.event(A, 'stopped:shutdown');
+    await settle();
+    expect(reads).to.equal(0);
+    // An event the baseline contradicts is read, and a change it shows is reported.
+    t.set(A, 'running');
+    tracker.event(A, 'started:booted');
+    await settle();
+    expect(reads).to.equal(1);
+    // So is an event of a kind that does not say the state, even if the baseline may agree.
+    tracker.event(A, 'defined:updated');
+    await settle();
+    expect(reads).to.equal(2);
+    await t.clock.advance(STOP_DELAY * 2);
+    expect(t.summary()).to.deep.equal(['a:running:started:booted']);
+    // An event that comes during the call: no read if it leaves the guest as the call found it...
+    tracker.begin(A);
+    tracker.event(A, 'started:booted');
+    tracker.end(A, { state: { instance_uuid: A, name: 'n-a', power_state: 'running' } });
+    await settle();
+    expect(reads).to.equal(2);
+    // ...a read if not, or if a listing asked for a look meanwhile.
+    tracker.begin(A);
+    t.set(A, 'paused');
+    tracker.event(A, 'stopped:destroyed');
+    tracker.end(A, { state: { instance_uuid: A, name: 'n-a', power_state: 'running' } });
+    await settle();
+    expect(reads).to.equal(3);
+    t.set(A, 'running');
+    tracker.begin(A);
+    tracker.event(A, 'started:booted');
+    tracker.listing(tracker.mark(), [...t.guests.values()], 'reconcile');
+    tracker.end(A, { state: { instance_uuid: A, name: 'n-a', power_state: 'running' } });
+    await settle();
+    expect(reads).to.equal(4);
+    expect(t.summary()).to.deep.equal(['a:running:started:booted', 'a:paused:stopped:destroyed']);
+  });
+
   it('reports a change behind the driver’s back during its call, once the call has ended', async () => {
     const t = setup();
     t.set(A, 'running');

@@ -9,7 +9,15 @@
  * is reported when the hypervisor's state differs from the baseline:
  * - An event is only a reason to look: the state is read again and compared
  *   (Nova too ignores an event the current state contradicts), so late,
- *   duplicate or missed intermediate events do no harm.
+ *   duplicate or missed intermediate events do no harm. Except an event that
+ *   can only leave the guest in the state the baseline already holds (a boot
+ *   when it is known running, a shutdown or destroy when it is known shut
+ *   down): the read could only agree, so it is not made. These are mostly the
+ *   events of the driver's own calls, which libvirt delivers after the call
+ *   has returned; a later change sends its own event. Likewise after a call
+ *   during which only events came, the last of which leaves the guest in the
+ *   state the call found (libvirt delivers a connection's events in order).
+ *   An event while a look is pending or a shutdown is held takes the usual path.
  * - While a driver call on the guest runs, looks wait for it to end; the
  *   call's result becomes the baseline, then the guest is read once more if
  *   an event came meanwhile or the call failed. So what the driver itself did
@@ -58,6 +66,11 @@ interface Entry {
   busy: number;
   /** Something asked for a look while it could not happen (busy, or before seed). */
   dirty: boolean;
+  /**
+   * While dirty: the state the last event leaves the guest in (LEAVES), when only events made it
+   * dirty and the last one says; undefined otherwise.
+   */
+  leaves: GuestState['power_state'] | undefined;
   reason: string;
   hold: unknown;
   /** Sequence number of the last event, call or look: older reads and listings lose. */
@@ -65,6 +78,14 @@ interface Entry {
 }
 
 const same = (k: Known | undefined, s: GuestState | undefined) => (k === undefined ? s === undefined : s?.power_state === k.power_state);
+
+/** Events (lifecycle-reason.ts) after which the guest can only be in this state. */
+const LEAVES: ReadonlyMap<string, GuestState['power_state']> = new Map([
+  ['started:booted', 'running'],
+  ['resumed:unpaused', 'running'],
+  ['stopped:shutdown', 'shutdown'],
+  ['stopped:destroyed', 'shutdown'],
+]);
 
 export class PowerStateTracker {
   private readonly entries = new Map<string, Entry>();
@@ -95,6 +116,7 @@ export class PowerStateTracker {
     for (const [uuid, e] of this.entries) {
       if (e.dirty && e.busy === 0) {
         e.dirty = false;
+        e.leaves = undefined;
         this.look(uuid, e.reason);
       }
     }
@@ -102,7 +124,20 @@ export class PowerStateTracker {
 
   /** The hypervisor said something about the guest. */
   event(uuid: string, reason: string): void {
-    this.look(uuid.toLowerCase(), reason);
+    const key = uuid.toLowerCase();
+    const e = this.entries.get(key);
+    if (e !== undefined && this.agrees(e, reason)) {
+      // Newer than any read under way: that read's answer is older than what the event says.
+      this.touch(e);
+      return;
+    }
+    this.look(key, reason);
+  }
+
+  /** The event can only leave the guest as its settled baseline says (nothing pending on it). */
+  private agrees(e: Entry, reason: string): boolean {
+    const leaves = LEAVES.get(reason);
+    return leaves !== undefined && this.started && !this.stopped && e.busy === 0 && !e.dirty && e.hold === undefined && e.known?.power_state === leaves;
   }
 
   /** A listing of every guest, taken after `mark`. */
@@ -134,6 +169,7 @@ export class PowerStateTracker {
     if (e.hold !== undefined) {
       this.cancelHold(e);
       e.dirty = true;
+      e.leaves = undefined;
     }
   }
 
@@ -147,9 +183,15 @@ export class PowerStateTracker {
     if ('state' in outcome) e.known = { power_state: outcome.state.power_state, name: outcome.state.name };
     else if ('gone' in outcome) e.known = undefined;
     const failed = 'failed' in outcome && outcome.failed;
-    if (e.busy === 0 && this.started && (e.dirty || failed)) {
+    if (e.busy === 0 && this.started && e.dirty && !failed && 'state' in outcome && e.leaves === outcome.state.power_state) {
+      // The last event during the call leaves the guest as the call found it: a read could only agree.
+      e.dirty = false;
+      e.leaves = undefined;
+      this.prune(key, e);
+    } else if (e.busy === 0 && this.started && (e.dirty || failed)) {
       const reason = e.dirty ? e.reason : 'reconcile';
       e.dirty = false;
+      e.leaves = undefined;
       this.look(key, reason);
     } else {
       this.prune(key, e);
@@ -170,7 +212,7 @@ export class PowerStateTracker {
   private entry(uuid: string): Entry {
     let e = this.entries.get(uuid);
     if (!e) {
-      e = { known: undefined, busy: 0, dirty: false, reason: '', hold: undefined, touched: 0 };
+      e = { known: undefined, busy: 0, dirty: false, leaves: undefined, reason: '', hold: undefined, touched: 0 };
       this.entries.set(uuid, e);
     }
     return e;
@@ -186,6 +228,7 @@ export class PowerStateTracker {
     if (e.touched > mark) return false;
     if (e.busy > 0) {
       e.dirty = true;
+      e.leaves = undefined;
       e.reason = reason;
       return false;
     }
@@ -203,6 +246,8 @@ export class PowerStateTracker {
     const e = this.entry(uuid);
     e.reason = reason;
     if (e.busy > 0 || !this.started) {
+      // Events only, so far: the last one's word stands; anything else that asked keeps the look.
+      e.leaves = !e.dirty || e.leaves !== undefined ? LEAVES.get(reason) : undefined;
       e.dirty = true;
       return;
     }
