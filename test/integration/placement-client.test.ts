@@ -125,7 +125,7 @@ describe('placement client against Debian\'s Placement', function () {
   it('a second sync within the refresh interval makes no request; after it, reads only', async () => {
     let now = 1_000_000;
     const events: RequestEvent[] = [];
-    const c = client(events, { now: () => now, refreshS: 300 });
+    const c = client(events, { now: () => now, refreshMs: 300_000 });
     const s = spec(randomUUID(), `host-${randomUUID()}`);
     await c.ensureProvider(s);
     await c.syncProvider(s);

@@ -64,7 +64,7 @@ describe('nova-compute.conf as hostwall settings', () => {
     expect(config).to.include({ host: 'compute-7', statePath: '/srv/nova', instancesPath: '/srv/nova/instances', notificationFormat: 'both', novaNotifications: true, libvirtVirtType: 'kvm' });
     expect(nova.isNovaConfig).to.equal(true);
     const host = ComputeHostSettings.parse({ myIp: '127.0.0.1', ...nova.computeHost, host: config.host, nodename: config.host });
-    expect(host).to.include({ myIp: '10.1.2.3', reportIntervalS: 5, reservedHostMemoryMb: 1024, cpuAllocationRatio: 4, ramAllocationRatio: null });
+    expect(host).to.include({ myIp: '10.1.2.3', reportIntervalMs: 5000, reservedHostMemoryMb: 1024, cpuAllocationRatio: 4, ramAllocationRatio: null });
     expect(nova.placement).to.include({ auth_type: 'password', username: 'nova' });
     expect(nova.ignored).to.have.members(['DEFAULT.compute_driver', 'database.connection']);
   });

@@ -58,8 +58,6 @@ export interface ComputeHostParts {
   log: Logger;
 }
 
-/** The resource tracker's period when update_resources_interval is 0 (nova's default periodic spacing). */
-const DEFAULT_PERIOD_S = 60;
 /** Usage changes (a build, a delete) are folded for this long before the node is saved. */
 const USAGE_DEBOUNCE_MS = 500;
 /**
@@ -86,13 +84,13 @@ export class ComputeHost implements WorkerCompanion {
   constructor(private readonly parts: ComputeHostParts) {
     const { settings: s, transport, log } = parts;
     const rpc = new RpcClient(transport, { controlExchange: parts.controlExchange });
-    this.conductor = new ConductorClient(rpc, { topic: s.conductorTopic, timeoutMs: s.rpcResponseTimeoutS * 1000, pingTimeoutMs: 10_000 }, log);
+    this.conductor = new ConductorClient(rpc, { topic: s.conductorTopic, timeoutMs: s.rpcResponseTimeoutMs, pingTimeoutMs: 10_000 }, log);
     this.scheduler = new SchedulerClient(rpc, transport, s.host);
     this.service = new ServiceRecord(this.conductor, s.host, log);
     this.node = new ComputeNodeRecord(this.conductor, s, s.nodename, log);
     this.records = new NovaRecords({
       conductor: this.conductor, scheduler: this.scheduler, allocations: parts.placement, host: s.host,
-      node: () => this.node.name, deadlineMs: s.writeRetryS * 1000, log, stopped: () => this.stopped,
+      node: () => this.node.name, deadlineMs: s.writeRetryMs, log, stopped: () => this.stopped,
       resourcesChanged: () => this.usageChanged(),
     });
   }
@@ -100,20 +98,20 @@ export class ComputeHost implements WorkerCompanion {
   async start(ctx: CompanionContext): Promise<void> {
     const { settings: s, transport, log } = this.parts;
     this.ctx = ctx;
-    this.powerSync = new PowerSync({ conductor: this.conductor, book: ctx.book, host: s.host, log, deadlineMs: s.writeRetryS * 1000, stopped: () => this.stopped || ctx.stopping() });
+    this.powerSync = new PowerSync({ conductor: this.conductor, book: ctx.book, host: s.host, log, deadlineMs: s.writeRetryMs, stopped: () => this.stopped || ctx.stopping() });
     await transport.start();
     const ready = await this.conductor.waitUntilReady(() => this.stopped || ctx.stopping());
     if (!ready) return;
     // Each step finds before it creates, so one whose reply was lost is found on the retry, not made twice.
-    const retry = { deadlineMs: s.writeRetryS * 1000, stopped: () => this.stopped || ctx.stopping(), onRetry: (err: unknown, attempt: number) => log.warn('registering with Nova: nova-conductor did not answer, trying again', { attempt, error: String(err) }) };
+    const retry = { deadlineMs: s.writeRetryMs, stopped: () => this.stopped || ctx.stopping(), onRetry: (err: unknown, attempt: number) => log.warn('registering with Nova: nova-conductor did not answer, trying again', { attempt, error: String(err) }) };
     const service = await persist(() => this.service.register(), retry);
     const inventory = await ctx.driver.inventory();
     const node = await persist(() => this.node.register(inventory, (name) => placedInstances(this.conductor, adminContext(), s.host, name)), retry);
     await this.syncProvider();
-    this.service.startHeartbeat(s.reportIntervalS * 1000);
-    this.every(s.updateResourcesIntervalS === 0 ? DEFAULT_PERIOD_S : s.updateResourcesIntervalS, () => this.updateResources());
-    this.every(s.syncPowerStateIntervalS, () => this.powerSync?.syncAll());
-    this.every(s.schedulerInstanceSyncIntervalS, () => this.syncSchedulers());
+    this.service.startHeartbeat(s.reportIntervalMs);
+    this.every(s.updateResourcesIntervalMs, () => this.updateResources());
+    this.every(s.syncPowerStateIntervalMs, () => this.powerSync?.syncAll());
+    this.every(s.schedulerInstanceSyncIntervalMs, () => this.syncSchedulers());
     // _init_host: what changed while no compute service ran reaches Nova now.
     void this.powerSync.syncAll();
     this.registered = true;
@@ -140,7 +138,7 @@ export class ComputeHost implements WorkerCompanion {
     if (this.stopped) return { ready: false, detail: 'stopped' };
     if (!this.registered) return { ready: false, detail: 'not registered with Nova yet (waiting for nova-conductor)' };
     const last = this.service.lastRecordedAt;
-    const limitMs = MISSED_BEATS * this.parts.settings.reportIntervalS * 1000;
+    const limitMs = MISSED_BEATS * this.parts.settings.reportIntervalMs;
     const ageS = last === undefined ? undefined : Math.round((now - last) / 1000);
     if (last === undefined || now - last > limitMs) return { ready: false, detail: `no heartbeat recorded by nova-conductor for ${ageS ?? '?'} s (limit ${limitMs / 1000} s)` };
     return { ready: true, detail: `registered (service ${this.service.id ?? '?'}), last heartbeat ${ageS} s ago` };
@@ -152,9 +150,9 @@ export class ComputeHost implements WorkerCompanion {
     this.powerSync?.changed(facts.uuid);
   }
 
-  private every(periodS: number, task: () => Promise<void> | undefined): void {
-    if (periodS <= 0) return;
-    const t = setInterval(() => void task(), periodS * 1000);
+  private every(periodMs: number, task: () => Promise<void> | undefined): void {
+    if (periodMs <= 0) return;
+    const t = setInterval(() => void task(), periodMs);
     t.unref();
     this.timers.push(t);
   }

@@ -1,15 +1,16 @@
 /**
  * The compute host's settings, named and defaulted as nova-compute's own
  * options are (nova.conf; Zed defaults), validated once. They come from the
- * same nova-compute.conf the host already has (../nova-conf.ts reads it);
- * durations are seconds here as in nova.conf, milliseconds only where used.
+ * same nova-compute.conf the host already has (../nova-conf.ts reads it).
+ * Durations are read in seconds, as nova.conf writes them, and compiled once
+ * to milliseconds (…Ms) by the parse: the code past it never converts.
  */
 import { z } from 'zod';
 
 const seconds = (def: number) => z.number().int().min(0).max(86_400).default(def);
 const ratio = z.number().positive().max(1000).nullable().default(null);
 
-export const ComputeHostSettings = z.object({
+const ComputeHostSettingsSchema = z.object({
   /** [DEFAULT] host: the service's host name (the oslo server of topic compute). */
   host: z.string().min(1),
   /** The compute node's name when a new one is created ([hostwall] nova_nodename; default: host). */
@@ -44,5 +45,21 @@ export const ComputeHostSettings = z.object({
   reservedHostDiskMb: z.number().int().min(0).default(0),
   reservedHostCpus: z.number().int().min(0).default(0),
 });
+
+/** The resource tracker's period when update_resources_interval is 0 (nova's default periodic spacing). */
+const DEFAULT_UPDATE_RESOURCES_S = 60;
+
+export const ComputeHostSettings = ComputeHostSettingsSchema.transform(({ reportIntervalS, rpcResponseTimeoutS, writeRetryS, syncPowerStateIntervalS, updateResourcesIntervalS, schedulerInstanceSyncIntervalS, ...rest }) => ({
+  ...rest,
+  reportIntervalMs: reportIntervalS * 1000,
+  rpcResponseTimeoutMs: rpcResponseTimeoutS * 1000,
+  writeRetryMs: writeRetryS * 1000,
+  /** <= 0: the periodic task is off (nova.conf's meaning). */
+  syncPowerStateIntervalMs: syncPowerStateIntervalS * 1000,
+  updateResourcesIntervalMs: (updateResourcesIntervalS === 0 ? DEFAULT_UPDATE_RESOURCES_S : updateResourcesIntervalS) * 1000,
+  schedulerInstanceSyncIntervalMs: schedulerInstanceSyncIntervalS * 1000,
+}));
+/** The compiled settings: durations in ms. */
 export type ComputeHostSettings = z.output<typeof ComputeHostSettings>;
+/** The settings as nova.conf writes them: durations in seconds. */
 export type ComputeHostSettingsInput = z.input<typeof ComputeHostSettings>;

@@ -33,8 +33,8 @@ import { tlsDispatcher } from './tls';
 export interface PlacementClientOptions {
   /** Sees every attempt of every Placement request (not Keystone's), synchronously: tests count writes with it, metrics time calls. */
   observer?: RequestObserver;
-  /** nova's [compute] resource_provider_association_refresh in seconds (default 300): how long what Placement holds is trusted without reading it again; 0 = until a conflict. */
-  refreshS?: number;
+  /** nova's [compute] resource_provider_association_refresh, in ms (default 300 s): how long what Placement holds is trusted without reading it again; 0 = until a conflict. */
+  refreshMs?: number;
   /** Milliseconds clock for that refresh (tests). */
   now?: () => number;
 }
@@ -52,10 +52,11 @@ export class PlacementClient {
     const dispatcher = tlsDispatcher(settings);
     // Surfaced by the first request that awaits it, not as an unhandled rejection now.
     dispatcher.catch(() => undefined);
-    const wire = new Wire({ timeoutS: settings.timeout, connectRetries: settings.connect_retries, connectRetryDelayS: settings.connect_retry_delay, dispatcher });
+    // [placement]'s durations are keystoneauth's seconds (settings.ts); compiled to ms here, once.
+    const wire = new Wire({ timeoutMs: settings.timeout * 1000, connectRetries: settings.connect_retries, connectRetryDelayMs: settings.connect_retry_delay * 1000, dispatcher });
     const session = new PlacementSession(placementAuth(settings, wire, log), wire, log, options.observer);
     this.api = new PlacementApi(session);
-    this.provider = new ProviderSync(this.api, log, (options.refreshS ?? 300) * 1000, options.now ?? Date.now);
+    this.provider = new ProviderSync(this.api, log, options.refreshMs ?? 300_000, options.now ?? Date.now);
   }
 
   /** GET /: Placement's microversion range; PLACEMENT_TOO_OLD when it stops below what hostwall sends. */

@@ -51,9 +51,9 @@ export interface SendOptions {
 }
 
 export interface WireOptions {
-  timeoutS: number;
+  timeoutMs: number;
   connectRetries: number;
-  connectRetryDelayS: number;
+  connectRetryDelayMs: number;
   /** TLS options (tls.ts), resolved once; a rejection (a bad cafile) fails every send with it. */
   dispatcher?: Promise<Dispatcher | undefined> | undefined;
 }
@@ -78,18 +78,18 @@ export class Wire {
         const safe = failure === 'refused' || (failure !== 'tls' && o.idempotent);
         if (!safe || attempt >= attempts) {
           const tries = attempt > 1 ? ` (${attempt} attempts)` : '';
-          throw new PlacementError('PLACEMENT_UNREACHABLE', `${o.service} at ${new URL(ex.url).origin} did not answer ${ex.method} ${o.shownPath}: ${describe(err, failure, this.opts.timeoutS, o.secrets)}${tries}`, {
+          throw new PlacementError('PLACEMENT_UNREACHABLE', `${o.service} at ${new URL(ex.url).origin} did not answer ${ex.method} ${o.shownPath}: ${describe(err, failure, this.opts.timeoutMs, o.secrets)}${tries}`, {
             request: `${ex.method} ${o.shownPath}`,
           });
         }
-        const delay = Math.min(this.opts.connectRetryDelayS * 1000 * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
+        const delay = Math.min(this.opts.connectRetryDelayMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
   }
 
   private async once(ex: Exchange, dispatcher: Dispatcher | undefined): Promise<RawReply> {
-    const signal = AbortSignal.timeout(this.opts.timeoutS * 1000);
+    const signal = AbortSignal.timeout(this.opts.timeoutMs);
     // `dispatcher` is undici's extension of RequestInit (TLS options), see tls.ts.
     const init: RequestInit = { method: ex.method, headers: ex.headers, body: ex.body, signal, redirect: 'manual' };
     if (dispatcher !== undefined) init.dispatcher = dispatcher;
@@ -112,8 +112,8 @@ function classify(err: unknown): Failure {
   return 'reset';
 }
 
-function describe(err: unknown, failure: Failure, timeoutS: number, secrets: readonly string[]): string {
-  if (failure === 'timeout') return `no reply within ${timeoutS} s`;
+function describe(err: unknown, failure: Failure, timeoutMs: number, secrets: readonly string[]): string {
+  if (failure === 'timeout') return `no reply within ${timeoutMs / 1000} s`;
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
   const code = (cause as { code?: unknown } | undefined)?.code;
   const text = cause ? `${typeof code === 'string' ? `${code} ` : ''}${cause.message}` : err instanceof Error ? err.message : String(err);
