@@ -3,7 +3,10 @@
  * configured alike: identity, logging, TLS material, and the deadlines and
  * reconnect backoff of its broker operations (milliseconds).
  */
+import { randomUUID } from 'node:crypto';
+import { basename } from 'node:path';
 import { z } from 'zod';
+import { ConfigError } from '../errors';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type TransportLog = (level: LogLevel, msg: string, meta?: Record<string, unknown>) => void;
@@ -35,3 +38,31 @@ export const commonTransportFields = {
   /** The broker's max message size (RabbitMQ max_message_size); a bigger publish fails alone before it is sent. */
   maxPublishBytes: z.number().int().positive().default(128 * 1024 * 1024),
 };
+
+const commonSchema = z.object(commonTransportFields);
+
+/** `input` parsed by a transport's schema; a ConfigError naming the first bad field otherwise. */
+export function parseTransportOptions<S extends z.ZodTypeAny>(schema: S, input: unknown, transport: string): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const first = parsed.error.issues[0];
+  throw new ConfigError(`${transport}: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid options'}`);
+}
+
+const silent: TransportLog = () => undefined;
+
+/** The common fields as both transports keep them compiled (maxPublishBytes and tls are each transport's own). */
+export function compileCommon(o: z.output<typeof commonSchema>) {
+  return {
+    connectionName: o.connectionName ?? `${basename(process.argv[1] ?? 'hostwall')}:${process.pid}:${randomUUID()}`,
+    log: o.log ?? silent,
+    failFast: o.failFast,
+    operationTimeoutMs: o.operationTimeoutMs,
+    confirmTimeoutMs: o.confirmTimeoutMs,
+    connectTimeoutMs: o.connectTimeoutMs,
+    startTimeoutMs: o.startTimeoutMs,
+    reconnectMinMs: o.reconnectMinMs,
+    reconnectMaxMs: Math.max(o.reconnectMaxMs, o.reconnectMinMs),
+  };
+}
+export type CompiledCommon = ReturnType<typeof compileCommon>;

@@ -40,3 +40,12 @@ export function tlsMaterial(broker: BrokerUrl, given: TlsMaterial | undefined, t
   if ((cert === undefined) !== (key === undefined)) throw new ConfigError(`${transport}: the broker URL's ssl_cert_file and ssl_key_file go together`);
   return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
 }
+
+/** The material that is set, as a socket's TLS options (an absent key, never `ca: undefined`). */
+export function pemFields(tls: TlsMaterial | undefined): TlsMaterial {
+  return {
+    ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls?.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls?.key !== undefined ? { key: tls.key } : {}),
+  };
+}

@@ -29,8 +29,8 @@ import type { InFlight } from '../in-flight';
 import type { InboundMessage, MessageHandler, Settlement } from '../transport';
 import type { BrokerConnection } from './connection';
 import type { CompiledOptions } from './options';
-import { resubscribe } from '../resubscribe';
-import { amqpCode, errorText, Sleeper, withTimeout } from '../timing';
+import { KeptGroup } from '../kept-group';
+import { amqpCode, errorText, withTimeout } from '../timing';
 
 /** One channel's lifetime: messages remember theirs, so a settle after it died is a no-op. */
 interface Generation {
@@ -38,8 +38,6 @@ interface Generation {
   open: boolean;
   readonly tags: string[];
 }
-
-type GroupState = 'starting' | 'running' | 'cancelled' | 'closed';
 
 export interface GroupDeps {
   conn: BrokerConnection;
@@ -52,55 +50,22 @@ export interface GroupDeps {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-export class ConsumerGroup {
-  private state: GroupState = 'starting';
-  private gen: Generation | undefined;
-  private recovering: Promise<void> | undefined;
-  private readonly sleeper = new Sleeper();
-
+export class ConsumerGroup extends KeptGroup<ChannelModel, Generation> {
   constructor(
-    readonly queues: readonly string[],
+    queues: readonly string[],
     private readonly prefetch: number,
     private readonly handler: MessageHandler,
     private readonly deps: GroupDeps,
     private readonly exclusive: readonly string[] = [],
-  ) {}
-
-  /** First attach. Throws (and consumes nothing) if a queue is missing or the broker refuses. */
-  async start(): Promise<void> {
-    const model = await this.deps.conn.whenUp(this.deps.opts.operationTimeoutMs);
-    await this.attach(model);
-    if (this.state === 'starting') this.state = 'running';
+  ) {
+    super(queues, deps.conn, deps.opts, { queues });
   }
 
-  /** Attached on a live channel (session) and not cancelled: its messages are being delivered. */
-  get consuming(): boolean {
-    return this.state === 'running' && this.gen?.open === true;
+  protected redeclare(model: ChannelModel): Promise<void> {
+    return this.deps.redeclare(model);
   }
 
-  /** Make sure the group is consuming on the current connection (called when a connection comes up). */
-  kick(): void {
-    if (this.state !== 'running' || this.gen?.open || this.recovering) return;
-    this.recovering = this.recover().finally(() => {
-      this.recovering = undefined;
-    });
-  }
-
-  private recover(): Promise<void> {
-    const { opts, conn } = this.deps;
-    return resubscribe<ChannelModel>({
-      wanted: () => this.state === 'running',
-      attached: () => this.gen?.open === true,
-      whenUp: (ms) => conn.whenUp(ms),
-      connectionClosed: () => conn.isClosed,
-      resume: async (model) => {
-        await this.deps.redeclare(model);
-        await this.attach(model);
-      },
-    }, this.sleeper, opts, { queues: this.queues });
-  }
-
-  private async attach(model: ChannelModel): Promise<void> {
+  protected async attach(model: ChannelModel): Promise<void> {
     const t = this.deps.opts.operationTimeoutMs;
     const ch = await withTimeout(model.createChannel(), t, 'opening a consumer channel', (late) => {
       void late.close().catch(() => undefined);
@@ -160,12 +125,7 @@ export class ConsumerGroup {
   }
 
   /** basic.cancel every consumer; the channel stays open so in-flight messages can still be settled. */
-  async cancel(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'cancelled';
-    this.sleeper.cancel();
-    const gen = this.gen;
-    if (!gen?.open) return;
+  protected async stopDeliveries(gen: Generation): Promise<void> {
     for (const tag of gen.tags.splice(0)) {
       await withTimeout(gen.ch.cancel(tag), this.deps.opts.operationTimeoutMs, `cancelling consumer ${tag}`).catch((err: unknown) => {
         this.deps.opts.log('warn', 'basic.cancel failed', { tag, error: errorText(err) });
@@ -174,12 +134,8 @@ export class ConsumerGroup {
   }
 
   /** Close the channel: unsettled messages go back to their queues. */
-  async close(): Promise<void> {
-    this.state = 'closed';
-    this.sleeper.cancel();
-    const gen = this.gen;
-    this.gen = undefined;
-    if (gen?.open) await withTimeout(gen.ch.close(), this.deps.opts.operationTimeoutMs, 'closing a consumer channel').catch(() => undefined);
+  protected async endGeneration(gen: Generation): Promise<void> {
+    await withTimeout(gen.ch.close(), this.deps.opts.operationTimeoutMs, 'closing a consumer channel').catch(() => undefined);
   }
 }
 

@@ -2,14 +2,12 @@
  * Options of the AMQP 0-9-1 transport → one compiled, validated value with
  * defaults and units normalised once (milliseconds everywhere inside).
  */
-import { randomUUID } from 'node:crypto';
-import { basename } from 'node:path';
 import type { Options, SocketOptions } from 'amqplib';
 import { z } from 'zod';
 import { ConfigError } from '../../errors';
 import { type BrokerUrl, hostLabel, parseBrokerUrl } from '../broker-url';
-import { commonTransportFields, type TransportLog } from '../common-options';
-import { tlsMaterial } from '../tls-files';
+import { type CompiledCommon, commonTransportFields, compileCommon, parseTransportOptions } from '../common-options';
+import { pemFields, tlsMaterial } from '../tls-files';
 
 export type { LogLevel, TransportLog } from '../common-options';
 
@@ -37,35 +35,19 @@ export interface HostTarget {
   connect: Options.Connect;
 }
 
-export interface CompiledOptions {
+export interface CompiledOptions extends CompiledCommon {
   broker: BrokerUrl;
   /** In failover order. */
   hosts: HostTarget[];
   /** The whole URL with every password hidden, for logs and errors. */
   safeUrl: string;
   heartbeatS: number;
-  connectionName: string;
   socket: SocketOptions;
-  log: TransportLog;
-  failFast: boolean;
-  operationTimeoutMs: number;
-  confirmTimeoutMs: number;
-  connectTimeoutMs: number;
-  startTimeoutMs: number;
-  reconnectMinMs: number;
-  reconnectMaxMs: number;
   maxPublishBytes: number;
 }
 
-const silent: TransportLog = () => undefined;
-
 export function compileOptions(input: Amqp091Options): CompiledOptions {
-  const parsed = Amqp091OptionsSchema.safeParse(input);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    throw new ConfigError(`amqp transport: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid options'}`);
-  }
-  const o = parsed.data;
+  const o = parseTransportOptions(Amqp091OptionsSchema, input, 'amqp transport');
   const broker = parseBrokerUrl(o.url);
   if (broker.protocol !== 'amqp091') throw new ConfigError(`amqp transport: ${broker.scheme}:// is AMQP 1.0; AMQP 0-9-1 needs rabbit://, amqp:// or amqps://`);
   if (o.tls && !broker.tls) throw new ConfigError('amqp transport: tls options need a TLS url (amqps://, or ssl=true in the query)');
@@ -86,30 +68,20 @@ export function compileOptions(input: Amqp091Options): CompiledOptions {
       ...broker.amqplib,
     },
   }));
-  const connectionName = o.connectionName ?? `${basename(process.argv[1] ?? 'hostwall')}:${process.pid}:${randomUUID()}`;
+  const common = compileCommon(o);
   const socket: SocketOptions = {
     timeout: o.connectTimeoutMs,
     noDelay: true,
-    clientProperties: { connection_name: connectionName },
-    ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
-    ...(tls?.cert !== undefined ? { cert: tls.cert } : {}),
-    ...(tls?.key !== undefined ? { key: tls.key } : {}),
+    clientProperties: { connection_name: common.connectionName },
+    ...pemFields(tls),
   };
   return {
+    ...common,
     broker,
     hosts,
     safeUrl: broker.safe,
     heartbeatS,
-    connectionName,
     socket,
-    log: o.log ?? silent,
-    failFast: o.failFast,
-    operationTimeoutMs: o.operationTimeoutMs,
-    confirmTimeoutMs: o.confirmTimeoutMs,
-    connectTimeoutMs: o.connectTimeoutMs,
-    startTimeoutMs: o.startTimeoutMs,
-    reconnectMinMs: o.reconnectMinMs,
-    reconnectMaxMs: Math.max(o.reconnectMaxMs, o.reconnectMinMs),
     maxPublishBytes: o.maxPublishBytes,
   };
 }

@@ -22,6 +22,7 @@ import type { BrokerConnection } from './connection';
 import { frameMaxOf, sizeProblem } from './message-size';
 import type { CompiledOptions } from './options';
 import { errorText, withTimeout } from '../timing';
+import { SingleFlight } from '../single-flight';
 
 interface InFlight {
   readonly ch: ConfirmChannel;
@@ -63,7 +64,7 @@ const where = (msg: OutboundMessage) => ({ exchange: msg.exchange, routing_key: 
 
 export class ConfirmPublisher {
   private current: PublishChannel | undefined;
-  private opening: Promise<PublishChannel> | undefined;
+  private readonly opening = new SingleFlight<PublishChannel>();
   /**
    * Publishes awaiting their confirm, in publish order (basic.return is matched
    * against the earliest mandatory one), from `head` on; settled ones are
@@ -194,12 +195,7 @@ export class ConfirmPublisher {
   /** The open confirm channel, opening one (after waiting for the connection) if needed. */
   private async channel(deadline: number): Promise<PublishChannel> {
     if (this.current?.open) return this.current;
-    if (!this.opening) {
-      this.opening = this.open(deadline).finally(() => {
-        this.opening = undefined;
-      });
-    }
-    return this.opening;
+    return this.opening.run(() => this.open(deadline));
   }
 
   private async open(deadline: number): Promise<PublishChannel> {

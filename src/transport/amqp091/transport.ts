@@ -8,6 +8,7 @@ import type { ChannelModel } from 'amqplib';
 import { TransportError } from '../../errors';
 import { transportHealth } from '../health';
 import { InFlight } from '../in-flight';
+import { checkConsume } from '../consume-args';
 import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueDrain, QueueState, StreamReader, StreamStart, Topology, Transport, TransportHealth } from '../transport';
 import { BrokerConnection } from './connection';
 import { ConsumerGroup } from './consumer';
@@ -61,16 +62,13 @@ export class Amqp091Transport implements Transport {
 
   async consume(queues: string[], opts: ConsumeOptions, handler: MessageHandler): Promise<void> {
     if (this.closed) throw new TransportError('transport is closed');
-    if (queues.length === 0) throw new TransportError('consume() needs at least one queue');
-    if (!Number.isInteger(opts.prefetch) || opts.prefetch < 0 || opts.prefetch > 65535) {
-      throw new TransportError(`prefetch must be an integer in 0..65535, got ${opts.prefetch}`);
-    }
+    const exclusive = checkConsume(queues, opts);
     const group = new ConsumerGroup(queues, opts.prefetch, handler, {
       conn: this.conn,
       opts: this.opts,
       redeclare: (model) => this.redeclareAll(model),
       inFlight: this.handling,
-    }, opts.exclusive?.filter((q) => queues.includes(q)));
+    }, exclusive);
     await group.start();
     this.groups.push(group);
   }

@@ -10,14 +10,12 @@
  * travels in the AMQP open frame's hostname as `vhost:<name>` (RabbitMQ's
  * convention).
  */
-import { randomUUID } from 'node:crypto';
-import { basename } from 'node:path';
 import type { ConnectionOptions } from 'rhea';
 import { z } from 'zod';
 import { ConfigError } from '../../errors';
 import { amqp091UrlOf, hostLabel, parseBrokerUrl } from '../broker-url';
-import { commonTransportFields, type TransportLog } from '../common-options';
-import { tlsMaterial } from '../tls-files';
+import { type CompiledCommon, commonTransportFields, compileCommon, parseTransportOptions } from '../common-options';
+import { pemFields, tlsMaterial } from '../tls-files';
 import type { FailoverStrategy } from '../failover';
 import { type AddressBook, addressBook, type AddressFamily, AddressTemplatesSchema } from './addresses';
 
@@ -70,7 +68,7 @@ export interface HostTarget {
   connect: ConnectionOptions;
 }
 
-export interface CompiledOptions {
+export interface CompiledOptions extends CompiledCommon {
   /** The whole URL with every password hidden, for logs and errors. */
   safeUrl: string;
   vhost: string;
@@ -85,37 +83,20 @@ export interface CompiledOptions {
   tls: Amqp10Options['tls'];
   /** 0-9-1 URL for declaring topology, or undefined when topology is not ours to declare. */
   adminUrl: string | undefined;
-  connectionName: string;
-  log: TransportLog;
-  failFast: boolean;
-  operationTimeoutMs: number;
-  confirmTimeoutMs: number;
-  connectTimeoutMs: number;
-  startTimeoutMs: number;
-  reconnectMinMs: number;
-  reconnectMaxMs: number;
   maxSenderLinks: number;
   exclusiveQueueExpiresMs: number;
-}
-
-const silent: TransportLog = () => undefined;
-
-function parseOrThrow(input: Amqp10Options): z.output<typeof Amqp10OptionsSchema> {
-  const parsed = Amqp10OptionsSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const first = parsed.error.issues[0];
-  throw new ConfigError(`amqp10 transport: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid options'}`);
 }
 
 /** The same brokers over AMQP 0-9-1: amqp10 → amqp, amqps10 → amqps, every host kept (broker-url.ts). */
 export const adminUrlOf = amqp091UrlOf;
 
 export function compileOptions(input: Amqp10Options): CompiledOptions {
-  const o = parseOrThrow(input);
+  const o = parseTransportOptions(Amqp10OptionsSchema, input, 'amqp10 transport');
   const broker = parseBrokerUrl(o.url);
   if (o.tls && !broker.tls) throw new ConfigError('amqp10 transport: tls options need a TLS url (amqps10://, amqps://, or ssl=true in the query)');
   const tls = tlsMaterial(broker, o.tls, 'amqp10 transport');
-  const connectionName = o.connectionName ?? `${basename(process.argv[1] ?? 'hostwall')}:${process.pid}:${randomUUID()}`;
+  const common = compileCommon(o);
+  const { connectionName } = common;
   const heartbeatS = o.heartbeatS ?? broker.heartbeatS ?? 60;
   const hosts = broker.hosts.map((h): HostTarget => {
     const base = {
@@ -134,9 +115,7 @@ export function compileOptions(input: Amqp10Options): CompiledOptions {
           ...base,
           transport: 'tls',
           servername: h.hostname,
-          ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
-          ...(tls?.cert !== undefined ? { cert: tls.cert } : {}),
-          ...(tls?.key !== undefined ? { key: tls.key } : {}),
+          ...pemFields(tls),
         }
       : { ...base, transport: 'tcp' };
     return { label: hostLabel(broker, h), address: h.address, connect };
@@ -150,6 +129,7 @@ export function compileOptions(input: Amqp10Options): CompiledOptions {
   }
   const adminUrl = o.adminUrl === false ? undefined : (o.adminUrl ?? (family === 'generic' ? undefined : adminUrlOf(o.url)));
   return {
+    ...common,
     safeUrl: broker.safe,
     vhost: broker.vhost,
     family,
@@ -159,15 +139,6 @@ export function compileOptions(input: Amqp10Options): CompiledOptions {
     warnings: broker.warnings,
     tls,
     adminUrl,
-    connectionName,
-    log: o.log ?? silent,
-    failFast: o.failFast,
-    operationTimeoutMs: o.operationTimeoutMs,
-    confirmTimeoutMs: o.confirmTimeoutMs,
-    connectTimeoutMs: o.connectTimeoutMs,
-    startTimeoutMs: o.startTimeoutMs,
-    reconnectMinMs: o.reconnectMinMs,
-    reconnectMaxMs: Math.max(o.reconnectMaxMs, o.reconnectMinMs),
     maxSenderLinks: o.maxSenderLinks,
     exclusiveQueueExpiresMs: o.exclusiveQueueExpiresMs,
   };

@@ -43,8 +43,8 @@
 import type { EventContext, Receiver, Session } from 'rhea';
 import { TransportError } from '../../errors';
 import { queueTaken } from '../claim';
-import { resubscribe } from '../resubscribe';
-import { errorText, Sleeper } from '../timing';
+import { KeptGroup } from '../kept-group';
+import { errorText } from '../timing';
 import type { InFlight } from '../in-flight';
 import type { InboundMessage, MessageHandler, Settlement } from '../transport';
 import type { Amqp10Connection, Live } from './connection';
@@ -71,8 +71,6 @@ interface Generation {
   fail(reason: string): void;
 }
 
-type GroupState = 'starting' | 'running' | 'cancelled' | 'closed';
-
 export interface GroupDeps {
   conn: Amqp10Connection;
   opts: CompiledOptions;
@@ -86,20 +84,17 @@ export interface GroupDeps {
   inFlight: InFlight;
 }
 
-export class ReceiverGroup {
-  private state: GroupState = 'starting';
-  private gen: Generation | undefined;
-  private recovering: Promise<void> | undefined;
-  private readonly sleeper = new Sleeper();
+export class ReceiverGroup extends KeptGroup<Live, Generation> {
   private readonly credit: number;
 
   constructor(
-    readonly queues: readonly string[],
+    queues: readonly string[],
     prefetch: number,
     private readonly handler: MessageHandler,
     private readonly deps: GroupDeps,
     private readonly exclusive: readonly string[] = [],
   ) {
+    super(queues, deps.conn, deps.opts, { queues, protocol: 'amqp10' });
     this.credit = prefetch === 0 ? UNBOUNDED_CREDIT : prefetch;
     if (exclusive.length > 0 && (!deps.claim || !deps.consumers)) {
       deps.opts.log('warn', 'amqp10: exclusive consume cannot be enforced without a 0-9-1 admin connection (generic address family): a second consumer of these queues would share their messages', { queues: exclusive });
@@ -116,41 +111,11 @@ export class ReceiverGroup {
     }
   }
 
-  /** First attach. Throws (and consumes nothing) if a queue is missing or the broker refuses. */
-  async start(): Promise<void> {
-    const live = await this.deps.conn.whenUp(this.deps.opts.operationTimeoutMs);
-    await this.attach(live);
-    if (this.state === 'starting') this.state = 'running';
+  protected redeclare(): Promise<void> {
+    return this.deps.redeclare();
   }
 
-  /** Attached on a live channel (session) and not cancelled: its messages are being delivered. */
-  get consuming(): boolean {
-    return this.state === 'running' && this.gen?.open === true;
-  }
-
-  /** Make sure the group is consuming on the current connection (called when a connection comes up). */
-  kick(): void {
-    if (this.state !== 'running' || this.gen?.open || this.recovering) return;
-    this.recovering = this.recover().finally(() => {
-      this.recovering = undefined;
-    });
-  }
-
-  private recover(): Promise<void> {
-    const { opts, conn } = this.deps;
-    return resubscribe<Live>({
-      wanted: () => this.state === 'running',
-      attached: () => this.gen?.open === true,
-      whenUp: (ms) => conn.whenUp(ms),
-      connectionClosed: () => conn.isClosed,
-      resume: async (live) => {
-        await this.deps.redeclare();
-        await this.attach(live);
-      },
-    }, this.sleeper, opts, { queues: this.queues, protocol: 'amqp10' });
-  }
-
-  private async attach(live: Live): Promise<void> {
+  protected async attach(live: Live): Promise<void> {
     const { opts } = this.deps;
     for (const queue of this.exclusive) await this.deps.claim?.(queue);
     await this.aloneOn(0);
@@ -255,12 +220,7 @@ export class ReceiverGroup {
    * messages can still be settled; a message already in flight when the broker
    * saw the flow is released on arrival, never handed to the handler.
    */
-  async cancel(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'cancelled';
-    this.sleeper.cancel();
-    const gen = this.gen;
-    if (!gen?.open) return;
+  protected async stopDeliveries(gen: Generation): Promise<void> {
     for (const [i, r] of gen.links.entries()) {
       if (!revokeCredit(r)) {
         // Unknown rhea internals: detaching also stops deliveries (RabbitMQ 3.x still accepts settlements afterwards).
@@ -271,12 +231,7 @@ export class ReceiverGroup {
   }
 
   /** End the session: unsettled messages go back to their queues. */
-  async close(): Promise<void> {
-    this.state = 'closed';
-    this.sleeper.cancel();
-    const gen = this.gen;
-    this.gen = undefined;
-    if (!gen?.open) return;
+  protected async endGeneration(gen: Generation): Promise<void> {
     gen.open = false;
     await this.endSession(gen.session);
   }

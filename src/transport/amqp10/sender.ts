@@ -28,6 +28,7 @@
 import type { Delivery, EventContext, Message, Sender, Session } from 'rhea';
 import { TransportError } from '../../errors';
 import { errorText, withTimeout } from '../timing';
+import { SingleFlight } from '../single-flight';
 import type { OutboundMessage, PublishResult } from '../transport';
 import type { Amqp10Connection, Live } from './connection';
 import { outboundMessage } from './message-map';
@@ -64,7 +65,7 @@ const ANONYMOUS = '\u0000anonymous';
 
 export class Publisher {
   private current: PublishSession | undefined;
-  private opening: Promise<PublishSession> | undefined;
+  private readonly opening = new SingleFlight<PublishSession>();
   private readonly outstanding = new Set<Promise<unknown>>();
 
   constructor(
@@ -210,12 +211,7 @@ export class Publisher {
   /** The open publish session, opening one (after waiting for the connection) if needed. */
   private async session(deadline: number): Promise<PublishSession> {
     if (this.current?.open) return this.current;
-    if (!this.opening) {
-      this.opening = this.open(deadline).finally(() => {
-        this.opening = undefined;
-      });
-    }
-    return this.opening;
+    return this.opening.run(() => this.open(deadline));
   }
 
   private async open(deadline: number): Promise<PublishSession> {

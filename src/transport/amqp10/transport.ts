@@ -17,6 +17,7 @@ import { TransportError } from '../../errors';
 import { errorText } from '../timing';
 import { transportHealth } from '../health';
 import { InFlight } from '../in-flight';
+import { checkConsume } from '../consume-args';
 import type { ConsumeOptions, MessageHandler, OutboundMessage, PublishResult, QueueState, Topology, Transport, TransportHealth } from '../transport';
 import { Amqp10Connection, type Live } from './connection';
 import { type Amqp10Options, type CompiledOptions, compileOptions } from './options';
@@ -90,10 +91,7 @@ export class Amqp10Transport implements Transport {
 
   async consume(queues: string[], opts: ConsumeOptions, handler: MessageHandler): Promise<void> {
     if (this.closed) throw new TransportError('transport is closed');
-    if (queues.length === 0) throw new TransportError('consume() needs at least one queue');
-    if (!Number.isInteger(opts.prefetch) || opts.prefetch < 0 || opts.prefetch > 65535) {
-      throw new TransportError(`prefetch must be an integer in 0..65535, got ${opts.prefetch}`);
-    }
+    const exclusive = checkConsume(queues, opts);
     const inspect = this.inspectQueue;
     const group = new ReceiverGroup(queues, opts.prefetch, handler, {
       conn: this.conn,
@@ -102,7 +100,7 @@ export class Amqp10Transport implements Transport {
       claim: this.topology.declares ? (q) => this.topology.claim(q) : undefined,
       consumers: inspect ? async (q) => (await inspect(q))?.consumers : undefined,
       inFlight: this.handling,
-    }, opts.exclusive?.filter((q) => queues.includes(q)));
+    }, exclusive);
     await group.start();
     this.groups.push(group);
   }
