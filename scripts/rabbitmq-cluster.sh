@@ -44,9 +44,16 @@ CONF
   RABBITMQ_NODENAME=$n@localhost RABBITMQ_NODE_PORT=$p RABBITMQ_DIST_PORT=$((20000 + p)) \
   RABBITMQ_CONFIG_FILE=$d/rabbitmq.conf RABBITMQ_ADVANCED_CONFIG_FILE=$d/advanced.config \
   RABBITMQ_MNESIA_BASE=$d/mnesia RABBITMQ_LOG_BASE=$d/log RABBITMQ_PID_FILE=$d/pid \
-  RABBITMQ_ENABLED_PLUGINS_FILE=$d/enabled_plugins rabbitmq-server -detached
+  RABBITMQ_ENABLED_PLUGINS_FILE=$d/enabled_plugins \
+  su rabbitmq -s /bin/sh -c "ulimit -n $(ulimit -Hn) 2>/dev/null; exec /usr/lib/rabbitmq/bin/rabbitmq-server -detached"
 }
 
+# Started as Debian's rabbitmq-server wrapper does (su to rabbitmq, which
+# keeps the RABBITMQ_* environment), but with the open-files soft limit raised
+# to the hard one: su leaves it at 1,024, RabbitMQ then allows 927 descriptors,
+# and each quorum queue member holds some (its log segments): ~330 members a
+# node used them up and the node stopped taking connections and answering
+# rabbitmqctl (the 300- and 1,000-host bench:scale runs stalled there).
 wait_node() {
   for _ in $(seq 1 240); do alive "$1" && break; sleep 0.5; done
   ctl "$1" await_startup
