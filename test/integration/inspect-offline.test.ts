@@ -8,11 +8,9 @@ import { expect } from 'chai';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IntentClient } from '../../src/client/intent-client';
-import type { Transport } from '../../src/transport/transport';
-import { runCli, startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { runCli, startWorkerProcess, type WorkerProcess, processSuite } from '../support/worker-process';
 import { depthReaches, queueDepth } from '../support/broker';
-import { bigMetadata, connectTransport, uniqueHost, uuid } from '../support/worker';
+import { bigMetadata, uniqueHost, uuid } from '../support/worker';
 
 const FLAVOR = { vcpus: 1, memory_mb: 64, root_gb: 0 };
 
@@ -21,19 +19,8 @@ const lines = (stdout: string): Line[] => stdout.trim().split('\n').filter((l) =
 
 describe('hostwall inspect with the worker down (real broker)', function () {
   this.timeout(120_000);
-  let transport: Transport;
-  let client: IntentClient;
-  const workers: WorkerProcess[] = [];
-
-  before(async () => {
-    transport = await connectTransport('test-inspect-offline');
-    client = new IntentClient(transport, { controlExchange: 'nova' });
-  });
-
-  after(async () => {
-    for (const w of workers) await w.stop();
-    await transport?.close();
-  });
+  const suite = processSuite('test-inspect-offline');
+  const workers = suite.workers;
 
   /** A worker that ran one spawn, one failed pause and one dead letter, and its state path. */
   async function hostWithHistory(prefix: string): Promise<{ host: string; state: string; w: WorkerProcess; id: string; missing: string }> {
@@ -43,9 +30,9 @@ describe('hostwall inspect with the worker down (real broker)', function () {
     workers.push(w);
     const id = uuid();
     const missing = uuid();
-    await client.call(host, 'instance.spawn', { instance_uuid: id, name: 'off-1', flavor: FLAVOR });
-    await client.call(host, 'instance.pause', { instance_uuid: missing }).catch(() => undefined);
-    await client.cast(host, 'instance.spawn', { instance_uuid: uuid(), name: 'too-big', flavor: FLAVOR, metadata: bigMetadata() });
+    await suite.client.call(host, 'instance.spawn', { instance_uuid: id, name: 'off-1', flavor: FLAVOR });
+    await suite.client.call(host, 'instance.pause', { instance_uuid: missing }).catch(() => undefined);
+    await suite.client.cast(host, 'instance.spawn', { instance_uuid: uuid(), name: 'too-big', flavor: FLAVOR, metadata: bigMetadata() });
     await depthReaches(`hostwall.dead.${host}`, 1);
     return { host, state, w, id, missing };
   }
@@ -102,7 +89,7 @@ describe('hostwall inspect with the worker down (real broker)', function () {
     expectHistory(lines(r.stdout), id, missing);
     // The worker still records intents: the reader took nothing from it.
     const after = uuid();
-    await client.call(host, 'instance.spawn', { instance_uuid: after, name: 'off-2', flavor: FLAVOR });
+    await suite.client.call(host, 'instance.spawn', { instance_uuid: after, name: 'off-2', flavor: FLAVOR });
     const again = await runCli(['inspect', '--host', host, '--since', '-10m', '--no-dead-letters'], {}, 20_000);
     expect(lines(again.stdout).find((l) => l.instance_uuid === after)).to.deep.include({ state: 'succeeded' });
     expect(await w.stop()).to.equal(0);

@@ -11,11 +11,10 @@ import * as amqp from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import { IntentClient } from '../../src/client/intent-client';
 import { loadConfig } from '../../src/config';
-import type { Transport } from '../../src/transport/transport';
 import { openTransport } from '../../src/worker/connect';
 import { addVhost, deleteVhost, RABBITMQCTL } from '../support/broker';
-import { runCli, startWorkerProcess, stateDir, type WorkerProcess } from '../support/worker-process';
-import { AMQP_URL, connectTransport, uniqueHost, uuid } from '../support/worker';
+import { runCli, startWorkerProcess, stateDir, processSuite } from '../support/worker-process';
+import { AMQP_URL, uniqueHost, uuid } from '../support/worker';
 
 const FLAVOR = { vcpus: 1, memory_mb: 64, root_gb: 0 };
 const AMQP10_URL = AMQP_URL.replace(/^amqp:/, 'amqp10:');
@@ -31,16 +30,15 @@ async function consumers(queue: string, url = AMQP_URL): Promise<number> {
 
 describe('one worker per host (real broker)', function () {
   this.timeout(120_000);
-  let transport: Transport;
-  let client: IntentClient;
-  const workers: WorkerProcess[] = [];
+  const suite = processSuite('test-one-worker');
+  const workers = suite.workers;
   const start = async (host: string, env: Record<string, string> = {}, ready?: string) => {
     const w = await startWorkerProcess(host, { ...stateDir(), ...env }, [], ready);
     workers.push(w);
     return w;
   };
   /** Spawns and state reads all answered by one worker: each instance is found where it was made. */
-  const servedByOne = async (host: string, c = client) => {
+  const servedByOne = async (host: string, c = suite.client) => {
     for (let n = 0; n < 6; n++) {
       const id = uuid();
       await c.call(host, 'instance.spawn', { instance_uuid: id, name: `one-${n}`, flavor: FLAVOR });
@@ -48,18 +46,8 @@ describe('one worker per host (real broker)', function () {
     }
   };
 
-  before(async () => {
-    transport = await connectTransport('test-one-worker');
-    client = new IntentClient(transport, { controlExchange: 'nova' });
-  });
-
-  after(async () => {
-    for (const w of workers) await w.stop();
-    await transport?.close();
-  });
-
   /** The second worker exits 1, saying why and what to do; the first keeps the host. */
-  const secondRefused = async (host: string, env: Record<string, string>, url = AMQP_URL, c = client) => {
+  const secondRefused = async (host: string, env: Record<string, string>, url = AMQP_URL, c = suite.client) => {
     // Before the fix it ran beside the first one, and the two took turns with the host's messages.
     const second = await runCli(['worker', '--host', host, '--log-format', 'json'], { ...stateDir(), HOSTWALL_LOG_LEVEL: 'info', ...env }, 30_000);
     expect(second.code, second.stderr).to.equal(1);

@@ -4,29 +4,16 @@
  * what the run itself put there. Against the real broker and real workers.
  */
 import { expect } from 'chai';
-import { IntentClient } from '../../src/client/intent-client';
-import type { Transport } from '../../src/transport/transport';
-import { runCli, startWorkerProcess, stateDir, type WorkerProcess } from '../support/worker-process';
+import { runCli, startWorkerProcess, stateDir, processSuite } from '../support/worker-process';
 import { depthReaches, queueDepth, withChannel } from '../support/broker';
-import { bigMetadata, connectTransport, uniqueHost, uuid } from '../support/worker';
+import { bigMetadata, uniqueHost, uuid } from '../support/worker';
 
 const FLAVOR = { vcpus: 1, memory_mb: 64, root_gb: 0 };
 
 describe('hostwall replay reads a bounded source (real broker)', function () {
   this.timeout(120_000);
-  let transport: Transport;
-  let client: IntentClient;
-  const workers: WorkerProcess[] = [];
-
-  before(async () => {
-    transport = await connectTransport('test-replay-bounds');
-    client = new IntentClient(transport, { controlExchange: 'nova' });
-  });
-
-  after(async () => {
-    for (const w of workers) await w.stop();
-    await transport?.close();
-  });
+  const suite = processSuite('test-replay-bounds');
+  const workers = suite.workers;
 
   it('--dead-letters re-sends what the queue held at the start once; a message refused again stays for the next run', async () => {
     const host = uniqueHost('dlq-loop');
@@ -34,7 +21,7 @@ describe('hostwall replay reads a bounded source (real broker)', function () {
     const strict = await startWorkerProcess(host, { ...stateDir(), HOSTWALL_MAX_MESSAGE_BYTES: '2048' });
     workers.push(strict);
     const dlq = `hostwall.dead.${host}`;
-    for (const n of [1, 2]) await client.cast(host, 'instance.spawn', { instance_uuid: uuid(), name: `loop-${n}`, flavor: FLAVOR, metadata: bigMetadata() });
+    for (const n of [1, 2]) await suite.client.cast(host, 'instance.spawn', { instance_uuid: uuid(), name: `loop-${n}`, flavor: FLAVOR, metadata: bigMetadata() });
     expect(await depthReaches(dlq, 2)).to.equal(2);
 
     // Before the fix this never ended: each refused re-send was read again (thousands of re-sends).
@@ -62,7 +49,7 @@ describe('hostwall replay reads a bounded source (real broker)', function () {
     const w = await startWorkerProcess(host, stateDir());
     workers.push(w);
     const from = new Date(Date.now() - 1000).toISOString();
-    for (const n of [1, 2]) await client.call(host, 'instance.spawn', { instance_uuid: uuid(), name: `tail-${n}`, flavor: FLAVOR });
+    for (const n of [1, 2]) await suite.client.call(host, 'instance.spawn', { instance_uuid: uuid(), name: `tail-${n}`, flavor: FLAVOR });
     // Before the fix each re-send was journaled, read, and re-sent again, without end.
     const r = await runCli(['replay', '--host', host, '--from', from, '--include-replays'], {}, 30_000);
     expect(r.code, r.stderr).to.equal(0);
@@ -80,7 +67,7 @@ describe('hostwall replay reads a bounded source (real broker)', function () {
     const w = await startWorkerProcess(host, stateDir());
     workers.push(w);
     const from = new Date(Date.now() - 1000).toISOString();
-    for (const n of [1, 2, 3]) await client.call(host, 'instance.spawn', { instance_uuid: uuid(), name: `many-${n}`, flavor: FLAVOR });
+    for (const n of [1, 2, 3]) await suite.client.call(host, 'instance.spawn', { instance_uuid: uuid(), name: `many-${n}`, flavor: FLAVOR });
     expect(await w.stop()).to.equal(0);
     // The worker is gone, its queue stays: what is sent waits there, countable.
     const queue = `compute.${host}`;

@@ -4,30 +4,17 @@
  * dead letters re-sent after a fix succeed and leave the queue; the demo runs.
  */
 import { expect } from 'chai';
-import { IntentClient } from '../../src/client/intent-client';
-import type { Transport } from '../../src/transport/transport';
-import { runCli, startWorkerProcess, stateDir, type WorkerProcess } from '../support/worker-process';
+import { runCli, startWorkerProcess, stateDir, processSuite } from '../support/worker-process';
 import { depthReaches, queueDepth } from '../support/broker';
 import { eventually } from '../support/eventually';
-import { bigMetadata, connectTransport, uniqueHost, uuid } from '../support/worker';
+import { bigMetadata, uniqueHost, uuid } from '../support/worker';
 
 const FLAVOR = { vcpus: 1, memory_mb: 64, root_gb: 0 };
 
 describe('hostwall replay', function () {
   this.timeout(180_000);
-  let transport: Transport;
-  let client: IntentClient;
-  const workers: WorkerProcess[] = [];
-
-  before(async () => {
-    transport = await connectTransport('test-replay');
-    client = new IntentClient(transport, { controlExchange: 'nova' });
-  });
-
-  after(async () => {
-    for (const w of workers) await w.stop();
-    await transport?.close();
-  });
+  const suite = processSuite('test-replay');
+  const workers = suite.workers;
 
   it('replays a time window of the journal to a fresh worker and reproduces the same driver state', async () => {
     const host = uniqueHost('replay');
@@ -35,11 +22,11 @@ describe('hostwall replay', function () {
     const first = await startWorkerProcess(host, stateDir());
     workers.push(first);
     const ids = [uuid(), uuid(), uuid()];
-    for (const id of ids) await client.call(host, 'instance.spawn', { instance_uuid: id, name: `r-${id.slice(0, 8)}`, flavor: FLAVOR });
-    await client.call(host, 'instance.pause', { instance_uuid: ids[0] });
-    await client.call(host, 'instance.power_off', { instance_uuid: ids[1], timeout_s: 1 });
-    await client.call(host, 'volume.attach', { instance_uuid: ids[2], volume_id: 'rv-1', connection_info: { driver_volume_type: 'file', data: { device_path: '/var/lib/hostwall/volumes/rv-1.img' } } });
-    const stateOf = async () => Promise.all(ids.map((id) => client.call(host, 'instance.get_state', { instance_uuid: id })));
+    for (const id of ids) await suite.client.call(host, 'instance.spawn', { instance_uuid: id, name: `r-${id.slice(0, 8)}`, flavor: FLAVOR });
+    await suite.client.call(host, 'instance.pause', { instance_uuid: ids[0] });
+    await suite.client.call(host, 'instance.power_off', { instance_uuid: ids[1], timeout_s: 1 });
+    await suite.client.call(host, 'volume.attach', { instance_uuid: ids[2], volume_id: 'rv-1', connection_info: { driver_volume_type: 'file', data: { device_path: '/var/lib/hostwall/volumes/rv-1.img' } } });
+    const stateOf = async () => Promise.all(ids.map((id) => suite.client.call(host, 'instance.get_state', { instance_uuid: id })));
     const before = await stateOf();
     expect(await first.stop()).to.equal(0);
 
@@ -63,7 +50,7 @@ describe('hostwall replay', function () {
     const from = new Date(Date.now() - 1000).toISOString();
     const w = await startWorkerProcess(host, stateDir());
     workers.push(w);
-    await client.call(host, 'instance.spawn', { instance_uuid: uuid(), name: 'dry-1', flavor: FLAVOR });
+    await suite.client.call(host, 'instance.spawn', { instance_uuid: uuid(), name: 'dry-1', flavor: FLAVOR });
     expect(await w.stop()).to.equal(0);
     // The worker is gone; its queue stays (oslo's topic queues outlive their server). Anything sent would wait there.
     const queue = `compute.${host}`;
@@ -85,7 +72,7 @@ describe('hostwall replay', function () {
     // Within Nova's metadata bounds (values of 255 at most), 4 KB in all.
     const metadata = bigMetadata();
     // Oversize bodies are refused unread, so a caller could get no answer: cast it.
-    await client.cast(host, 'instance.spawn', { instance_uuid: id, name: 'dlq-1', flavor: FLAVOR, metadata });
+    await suite.client.cast(host, 'instance.spawn', { instance_uuid: id, name: 'dlq-1', flavor: FLAVOR, metadata });
     const dlq = `hostwall.dead.${host}`;
     expect(await depthReaches(dlq, 1)).to.equal(1);
     const listed = await runCli(['replay', '--dead-letters', '--host', host, '--dry-run']);
@@ -100,7 +87,7 @@ describe('hostwall replay', function () {
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stderr).to.contain('1 sent');
     expect(await queueDepth(dlq)).to.equal(0);
-    const state = await eventually('the re-sent spawn applied', () => client.call(host, 'instance.get_state', { instance_uuid: id }));
+    const state = await eventually('the re-sent spawn applied', () => suite.client.call(host, 'instance.get_state', { instance_uuid: id }));
     expect(state).to.deep.include({ power_state: 'running' });
     expect(await fixed.stop()).to.equal(0);
   });
@@ -110,10 +97,10 @@ describe('hostwall replay', function () {
     const w = await startWorkerProcess(host, { ...stateDir(), HOSTWALL_MAX_MESSAGE_BYTES: '2048' });
     workers.push(w);
     const id = uuid();
-    await client.call(host, 'instance.spawn', { instance_uuid: id, name: 'insp-1', flavor: FLAVOR });
+    await suite.client.call(host, 'instance.spawn', { instance_uuid: id, name: 'insp-1', flavor: FLAVOR });
     const missing = uuid();
-    await client.call(host, 'instance.pause', { instance_uuid: missing }).catch(() => undefined);
-    await client.cast(host, 'instance.spawn', { instance_uuid: uuid(), name: 'too-big', flavor: FLAVOR, metadata: bigMetadata() });
+    await suite.client.call(host, 'instance.pause', { instance_uuid: missing }).catch(() => undefined);
+    await suite.client.cast(host, 'instance.spawn', { instance_uuid: uuid(), name: 'too-big', flavor: FLAVOR, metadata: bigMetadata() });
     await depthReaches(`hostwall.dead.${host}`, 1);
     const r = await runCli(['inspect', '--host', host, '--since', '-10m']);
     expect(r.code, r.stderr).to.equal(0);

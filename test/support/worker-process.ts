@@ -8,7 +8,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { AMQP_URL } from './worker';
+import { IntentClient } from '../../src/client/intent-client';
+import type { Transport } from '../../src/transport/transport';
+import { AMQP_URL, connectTransport } from './worker';
 
 export const ROOT = join(__dirname, '..', '..', '..');
 export const BIN = join(ROOT, 'bin', 'hostwall');
@@ -100,4 +102,30 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * The broker side of a suite that runs worker processes: one intent client,
+ * on a connection of its own, for the whole suite, and every worker the suite
+ * puts on `workers` stopped at the end. Call inside describe().
+ */
+export function processSuite(connectionName: string): { readonly client: IntentClient; readonly workers: WorkerProcess[] } {
+  let transport: Transport | undefined;
+  let client: IntentClient | undefined;
+  const workers: WorkerProcess[] = [];
+  before(async () => {
+    transport = await connectTransport(connectionName);
+    client = new IntentClient(transport, { controlExchange: 'nova' });
+  });
+  after(async () => {
+    for (const w of workers) await w.stop();
+    await transport?.close();
+  });
+  return {
+    get client(): IntentClient {
+      if (!client) throw new Error(`${connectionName}: the intent client is made in the suite's before() hook`);
+      return client;
+    },
+    workers,
+  };
 }
