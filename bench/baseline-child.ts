@@ -19,6 +19,8 @@
  */
 import * as amqp from 'amqplib';
 import { applyExperiments } from './experiments';
+import { FloorWork } from './floor-work';
+import { LoopMeter } from './loop-meter';
 
 export interface CapturedMessage {
   exchange: string;
@@ -38,6 +40,11 @@ export interface BaselineSpec {
   extra?: CapturedMessage[];
   /** A real intent.succeeded body (JSON) used as the event's template. */
   succeeded?: string;
+  /**
+   * The floor: before its messages, the intent's hypervisor calls and its
+   * durable record (bench/floor-work.ts) on these guests, in this store file.
+   */
+  work?: { uuids: string[]; storePath: string };
 }
 
 const send = (m: unknown) => process.send?.(m);
@@ -52,12 +59,35 @@ async function main(): Promise<void> {
   const ch = await conn.createChannel();
   await ch.prefetch(spec.prefetch, false);
   const routingKey = `${spec.host}.intent.succeeded`;
+  const work = spec.work ? new FloorWork(spec.work.uuids, spec.work.storePath) : undefined;
   let done = 0;
 
   const onMessage = (m: amqp.ConsumeMessage | null): void => {
     if (!m) return;
-    const outer = JSON.parse(m.content.toString('utf8')) as Record<string, unknown>;
+    const text = m.content.toString('utf8');
+    const outer = JSON.parse(text) as Record<string, unknown>;
     const inner = JSON.parse(String(outer['oslo.message'])) as { method: string; _unique_id: string; args: { instance_uuid?: string }; _context_request_id?: string };
+    if (!work) {
+      publishAll(m, inner);
+      return;
+    }
+    const uuid = inner.args.instance_uuid ?? '';
+    work
+      .started(inner._unique_id, inner.method, uuid, text)
+      .then(() => {
+        const state = work.apply(inner.method, uuid);
+        return work.finished(inner._unique_id, JSON.stringify({ outcome: 'succeeded', power_state: state }));
+      })
+      .then(
+        () => publishAll(m, inner),
+        (err: unknown) => {
+          send({ type: 'error', message: String(err) });
+          ch.nack(m, false, true);
+        },
+      );
+  };
+
+  const publishAll = (m: amqp.ConsumeMessage, inner: { method: string; _unique_id: string; args: { instance_uuid?: string }; _context_request_id?: string }): void => {
     const ids = { intent_id: inner._unique_id, request_id: inner._context_request_id ?? null, host: spec.host, at: new Date().toISOString(), kind: inner.method };
     const event = template
       ? { ...template, ...ids }
@@ -80,8 +110,12 @@ async function main(): Promise<void> {
     pub.publish('hostwall.events', routingKey, Buffer.from(JSON.stringify(event)), { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 2 }, confirmed);
   };
 
-  process.on('message', (msg: { cmd: string }) => {
-    if (msg.cmd === 'go') {
+  const loop = new LoopMeter();
+  process.on('message', (msg: { cmd: string; on?: boolean }) => {
+    if (msg.cmd === 'loop') {
+      if (msg.on) loop.start();
+      else send({ type: 'loop', ...loop.stop() });
+    } else if (msg.cmd === 'go') {
       ch.consume(spec.queue, onMessage, { noAck: false }).then(
         () => send({ type: 'consuming' }),
         (err: unknown) => send({ type: 'error', message: String(err) }),
@@ -91,6 +125,7 @@ async function main(): Promise<void> {
         await ch.close().catch(() => undefined);
         await pub.close().catch(() => undefined);
         await conn.close().catch(() => undefined);
+        work?.close();
         send({ type: 'stopped', done });
         process.exit(0);
       })();

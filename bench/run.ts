@@ -22,6 +22,14 @@
  *     queue the journal also records. The broker's share of hostwall's event
  *     contract with no hostwall code: the ceiling for any implementation of
  *     that contract here, and how much of the gap is hostwall's own.
+ *  5. the floor (bench/baseline-child.ts with `work`, bench/floor-work.ts):
+ *     the same messages, plus per intent what any implementation of
+ *     hostwall's promise must also do: the libvirt calls on the same guests
+ *     (test driver, inline, same FFI, same domain XML) and a durable record
+ *     committed before them and after (SQLite WAL, group commit). What it
+ *     lacks against hostwall is hostwall's own work (validation, lanes, Nova
+ *     state and payloads, the log): `hostwall / floor` prints what that costs.
+ *  6. the peer (bench/peer/nova_stack_peer.py): nova-compute's stack.
  *
  * Broker objects: everything is named after the run id and deleted at the
  * end. Nova notifications go to a capped queue of the run (x-max-length), not
@@ -50,6 +58,7 @@ import {
 import { formatSummary, type ProfileSummary, summarise } from './profile-summary';
 import type { BaselineSpec, CapturedMessage } from './baseline-child';
 import type { WorkerChildSpec } from './worker-child';
+import type { LoopReport } from './loop-meter';
 
 const REPO = path.resolve(__dirname, '..', '..');
 /** oslo's shared names the worker declares (and hostwall's journal stream): never deleted unless this run created them. */
@@ -101,7 +110,9 @@ interface Results {
   params: { n: number; rate: number; latency_s: number; instances: number; prefetch: number; worker_settings: Record<string, string>; uv_threadpool: string };
   baseline: { throughput: Throughput; latency: LatencyStats & { offered_per_s: number; achieved_per_s: number } };
   /** The bare consumer publishing hostwall's messages per intent (phase 4). */
-  same_messages?: { messages_per_intent: number; captured: string[]; throughput: Throughput; latency: LatencyStats & { offered_per_s: number; achieved_per_s: number } };
+  same_messages?: { messages_per_intent: number; captured: string[]; throughput: Throughput; latency: LatencyStats & { offered_per_s: number; achieved_per_s: number; consumer_loop: LoopReport } };
+  /** The same messages plus the intent's libvirt calls and durable record (phase 5, bench/floor-work.ts). */
+  floor?: { throughput: Throughput; latency: LatencyStats & { offered_per_s: number; achieved_per_s: number; consumer_loop: LoopReport } };
   /** Debian's oslo.messaging + libvirt-python + nova's lock doing the same contract (phase 5). */
   peer?: { stack: string; n: number; throughput: Throughput; latency: Latency; log_bytes: number; discarded_notifications: number };
   /** Why the peer phase gave no figures. */
@@ -122,7 +133,7 @@ interface Results {
     intent_store: { bytes: number; bytes_per_intent: number };
     config: Record<string, unknown>;
   };
-  ratio: { throughput: number; p99_vs_baseline: number; throughput_vs_same_messages?: number; same_messages_vs_baseline?: number; hostwall_vs_peer?: number };
+  ratio: { throughput: number; p99_vs_baseline: number; throughput_vs_same_messages?: number; same_messages_vs_baseline?: number; floor_vs_same_messages?: number; throughput_vs_floor?: number; hostwall_vs_peer?: number };
   /** Cores busy per phase: the machine, the bench's processes plus the broker, and everything else (foreign load spoils a run). */
   cpu: Record<string, CpuUse>;
   /** CPU time per intent of the throughput phases, by process (ms): the consumer (bare consumer, worker or peer), the broker, the bench. */
@@ -156,8 +167,10 @@ async function main(): Promise<void> {
   const host = `hwbench-${id}`;
   const bhost = `hwbench-${id}-base`;
   const shost = `hwbench-${id}-same`;
+  const fhost = `hwbench-${id}-floor`;
   const baseQueue = `hwbench.${id}.baseline`;
   const sameQueue = `hwbench.${id}.same`;
+  const floorQueue = `hwbench.${id}.floor`;
   const eventsQueue = `hwbench.${id}.events`;
   const sinkQueue = `hwbench.${id}.sink`;
   // The worker's RPC topic: its own, so its topic queue is not the shared `compute` one, which other
@@ -174,7 +187,8 @@ async function main(): Promise<void> {
   const logPath = path.join(os.tmpdir(), `hwbench-${id}-worker.log`);
   const statePath = path.join(os.tmpdir(), `hwbench-${id}-state`);
   const profDir = path.join(REPO, 'bench', 'profiles');
-  const toDelete = new Set<string>([baseQueue, sameQueue, eventsQueue, sinkQueue]);
+  const floorStorePath = path.join(os.tmpdir(), `hwbench-${id}-floor.sqlite`);
+  const toDelete = new Set<string>([baseQueue, sameQueue, floorQueue, eventsQueue, sinkQueue]);
   if (withPeer) for (const q of [peerTopic, peerQueue, `${peerTopics.nova}.info`, `${peerTopics.events}.info`, `${peerTopics.outcome}.info`, `${peerTopics.outcome}.error`]) toDelete.add(q);
   const started = Date.now();
 
@@ -192,6 +206,7 @@ async function main(): Promise<void> {
 
   let baseChild: Child | undefined;
   let sameChild: Child | undefined;
+  let floorChild: Child | undefined;
   let wChild: Child | undefined;
   let peerChild: LineChild | undefined;
   let logFd: number | undefined;
@@ -203,7 +218,7 @@ async function main(): Promise<void> {
     await admin.assertExchange(exchange, 'topic', { durable: false, autoDelete: false });
     await admin.assertExchange('hostwall.events', 'topic', { durable: true, autoDelete: false });
     await admin.assertQueue(eventsQueue, { exclusive: true, durable: false });
-    for (const h of [host, bhost, shost]) for (const e of ['intent.succeeded', 'intent.failed', 'intent.rejected']) await admin.bindQueue(eventsQueue, 'hostwall.events', `${h}.${e}`);
+    for (const h of [host, bhost, shost, fhost]) for (const e of ['intent.succeeded', 'intent.failed', 'intent.rejected']) await admin.bindQueue(eventsQueue, 'hostwall.events', `${h}.${e}`);
     // Everything else the worker publishes is routed somewhere, as in a deployment with listeners, but capped.
     await admin.assertQueue(sinkQueue, { exclusive: true, durable: false, arguments: { 'x-max-length': 1000 } });
     for (const e of ['intent.accepted', 'instance.state']) await admin.bindQueue(sinkQueue, 'hostwall.events', `${host}.${e}`);
@@ -212,6 +227,8 @@ async function main(): Promise<void> {
     await admin.bindQueue(baseQueue, exchange, `compute.${bhost}`);
     await admin.assertQueue(sameQueue, { durable: false, autoDelete: false });
     await admin.bindQueue(sameQueue, exchange, `compute.${shost}`);
+    await admin.assertQueue(floorQueue, { durable: false, autoDelete: false });
+    await admin.bindQueue(floorQueue, exchange, `compute.${fhost}`);
     const collector = new EventCollector();
     await admin.consume(eventsQueue, collector.onMessage, { noAck: true });
     const pub = await pubConn.createConfirmChannel();
@@ -338,10 +355,39 @@ async function main(): Promise<void> {
     say(`  throughput: ${sameThroughput.succeeded}/${n} in ${sameThroughput.seconds} s = ${sameThroughput.per_s}/s`);
     const sameLatMsgs = Array.from({ length: latencyCount }, (_, i) => powerIntent(exchange, shost, uuids, n + i));
     meter.start();
+    sameChild.send({ cmd: 'loop', on: true });
     const sameLatency = await latencyRun(collector, pub, sameLatMsgs, rate);
     cpu.same_messages_latency = meter.stop();
-    say(`  latency at ${rate}/s: p50 ${sameLatency.p50_ms} ms, p99 ${sameLatency.p99_ms} ms, max ${sameLatency.max_ms} ms`);
+    sameChild.send({ cmd: 'loop', on: false });
+    const sameLoop = (await sameChild.next('loop')) as unknown as LoopReport;
+    say(`  latency at ${rate}/s: p50 ${sameLatency.p50_ms} ms, p99 ${sameLatency.p99_ms} ms, max ${sameLatency.max_ms} ms; its event-loop delay p99 ${sameLoop.p99_ms} ms`);
     await sameChild.stop({ cmd: 'stop' });
+
+    // ---- the floor: the same messages, plus the intent's hypervisor calls and durable record ------------
+    say(`floor: the same messages, plus per intent the libvirt calls (test:///default, inline, the same ${instances} guests) and a durable record (SQLite WAL, group commit) before and after them`);
+    const floorSpec: BaselineSpec = { ...sameSpec, host: fhost, queue: floorQueue, work: { uuids, storePath: floorStorePath } };
+    floorChild = new Child(path.join(__dirname, 'baseline-child.js'), floorSpec);
+    await floorChild.next('ready');
+    const floorMsgs = Array.from({ length: n }, (_, i) => powerIntent(exchange, fhost, uuids, i));
+    await preload(pub, floorMsgs);
+    meterPids = [floorChild.pid];
+    const floorChildPid = floorChild.pid;
+    meter.start();
+    const fmt0 = performance.now();
+    floorChild.send({ cmd: 'go' });
+    await collector.waitFor(floorMsgs.map((m) => m.id), drainTimeout);
+    cpu.floor_throughput = meter.stop();
+    const floorThroughput = throughputOf(collector, floorMsgs, fmt0);
+    say(`  throughput: ${floorThroughput.succeeded}/${n} in ${floorThroughput.seconds} s = ${floorThroughput.per_s}/s`);
+    const floorLatMsgs = Array.from({ length: latencyCount }, (_, i) => powerIntent(exchange, fhost, uuids, n + i));
+    meter.start();
+    floorChild.send({ cmd: 'loop', on: true });
+    const floorLatency = await latencyRun(collector, pub, floorLatMsgs, rate);
+    cpu.floor_latency = meter.stop();
+    floorChild.send({ cmd: 'loop', on: false });
+    const floorLoop = (await floorChild.next('loop')) as unknown as LoopReport;
+    say(`  latency at ${rate}/s: p50 ${floorLatency.p50_ms} ms, p99 ${floorLatency.p99_ms} ms, max ${floorLatency.max_ms} ms; its event-loop delay p99 ${floorLoop.p99_ms} ms, GC ${JSON.stringify(floorLoop.gc)}`);
+    await floorChild.stop({ cmd: 'stop' });
 
     // ---- peer: the stack nova-compute runs, doing the same contract --------------------------------------
     let peer: Results['peer'];
@@ -437,7 +483,8 @@ async function main(): Promise<void> {
       machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? '?', node: process.version, broker: `RabbitMQ ${status?.version ?? '?'}`, load_avg_before: os.loadavg().map((x) => round(x, 2)) },
       params: { n, rate, latency_s: latencyS, instances, prefetch, worker_settings: sets, uv_threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)' },
       baseline: { throughput: baseThroughput, latency: baseLatency },
-      same_messages: { messages_per_intent: captured.length + 1, captured: captured.map((c) => c.label), throughput: sameThroughput, latency: sameLatency },
+      same_messages: { messages_per_intent: captured.length + 1, captured: captured.map((c) => c.label), throughput: sameThroughput, latency: { ...sameLatency, consumer_loop: sameLoop } },
+      floor: { throughput: floorThroughput, latency: { ...floorLatency, consumer_loop: floorLoop } },
       ...(peer ? { peer } : {}),
       ...(peerError ? { peer_error: peerError } : {}),
       hostwall: {
@@ -458,6 +505,7 @@ async function main(): Promise<void> {
       ratio: {
         throughput: ratio, p99_vs_baseline: round(hwLatency.p99_ms / baseLatency.p99_ms, 2),
         throughput_vs_same_messages: vsSame, same_messages_vs_baseline: round(sameThroughput.per_s / baseThroughput.per_s, 3),
+        floor_vs_same_messages: round(floorThroughput.per_s / sameThroughput.per_s, 3), throughput_vs_floor: round(hwThroughput.per_s / floorThroughput.per_s, 3),
         ...(vsPeer !== undefined ? { hostwall_vs_peer: vsPeer } : {}),
       },
       cpu,
@@ -475,6 +523,7 @@ async function main(): Promise<void> {
     say(`  p50 at ${rate}/s (ms) ${String(baseLatency.p50_ms).padStart(9)}    ${String(hwLatency.p50_ms).padStart(10)}             ${String(sameLatency.p50_ms).padStart(13)}`);
     say(`  p99 at ${rate}/s (ms) ${String(baseLatency.p99_ms).padStart(9)}    ${String(hwLatency.p99_ms).padStart(10)}    ${String(results.ratio.p99_vs_baseline).padEnd(5)}    ${String(sameLatency.p99_ms).padStart(13)}`);
     say(`  the same messages alone reach ${results.ratio.same_messages_vs_baseline} x baseline: the ceiling of hostwall's event contract (${captured.length + 1} confirmed publishes per intent) on this broker`);
+    say(`  the floor (same messages + the intent's libvirt calls + its durable record, nothing else): ${floorThroughput.per_s}/s = ${results.ratio.floor_vs_same_messages} x the same messages, p99 at ${rate}/s ${floorLatency.p99_ms} ms, event-loop delay p99 ${floorLoop.p99_ms} ms; hostwall / floor = ${results.ratio.throughput_vs_floor} (what hostwall's own work costs)`);
     if (peer) say(`  peer (nova-compute's stack, same contract): ${peer.throughput.per_s}/s over ${peer.n} intents, p99 at ${rate}/s ${peer.latency.p99_ms} ms (achieved ${peer.latency.achieved_per_s}/s); hostwall / peer = ${vsPeer}`);
     say(`  worker during the latency run: event-loop delay p99 ${loopP99} ms, GC ${JSON.stringify(latLoop.gc)}`);
     say(`  worker peak RSS, ${n} waiting: ${peakMb} MB (VmHWM over the whole run ${after?.hwm_mb ?? '?'} MB); event-loop delay during the drain p99 ${round(Number((rss.loop as { p99_ms: number }).p99_ms), 2)} ms, max ${round(Number((rss.loop as { max_ms: number }).max_ms), 1)} ms`);
@@ -488,6 +537,7 @@ async function main(): Promise<void> {
     const cpuRows: [string, string, number, number][] = [
       ['baseline', 'baseline_throughput', baseChildPid, n],
       ['same messages', 'same_messages_throughput', sameChildPid, n],
+      ['floor', 'floor_throughput', floorChildPid, n],
       ['hostwall', 'hostwall_throughput', wChild.pid, n],
       ...(peer ? ([['peer', 'peer_throughput', peerChildPid, peer.n]] as [string, string, number, number][]) : []),
     ];
@@ -514,6 +564,8 @@ async function main(): Promise<void> {
   } finally {
     await baseChild?.stop({ cmd: 'stop' }, 5_000);
     await sameChild?.stop({ cmd: 'stop' }, 5_000);
+    await floorChild?.stop({ cmd: 'stop' }, 5_000);
+    for (const f of [floorStorePath, `${floorStorePath}-wal`, `${floorStorePath}-shm`]) rmSync(f, { force: true });
     await peerChild?.stop({ cmd: 'stop' }, 30_000);
     if (peerErrFd !== undefined) closeSync(peerErrFd);
     await wChild?.stop({ cmd: 'stop' }, 15_000);

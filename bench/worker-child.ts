@@ -14,8 +14,8 @@
  *
  * Commands from the parent (IPC): gate {open}, rss {on}, stop.
  */
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { type Config, loadConfig } from '../src/config';
 import { openLibvirtDriver } from '../src/drivers/libvirt/driver';
 import { createLogger } from '../src/log';
@@ -23,8 +23,10 @@ import { createAmqp091Transport } from '../src/transport/amqp091';
 import type { ConsumeOptions, InboundMessage, MessageHandler, OutboundMessage, PublishResult, Settlement, Topology, Transport } from '../src/transport/transport';
 import { applyProcessSettings } from '../src/worker/process-settings';
 import { Worker } from '../src/worker/worker';
+import koffi from 'koffi';
 import { mb } from './common';
 import { applyExperiments, libvirtCalls, libvirtMs, storeFlushStats, storeFlushes } from './experiments';
+import { LoopMeter } from './loop-meter';
 
 export interface WorkerChildSpec {
   amqpUrl: string;
@@ -94,6 +96,22 @@ const send = (m: unknown) => process.send?.(m);
 
 
 /** RSS split into the JS heap's spaces (committed), V8's external memory, and the rest (native: libvirt, SQLite, code, malloc). */
+let mallinfoFn: (() => Record<string, number | bigint>) | null | undefined;
+/** glibc's mallinfo2 (bytes malloc'd in use, and freed but kept by the allocator), where it exists. */
+function mallinfo(): Record<string, number | bigint> | undefined {
+  if (mallinfoFn === undefined) {
+    try {
+      const libc = koffi.load('libc.so.6');
+      const t = koffi.struct('mallinfo2_t', { arena: 'size_t', ordblks: 'size_t', smblks: 'size_t', hblks: 'size_t', hblkhd: 'size_t', usmblks: 'size_t', fsmblks: 'size_t', uordblks: 'size_t', fordblks: 'size_t', keepcost: 'size_t' });
+      const f = libc.func('mallinfo2', t, []);
+      mallinfoFn = () => f() as Record<string, number | bigint>;
+    } catch {
+      mallinfoFn = null;
+    }
+  }
+  return mallinfoFn ? mallinfoFn() : undefined;
+}
+
 function memoryAt(rss: number): Record<string, number> {
   const out: Record<string, number> = {};
   let heap = 0;
@@ -104,6 +122,13 @@ function memoryAt(rss: number): Record<string, number> {
   const ext = process.memoryUsage().external;
   out.external = mb(ext);
   out.native_and_other = mb(rss - heap - ext);
+  // Of that: V8's own malloc (compiler zones, GC work lists), outside its spaces.
+  out.v8_malloced = mb(getHeapStatistics().malloced_memory);
+  const m = mallinfo();
+  if (m) {
+    out.malloc_in_use = mb(Number(m.uordblks) + Number(m.hblkhd));
+    out.malloc_free_kept = mb(Number(m.fordblks));
+  }
   return out;
 }
 
@@ -140,11 +165,7 @@ async function main(): Promise<void> {
   let samples = 0;
   const loop = monitorEventLoopDelay({ resolution: 10 });
   /** The latency run's event-loop delay (finer) and GC pauses: what of the tail is the worker's own. */
-  const phaseLoop = monitorEventLoopDelay({ resolution: 1 });
-  const gcPauses: number[] = [];
-  const gcObserver = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) gcPauses.push(e.duration);
-  });
+  const phaseLoop = new LoopMeter();
 
   process.on('message', (msg: { cmd: string; open?: boolean; on?: boolean }) => {
     switch (msg.cmd) {
@@ -156,21 +177,8 @@ async function main(): Promise<void> {
         break;
       }
       case 'loop': {
-        if (msg.on) {
-          phaseLoop.reset();
-          phaseLoop.enable();
-          gcPauses.length = 0;
-          gcObserver.observe({ entryTypes: ['gc'] });
-        } else {
-          phaseLoop.disable();
-          gcObserver.disconnect();
-          const sorted = [...gcPauses].sort((a, b) => a - b);
-          const ms = (ns: number) => Math.round(ns / 1e4) / 100;
-          send({
-            type: 'loop', p50_ms: ms(phaseLoop.percentile(50)), p99_ms: ms(phaseLoop.percentile(99)), max_ms: ms(phaseLoop.max),
-            gc: { pauses: sorted.length, total_ms: Math.round(sorted.reduce((a, b) => a + b, 0)), p99_ms: Math.round((sorted[Math.floor(sorted.length * 0.99)] ?? 0) * 100) / 100, max_ms: Math.round((sorted.at(-1) ?? 0) * 100) / 100 },
-          });
-        }
+        if (msg.on) phaseLoop.start();
+        else send({ type: 'loop', ...phaseLoop.stop() });
         break;
       }
       case 'rss': {
