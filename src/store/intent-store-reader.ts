@@ -5,18 +5,18 @@
  * Read-only and never in the worker's way: the file is opened read-only
  * (no write, no migration, no pragma that writes: journal mode and locking
  * mode are left as the worker set them), with a short busy timeout, and
- * closed after one query. While its worker runs, the worker holds the
- * store's lock file (store-lock.ts: one worker per store); this reader then
- * fails at once with StoreHeldError, and the worker, which can answer for
- * itself, is asked instead. A store a killed worker left with its WAL file
- * is read with the WAL's committed transactions.
+ * closed after one query. The worker keeps its store in WAL mode with
+ * `locking_mode = EXCLUSIVE` (intent-store.ts: one worker per store): while
+ * it runs, it holds the file's lock and no other connection can read it;
+ * this reader then fails at once with StoreHeldError, and the worker, which
+ * can answer for itself, is asked instead. A store a killed worker left with
+ * its WAL file is read with the WAL's committed transactions.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../errors';
 import { RECENT_SQL, type RecentIntent, type RecentQuery, RecentRow, recentParams, SCHEMA_VERSION } from './intent-store';
-import { storeLockHeld } from './store-lock';
 
 /** The store is locked by the worker that owns it (it is running). */
 export class StoreHeldError extends ConfigError {}
@@ -28,12 +28,9 @@ export function storeFile(path: string, host: string): string {
 
 const isBusy = (err: unknown): boolean => err instanceof Error && /SQLITE_BUSY|SQLITE_LOCKED|database is locked/i.test(`${'code' in err ? String(err.code) : ''} ${err.message}`);
 
-const held = (path: string) => new StoreHeldError(`intent store ${path} is held by its running worker (it keeps the store locked)`);
-
 /** The rows `IntentStore.recent` would return, read from the file without its worker. */
 export function readRecentIntents(path: string, q: RecentQuery): RecentIntent[] {
   if (!existsSync(path)) throw new ConfigError(`no intent store at ${path} (the worker's is <state path>/intents-<host>.sqlite)`);
-  if (storeLockHeld(path)) throw held(path);
   let db: Database.Database;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true, timeout: 100 });
@@ -48,7 +45,7 @@ export function readRecentIntents(path: string, q: RecentQuery): RecentIntent[] 
     return db.prepare(RECENT_SQL).all(recentParams(q)).map((r) => RecentRow.parse(r));
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    if (isBusy(err)) throw held(path);
+    if (isBusy(err)) throw new StoreHeldError(`intent store ${path} is held by its running worker (it keeps the store locked)`);
     throw new ConfigError(`reading intent store ${path}: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     db.close();

@@ -14,23 +14,19 @@
  * Durability: journal_mode=WAL, synchronous=NORMAL. A committed write
  * survives the worker being killed (it is in the OS's page cache and the WAL
  * file); a power loss may roll back the last few commits (fsync happens at
- * checkpoints, which run on a thread of their own: checkpointer.ts), after
- * which a redelivery could be applied again. Writes on
+ * checkpoints), after which a redelivery could be applied again. Writes on
  * the hot path are group-committed (write-batch.ts); the mark that an
  * outcome was published is committed with the next batch and not waited for
  * (dispatch/ledger.ts OutcomeLedger.published says why that is safe).
  *
- * One worker per store: the worker holds the store's lock file
- * (store-lock.ts) from open to close, so a second worker for the same host
- * and state path fails at start.
+ * One worker per store: the file is opened with an exclusive lock, so a
+ * second worker for the same host and state path fails at start.
  */
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
-import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer';
-import { takeStoreLock } from './store-lock';
 import { WriteBatch, type WriteBatchOptions } from './write-batch';
 
 export const IntentState = z.enum(['started', 'succeeded', 'failed', 'retry']);
@@ -207,34 +203,24 @@ export class IntentStore {
   private readonly db: Database.Database;
   private readonly batch: WriteBatch;
   private readonly stmt;
-  /** The lock file's connection (store-lock.ts); none in memory. */
-  private readonly lock: Database.Database | undefined;
-  /** Checkpoints on a thread of their own (checkpointer.ts); none in memory. */
-  readonly checkpointer: Checkpointer | undefined;
 
   private constructor(private readonly opts: IntentStoreOptions) {
-    const onDisk = opts.path !== ':memory:';
-    if (onDisk) mkdirSync(dirname(opts.path), { recursive: true });
-    this.lock = onDisk ? takeStoreLock(opts.path) : undefined;
-    // A short busy timeout: the only other connection is the checkpoint thread's, which never holds the write lock.
+    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    // A short busy timeout: the only other holder of the lock is another worker, and waiting will not help.
     this.db = new Database(opts.path, { timeout: 200 });
     try {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
+      // Taken at the first write below and held until close: one worker per store.
+      this.db.pragma('locking_mode = EXCLUSIVE');
       migrate(this.db, opts.path);
-      if (onDisk) this.db.pragma('wal_autocheckpoint = 0');
     } catch (err) {
       this.db.close();
-      this.lock?.close();
       if (err instanceof ConfigError) throw err;
-      throw new ConfigError(`intent store ${opts.path}: ${String(err)}`);
+      const busy = err instanceof Error && /locked|busy/i.test(err.message);
+      throw new ConfigError(busy ? `intent store ${opts.path} is held by another worker (one worker per host and state path)` : `intent store ${opts.path}: ${String(err)}`);
     }
     const db = this.db;
-    this.checkpointer = onDisk
-      ? new Checkpointer(opts.path, () => {
-          if (db.open) db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
-        })
-      : undefined;
     this.stmt = {
       get: db.prepare(`SELECT * FROM intents WHERE ${BY_KEY}`),
       withId: db.prepare('SELECT * FROM intents WHERE intent_id = ? ORDER BY received_at DESC, rowid DESC'),
@@ -383,8 +369,6 @@ export class IntentStore {
   close(): void {
     if (!this.db.open) return;
     this.batch.close();
-    this.checkpointer?.stop();
     this.db.close();
-    this.lock?.close();
   }
 }
