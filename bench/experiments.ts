@@ -19,6 +19,10 @@
  *   (v8.setFlagsFromString), for GC settings NODE_OPTIONS refuses.
  * - HWBENCH_HEAP_SNAPSHOT=file (measurement only): the worker child writes a
  *   heap snapshot at the end of the drain.
+ * - HWBENCH_ALLOC_PROFILE=file (measurement only): V8's sampling heap
+ *   profiler over the drain, objects collected by either GC included, written
+ *   as a .heapprofile (JSON): where the allocation behind GC and the peak RSS
+ *   comes from (bench/worker-child.ts).
  */
 import { createRequire } from 'node:module';
 import * as path from 'node:path';

@@ -23,6 +23,8 @@ import { createAmqp091Transport } from '../src/transport/amqp091';
 import type { ConsumeOptions, InboundMessage, MessageHandler, OutboundMessage, PublishResult, Settlement, Topology, Transport } from '../src/transport/transport';
 import { applyProcessSettings } from '../src/worker/process-settings';
 import { Worker } from '../src/worker/worker';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import koffi from 'koffi';
 import { mb } from './common';
 import { applyExperiments, libvirtCalls, libvirtMs, storeFlushStats, storeFlushes } from './experiments';
@@ -112,6 +114,22 @@ function mallinfo(): Record<string, number | bigint> | undefined {
   return mallinfoFn ? mallinfoFn() : undefined;
 }
 
+let inspectorSession: Session | undefined;
+/** Measurement only (HWBENCH_ALLOC_PROFILE=file): V8's sampling heap profiler, counting garbage too, over the drain. */
+function startAllocationSampling(): void {
+  inspectorSession = new Session();
+  inspectorSession.connect();
+  inspectorSession.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
+
+/** A session on this thread answers synchronously: the profile is written when this returns. */
+function stopAllocationSampling(file: string): void {
+  inspectorSession?.post('HeapProfiler.stopSampling', (err, res) => {
+    if (!err) writeFileSync(file, JSON.stringify(res.profile));
+  });
+  inspectorSession?.disconnect();
+}
+
 function memoryAt(rss: number): Record<string, number> {
   const out: Record<string, number> = {};
   let heap = 0;
@@ -192,6 +210,7 @@ async function main(): Promise<void> {
           libvirtMs.clear();
           loop.reset();
           loop.enable();
+          if (process.env.HWBENCH_ALLOC_PROFILE) startAllocationSampling();
           sampler = setInterval(() => {
             const r = process.memoryUsage.rss();
             samples++;
@@ -204,6 +223,7 @@ async function main(): Promise<void> {
           if (sampler) clearInterval(sampler);
           // Measurement only: what the heap holds right after the drain (bench/experiments.ts lists the switches).
           if (process.env.HWBENCH_HEAP_SNAPSHOT) writeHeapSnapshot(process.env.HWBENCH_HEAP_SNAPSHOT);
+          if (process.env.HWBENCH_ALLOC_PROFILE) stopAllocationSampling(process.env.HWBENCH_ALLOC_PROFILE);
           loop.disable();
           const mu = process.memoryUsage();
           send({
