@@ -375,7 +375,10 @@ async function main(): Promise<void> {
     meter.start();
     const fmt0 = performance.now();
     floorChild.send({ cmd: 'go' });
-    await collector.waitFor(floorMsgs.map((m) => m.id), drainTimeout);
+    // A floor that fails (a libvirt or store error) says so at once instead of leaving the drain to time out.
+    const floorFailed = floorChild.next('floor-failed', drainTimeout + 120_000);
+    floorFailed.catch(() => undefined);
+    await Promise.race([collector.waitFor(floorMsgs.map((m) => m.id), drainTimeout), floorFailed]);
     cpu.floor_throughput = meter.stop();
     const floorThroughput = throughputOf(collector, floorMsgs, fmt0);
     say(`  throughput: ${floorThroughput.succeeded}/${n} in ${floorThroughput.seconds} s = ${floorThroughput.per_s}/s`);
