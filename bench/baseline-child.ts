@@ -49,6 +49,9 @@ export interface BaselineSpec {
 
 const send = (m: unknown) => process.send?.(m);
 
+/** The fields of an oslo cast this consumer reads. */
+type Cast = { method: string; _unique_id: string; args: { instance_uuid?: string }; _context_request_id?: string };
+
 async function main(): Promise<void> {
   applyExperiments();
   const spec = JSON.parse(process.argv[2] ?? '{}') as BaselineSpec;
@@ -66,7 +69,7 @@ async function main(): Promise<void> {
     if (!m) return;
     const text = m.content.toString('utf8');
     const outer = JSON.parse(text) as Record<string, unknown>;
-    const inner = JSON.parse(String(outer['oslo.message'])) as { method: string; _unique_id: string; args: { instance_uuid?: string }; _context_request_id?: string };
+    const inner = JSON.parse(String(outer['oslo.message'])) as Cast;
     if (!work) {
       publishAll(m, inner);
       return;
@@ -88,7 +91,7 @@ async function main(): Promise<void> {
       );
   };
 
-  const publishAll = (m: amqp.ConsumeMessage, inner: { method: string; _unique_id: string; args: { instance_uuid?: string }; _context_request_id?: string }): void => {
+  const publishAll = (m: amqp.ConsumeMessage, inner: Cast): void => {
     const ids = { intent_id: inner._unique_id, request_id: inner._context_request_id ?? null, host: spec.host, at: new Date().toISOString(), kind: inner.method };
     const event = template
       ? { ...template, ...ids }

@@ -23,10 +23,9 @@
 import Database from 'better-sqlite3';
 import { buildDomainXml } from '../src/drivers/libvirt/domain-xml';
 import { type ConnectPtr, type DomainPtr, DomainState, libvirt } from '../src/drivers/libvirt/ffi';
+import { powerStateOf } from '../src/drivers/libvirt/guest-state';
 import { validateIntent } from '../src/intents/negotiation';
 import { WriteBatch } from '../src/store/write-batch';
-
-const STATE_NAMES: Record<number, string> = { [DomainState.RUNNING]: 'running', [DomainState.SHUTOFF]: 'shutdown', [DomainState.CRASHED]: 'crashed' };
 
 export class FloorWork {
   private readonly conn: ConnectPtr;
@@ -83,8 +82,7 @@ export class FloorWork {
       else if (kind === 'instance.power_on' && before === DomainState.SHUTOFF) r = fn.domainCreateWithFlags(dom, 0) as number;
       else if (kind === 'instance.reboot' && before === DomainState.RUNNING) r = fn.domainReboot(dom, 0) as number;
       if (r < 0) throw new Error(`floor: ${kind} on ${uuid} failed`);
-      const after = this.state(dom);
-      return STATE_NAMES[after] ?? String(after);
+      return powerStateOf(this.state(dom));
     } finally {
       fn.domainFree(dom);
     }

@@ -205,8 +205,8 @@ async function main(): Promise<void> {
   for (const q of [...SHARED_QUEUES, JOURNAL]) sharedBefore.set(q, await queueExists(pubConn, q));
 
   let baseChild: Child | undefined;
-  let sameChild: Child | undefined;
-  let floorChild: Child | undefined;
+  /** The same-messages or floor consumer of the phase running. */
+  let bareChild: Child | undefined;
   let wChild: Child | undefined;
   let peerChild: LineChild | undefined;
   let logFd: number | undefined;
@@ -236,6 +236,40 @@ async function main(): Promise<void> {
     const uuids = Array.from({ length: instances }, () => randomUUID());
     const latencyCount = Math.round(rate * latencyS);
     const drainTimeout = Number(opts.get('timeout-s') ?? 150) * 1000;
+
+    /**
+     * A bare consumer's phases (the same messages, the floor): N preloaded and drained, then the
+     * latency run with the consumer's event-loop delay. A child that reports an error (the floor's
+     * libvirt or store failing) fails the run at once instead of leaving the drain to time out.
+     */
+    const barePhase = async (phase: 'same_messages' | 'floor', spec: BaselineSpec) => {
+      const child = new Child(path.join(__dirname, 'baseline-child.js'), spec);
+      bareChild = child;
+      await child.next('ready');
+      const msgs = Array.from({ length: n }, (_, i) => powerIntent(exchange, spec.host, uuids, i));
+      await preload(pub, msgs);
+      meterPids = [child.pid];
+      meter.start();
+      const t0 = performance.now();
+      child.send({ cmd: 'go' });
+      // Only an error message (or the child's exit) settles this: it rejects every waiter.
+      const failed = child.next('never', drainTimeout + 120_000);
+      failed.catch(() => undefined);
+      await Promise.race([collector.waitFor(msgs.map((m) => m.id), drainTimeout), failed]);
+      cpu[`${phase}_throughput`] = meter.stop();
+      const throughput = throughputOf(collector, msgs, t0);
+      say(`  throughput: ${throughput.succeeded}/${n} in ${throughput.seconds} s = ${throughput.per_s}/s`);
+      const latMsgs = Array.from({ length: latencyCount }, (_, i) => powerIntent(exchange, spec.host, uuids, n + i));
+      meter.start();
+      child.send({ cmd: 'loop', on: true });
+      const latency = await latencyRun(collector, pub, latMsgs, rate);
+      cpu[`${phase}_latency`] = meter.stop();
+      child.send({ cmd: 'loop', on: false });
+      const loop = (await child.next('loop')) as unknown as LoopReport;
+      say(`  latency at ${rate}/s: p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms, max ${latency.max_ms} ms; its event-loop delay p99 ${loop.p99_ms} ms, GC ${JSON.stringify(loop.gc)}`);
+      await child.stop({ cmd: 'stop' });
+      return { pid: child.pid, throughput, latency: { ...latency, consumer_loop: loop } };
+    };
 
     // ---- baseline -------------------------------------------------------------------------------------
     say('baseline: bare amqplib consumer (parse envelope, publish one confirmed event, ack)');
@@ -340,57 +374,13 @@ async function main(): Promise<void> {
       amqpUrl: AMQP_URL, host: shost, queue: sameQueue, prefetch, extra: captured.map((c) => c.message),
       ...(succeededSample ? { succeeded: succeededSample.toString('utf8') } : {}),
     };
-    sameChild = new Child(path.join(__dirname, 'baseline-child.js'), sameSpec);
-    await sameChild.next('ready');
-    const sameMsgs = Array.from({ length: n }, (_, i) => powerIntent(exchange, shost, uuids, i));
-    await preload(pub, sameMsgs);
-    meterPids = [sameChild.pid];
-    const sameChildPid = sameChild.pid;
-    meter.start();
-    const smt0 = performance.now();
-    sameChild.send({ cmd: 'go' });
-    await collector.waitFor(sameMsgs.map((m) => m.id), drainTimeout);
-    cpu.same_messages_throughput = meter.stop();
-    const sameThroughput = throughputOf(collector, sameMsgs, smt0);
-    say(`  throughput: ${sameThroughput.succeeded}/${n} in ${sameThroughput.seconds} s = ${sameThroughput.per_s}/s`);
-    const sameLatMsgs = Array.from({ length: latencyCount }, (_, i) => powerIntent(exchange, shost, uuids, n + i));
-    meter.start();
-    sameChild.send({ cmd: 'loop', on: true });
-    const sameLatency = await latencyRun(collector, pub, sameLatMsgs, rate);
-    cpu.same_messages_latency = meter.stop();
-    sameChild.send({ cmd: 'loop', on: false });
-    const sameLoop = (await sameChild.next('loop')) as unknown as LoopReport;
-    say(`  latency at ${rate}/s: p50 ${sameLatency.p50_ms} ms, p99 ${sameLatency.p99_ms} ms, max ${sameLatency.max_ms} ms; its event-loop delay p99 ${sameLoop.p99_ms} ms`);
-    await sameChild.stop({ cmd: 'stop' });
+    const same = await barePhase('same_messages', sameSpec);
 
     // ---- the floor: the same messages, plus the intent's hypervisor calls and durable record ------------
     say(`floor: the same messages, plus per intent the libvirt calls (test:///default, inline, the same ${instances} guests) and a durable record (SQLite WAL, group commit) before and after them`);
-    const floorSpec: BaselineSpec = { ...sameSpec, host: fhost, queue: floorQueue, work: { uuids, storePath: floorStorePath } };
-    floorChild = new Child(path.join(__dirname, 'baseline-child.js'), floorSpec);
-    await floorChild.next('ready');
-    const floorMsgs = Array.from({ length: n }, (_, i) => powerIntent(exchange, fhost, uuids, i));
-    await preload(pub, floorMsgs);
-    meterPids = [floorChild.pid];
-    const floorChildPid = floorChild.pid;
-    meter.start();
-    const fmt0 = performance.now();
-    floorChild.send({ cmd: 'go' });
-    // A floor that fails (a libvirt or store error) says so at once instead of leaving the drain to time out.
-    const floorFailed = floorChild.next('floor-failed', drainTimeout + 120_000);
-    floorFailed.catch(() => undefined);
-    await Promise.race([collector.waitFor(floorMsgs.map((m) => m.id), drainTimeout), floorFailed]);
-    cpu.floor_throughput = meter.stop();
-    const floorThroughput = throughputOf(collector, floorMsgs, fmt0);
-    say(`  throughput: ${floorThroughput.succeeded}/${n} in ${floorThroughput.seconds} s = ${floorThroughput.per_s}/s`);
-    const floorLatMsgs = Array.from({ length: latencyCount }, (_, i) => powerIntent(exchange, fhost, uuids, n + i));
-    meter.start();
-    floorChild.send({ cmd: 'loop', on: true });
-    const floorLatency = await latencyRun(collector, pub, floorLatMsgs, rate);
-    cpu.floor_latency = meter.stop();
-    floorChild.send({ cmd: 'loop', on: false });
-    const floorLoop = (await floorChild.next('loop')) as unknown as LoopReport;
-    say(`  latency at ${rate}/s: p50 ${floorLatency.p50_ms} ms, p99 ${floorLatency.p99_ms} ms, max ${floorLatency.max_ms} ms; its event-loop delay p99 ${floorLoop.p99_ms} ms, GC ${JSON.stringify(floorLoop.gc)}`);
-    await floorChild.stop({ cmd: 'stop' });
+    const floor = await barePhase('floor', { ...sameSpec, host: fhost, queue: floorQueue, work: { uuids, storePath: floorStorePath } });
+    const { throughput: sameThroughput, latency: sameLatency } = same;
+    const { throughput: floorThroughput, latency: floorLatency } = floor;
 
     // ---- peer: the stack nova-compute runs, doing the same contract --------------------------------------
     let peer: Results['peer'];
@@ -486,8 +476,8 @@ async function main(): Promise<void> {
       machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? '?', node: process.version, broker: `RabbitMQ ${status?.version ?? '?'}`, load_avg_before: os.loadavg().map((x) => round(x, 2)) },
       params: { n, rate, latency_s: latencyS, instances, prefetch, worker_settings: sets, uv_threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)' },
       baseline: { throughput: baseThroughput, latency: baseLatency },
-      same_messages: { messages_per_intent: captured.length + 1, captured: captured.map((c) => c.label), throughput: sameThroughput, latency: { ...sameLatency, consumer_loop: sameLoop } },
-      floor: { throughput: floorThroughput, latency: { ...floorLatency, consumer_loop: floorLoop } },
+      same_messages: { messages_per_intent: captured.length + 1, captured: captured.map((c) => c.label), throughput: sameThroughput, latency: same.latency },
+      floor: { throughput: floorThroughput, latency: floor.latency },
       ...(peer ? { peer } : {}),
       ...(peerError ? { peer_error: peerError } : {}),
       hostwall: {
@@ -526,7 +516,7 @@ async function main(): Promise<void> {
     say(`  p50 at ${rate}/s (ms) ${String(baseLatency.p50_ms).padStart(9)}    ${String(hwLatency.p50_ms).padStart(10)}             ${String(sameLatency.p50_ms).padStart(13)}`);
     say(`  p99 at ${rate}/s (ms) ${String(baseLatency.p99_ms).padStart(9)}    ${String(hwLatency.p99_ms).padStart(10)}    ${String(results.ratio.p99_vs_baseline).padEnd(5)}    ${String(sameLatency.p99_ms).padStart(13)}`);
     say(`  the same messages alone reach ${results.ratio.same_messages_vs_baseline} x baseline: the ceiling of hostwall's event contract (${captured.length + 1} confirmed publishes per intent) on this broker`);
-    say(`  the floor (same messages + the intent's libvirt calls + its durable record, nothing else): ${floorThroughput.per_s}/s = ${results.ratio.floor_vs_same_messages} x the same messages, p99 at ${rate}/s ${floorLatency.p99_ms} ms, event-loop delay p99 ${floorLoop.p99_ms} ms; hostwall / floor = ${results.ratio.throughput_vs_floor} (what hostwall's own work costs)`);
+    say(`  the floor (same messages + the intent's libvirt calls + its durable record, nothing else): ${floorThroughput.per_s}/s = ${results.ratio.floor_vs_same_messages} x the same messages, p99 at ${rate}/s ${floorLatency.p99_ms} ms, event-loop delay p99 ${floorLatency.consumer_loop.p99_ms} ms; hostwall / floor = ${results.ratio.throughput_vs_floor} (what hostwall's own work costs)`);
     if (peer) say(`  peer (nova-compute's stack, same contract): ${peer.throughput.per_s}/s over ${peer.n} intents, p99 at ${rate}/s ${peer.latency.p99_ms} ms (achieved ${peer.latency.achieved_per_s}/s); hostwall / peer = ${vsPeer}`);
     say(`  worker during the latency run: event-loop delay p99 ${loopP99} ms, GC ${JSON.stringify(latLoop.gc)}`);
     say(`  worker peak RSS, ${n} waiting: ${peakMb} MB (VmHWM over the whole run ${after?.hwm_mb ?? '?'} MB); event-loop delay during the drain p99 ${round(Number((rss.loop as { p99_ms: number }).p99_ms), 2)} ms, max ${round(Number((rss.loop as { max_ms: number }).max_ms), 1)} ms`);
@@ -539,8 +529,8 @@ async function main(): Promise<void> {
     };
     const cpuRows: [string, string, number, number][] = [
       ['baseline', 'baseline_throughput', baseChildPid, n],
-      ['same messages', 'same_messages_throughput', sameChildPid, n],
-      ['floor', 'floor_throughput', floorChildPid, n],
+      ['same messages', 'same_messages_throughput', same.pid, n],
+      ['floor', 'floor_throughput', floor.pid, n],
       ['hostwall', 'hostwall_throughput', wChild.pid, n],
       ...(peer ? ([['peer', 'peer_throughput', peerChildPid, peer.n]] as [string, string, number, number][]) : []),
     ];
@@ -566,8 +556,7 @@ async function main(): Promise<void> {
     if (jsonOut) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   } finally {
     await baseChild?.stop({ cmd: 'stop' }, 5_000);
-    await sameChild?.stop({ cmd: 'stop' }, 5_000);
-    await floorChild?.stop({ cmd: 'stop' }, 5_000);
+    await bareChild?.stop({ cmd: 'stop' }, 5_000);
     for (const f of [floorStorePath, `${floorStorePath}-wal`, `${floorStorePath}-shm`]) rmSync(f, { force: true });
     await peerChild?.stop({ cmd: 'stop' }, 30_000);
     if (peerErrFd !== undefined) closeSync(peerErrFd);
