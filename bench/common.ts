@@ -215,6 +215,26 @@ export function latencyStats(values: number[]): LatencyStats {
   };
 }
 
+/** An open loop's latencies and what it achieved. */
+export type Latency = LatencyStats & { offered_per_s: number; achieved_per_s: number; failed: number; missing: number };
+
+/**
+ * The latency of each paced message (`sentAt`, from paced()) to its outcome on the collector, and
+ * the rate the loop achieved from `t0` to the last outcome; call once the outcomes were awaited.
+ */
+export function pacedLatency(c: EventCollector, msgs: readonly Encoded[], sentAt: ReadonlyMap<string, number>, t0: number, rate: number): Latency {
+  const ids = msgs.map((m) => m.id);
+  const lat: number[] = [];
+  for (const m of msgs) {
+    const at = c.seen.get(m.id)?.at;
+    const s = sentAt.get(m.id);
+    if (at !== undefined && s !== undefined) lat.push(at - s);
+  }
+  const t = c.tally(ids);
+  const elapsed = (c.lastArrival(ids) - t0) / 1000;
+  return { ...latencyStats(lat), offered_per_s: rate, achieved_per_s: Math.round((t.succeeded + t.failed) / elapsed), failed: t.failed, missing: t.missing };
+}
+
 /**
  * Publish `msgs` at `rate` per second (open loop: the schedule does not wait
  * for the consumer). Returns each id's publish time (performance.now()).

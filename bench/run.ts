@@ -52,7 +52,7 @@ import * as path from 'node:path';
 import * as amqp from 'amqplib';
 import { Child, LineChild } from './child';
 import {
-  AMQP_URL, brokerPid, CpuMeter, type CpuUse, deleteQueues, divertJournal, EventCollector, type Encoded, latencyStats, type LatencyStats, mb, paced, parseArgs, powerIntent, preload,
+  AMQP_URL, brokerPid, CpuMeter, type CpuUse, deleteQueues, divertJournal, EventCollector, type Encoded, type Latency, type LatencyStats, mb, paced, pacedLatency, parseArgs, powerIntent, preload,
   procMemory, queueExists, rabbitStatus, runId, spawnIntent,
 } from './common';
 import { formatSummary, type ProfileSummary, summarise } from './profile-summary';
@@ -101,7 +101,6 @@ interface PeerSpec {
   templates: Record<'intent.accepted' | 'start' | 'end' | 'instance.state' | 'intent.succeeded', PeerTemplate>;
 }
 
-type Latency = LatencyStats & { offered_per_s: number; achieved_per_s: number; failed: number; missing: number };
 
 interface Results {
   run_id: string;
@@ -679,17 +678,8 @@ function throughputOf(c: EventCollector, msgs: Encoded[], t0: number): Throughpu
 async function latencyRun(c: EventCollector, ch: amqp.ConfirmChannel, msgs: Encoded[], rate: number, timeoutMs = 60_000): Promise<Latency> {
   const t0 = performance.now();
   const sentAt = await paced(ch, msgs, rate);
-  const ids = msgs.map((m) => m.id);
-  await c.waitFor(ids, timeoutMs);
-  const lat: number[] = [];
-  for (const m of msgs) {
-    const at = c.seen.get(m.id)?.at;
-    const s = sentAt.get(m.id);
-    if (at !== undefined && s !== undefined) lat.push(at - s);
-  }
-  const t = c.tally(ids);
-  const elapsed = (c.lastArrival(ids) - t0) / 1000;
-  return { ...latencyStats(lat), offered_per_s: rate, achieved_per_s: Math.round((t.succeeded + t.failed) / elapsed), failed: t.failed, missing: t.missing };
+  await c.waitFor(msgs.map((m) => m.id), timeoutMs);
+  return pacedLatency(c, msgs, sentAt, t0, rate);
 }
 
 main().catch((err: unknown) => {

@@ -36,7 +36,7 @@ import * as path from 'node:path';
 import * as amqp from 'amqplib';
 import { Child } from './child';
 import {
-  AMQP_URL, brokerPid, CpuMeter, deleteQueues, divertJournal, EventCollector, type Encoded, encodeCast, latencyStats, paced, parseArgs, POWER_MIX, preload, procMemory,
+  AMQP_URL, brokerPid, CpuMeter, deleteQueues, divertJournal, EventCollector, type Encoded, encodeCast, paced, pacedLatency, parseArgs, POWER_MIX, preload, procMemory,
   queueExists, rabbitList, rabbitStatus, runId, sleep, spawnIntent,
 } from './common';
 import { Cluster, NODES, type NodeFigures, type NodeName, nodeUrl, transportUrl } from '../test/cluster/harness/cluster';
@@ -266,16 +266,9 @@ async function main(): Promise<void> {
     const sentAt = await paced(pub, open, rate);
     await collector.waitFor(open.map((m) => m.id), 120_000);
     cpu.open_loop = meter.stop();
-    const lat: number[] = [];
-    for (const m of open) {
-      const at = collector.seen.get(m.id)?.at;
-      const s = sentAt.get(m.id);
-      if (at !== undefined && s !== undefined) lat.push(at - s);
-    }
-    const ot = collector.tally(open.map((m) => m.id));
-    const openStats = { ...latencyStats(lat), offered_per_s: rate, achieved_per_s: Math.round((ot.succeeded + ot.failed) / ((collector.lastArrival(open.map((m) => m.id)) - ot0) / 1000)), failed: ot.failed, missing: ot.missing };
+    const openStats = pacedLatency(collector, open, sentAt, ot0, rate);
     result.fanout_open_loop = openStats;
-    say(`fan-out at ${rate}/s to random hosts for ${duration} s: p50 ${openStats.p50_ms} ms, p99 ${openStats.p99_ms} ms, max ${openStats.max_ms} ms, achieved ${openStats.achieved_per_s}/s, ${ot.failed} failed, ${ot.missing} missing`);
+    say(`fan-out at ${rate}/s to random hosts for ${duration} s: p50 ${openStats.p50_ms} ms, p99 ${openStats.p99_ms} ms, max ${openStats.max_ms} ms, achieved ${openStats.achieved_per_s}/s, ${openStats.failed} failed, ${openStats.missing} missing`);
 
     const burstMsgs = Array.from({ length: burst }, randomIntent);
     meter.start();
@@ -305,17 +298,10 @@ async function main(): Promise<void> {
       const stopS = await stopping;
       await collector.waitFor(msgs.map((m) => m.id), 180_000);
       cpu.node_stopped = meter.stop();
-      const l: number[] = [];
-      for (const m of msgs) {
-        const at = collector.seen.get(m.id)?.at;
-        const s0 = sent.get(m.id);
-        if (at !== undefined && s0 !== undefined) l.push(at - s0);
-      }
-      const t = collector.tally(msgs.map((m) => m.id));
-      const stats = { ...latencyStats(l), offered_per_s: rate, achieved_per_s: Math.round((t.succeeded + t.failed) / ((collector.lastArrival(msgs.map((m) => m.id)) - st) / 1000)), failed: t.failed, missing: t.missing, stopped: stopNode, stop_took_s: stopS };
+      const stats = { ...pacedLatency(collector, msgs, sent, st, rate), stopped: stopNode, stop_took_s: stopS };
       result.fanout_node_stopped = stats;
       perNode.node_stopped = await cluster.perNode();
-      say(`fan-out at ${rate}/s for ${duration} s, ${stopNode} stopped halfway (stop took ${stopS} s): p50 ${stats.p50_ms} ms, p99 ${stats.p99_ms} ms, max ${stats.max_ms} ms, achieved ${stats.achieved_per_s}/s, ${t.failed} failed, ${t.missing} missing`);
+      say(`fan-out at ${rate}/s for ${duration} s, ${stopNode} stopped halfway (stop took ${stopS} s): p50 ${stats.p50_ms} ms, p99 ${stats.p99_ms} ms, max ${stats.max_ms} ms, achieved ${stats.achieved_per_s}/s, ${stats.failed} failed, ${stats.missing} missing`);
       say(`per node with ${stopNode} stopped: ${nodeLine(perNode.node_stopped as Record<NodeName, NodeFigures>)}`);
       const r0 = performance.now();
       await cluster.start(stopNode);
