@@ -75,24 +75,6 @@ describe('amqp091 transport (real broker)', function () {
     expect(results).to.deep.equal(Array.from({ length: 20 }, (_, i) => (i % 2 ? 'confirmed' : 'unroutable')));
   });
 
-  it('ignores a second settle of the same delivery (no unknown-delivery-tag channel kill)', async () => {
-    const { q } = names();
-    await t.declare(queueTopology(q));
-    const inbox = new Inbox();
-    await t.consume([q], { prefetch: 10 }, inbox.push);
-    await t.publish(json('', q, { n: 1 }));
-    const m = await inbox.next();
-    await m.settle('ack');
-    await m.settle('ack');
-    await m.settle('requeue');
-    // The channel survived: the next message arrives on it and is acked.
-    await t.publish(json('', q, { n: 2 }));
-    const m2 = await inbox.next();
-    expect(JSON.parse(m2.body.toString())).to.deep.equal({ n: 2 });
-    await m2.settle('ack');
-    expect(tap.lines.some((l) => /consumer channel closed/.test(l.msg))).to.equal(false);
-  });
-
   it('explains a declaration whose flags clash with the existing queue (406), and keeps working', async () => {
     const { q } = names();
     await t.declare(queueTopology(q));

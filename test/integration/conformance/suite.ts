@@ -148,9 +148,11 @@ export function transportConformance(factory: TransportFactory): void {
         await m.settle('ack');
         await m.settle('requeue');
         await t.publish(json('', q, { n: 2 }));
+        // The channel (session) survived: the next message arrives on it and is acked.
         const m2 = await inbox.next();
         expect(body(m2)).to.deep.equal({ n: 2 });
         await m2.settle('ack');
+        expect(tap.lines.some((l) => /consumer channel closed|consumer session ended/.test(l.msg))).to.equal(false);
         await t.cancelConsumers();
         expect(await admin.messageCount(q)).to.equal(0);
       });
