@@ -122,12 +122,24 @@ function startAllocationSampling(): void {
   inspectorSession.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
 }
 
-/** A session on this thread answers synchronously: the profile is written when this returns. */
-function stopAllocationSampling(file: string): void {
+/** A session on this thread answers synchronously: the profile is written when this returns; why it was not, if it was not. */
+function stopAllocationSampling(file: string): string | undefined {
+  let failure: string | undefined;
   inspectorSession?.post('HeapProfiler.stopSampling', (err, res) => {
-    if (!err) writeFileSync(file, JSON.stringify(res.profile));
+    if (err) failure = `HWBENCH_ALLOC_PROFILE: the heap profiler failed: ${err.message}`;
+    else failure = writeProfile(file, JSON.stringify(res.profile));
   });
   inspectorSession?.disconnect();
+  return failure;
+}
+
+function writeProfile(file: string, text: string): string | undefined {
+  try {
+    writeFileSync(file, text);
+    return undefined;
+  } catch (err) {
+    return `HWBENCH_ALLOC_PROFILE: cannot write ${file}: ${err instanceof Error ? err.message : String(err)}`;
+  }
 }
 
 function memoryAt(rss: number): Record<string, number> {
@@ -158,6 +170,10 @@ function pick(config: Config, names: string[]): Record<string, unknown> {
 
 async function main(): Promise<void> {
   const experiments = applyExperiments();
+  // A profile that cannot be written fails now, not after the whole drain.
+  const profileFile = process.env.HWBENCH_ALLOC_PROFILE;
+  const unwritable = profileFile ? writeProfile(profileFile, '') : undefined;
+  if (unwritable) throw new Error(unwritable);
   const spec = JSON.parse(process.argv[2] ?? '{}') as WorkerChildSpec;
   const config: Config = loadConfig({
     env: {},
@@ -223,7 +239,11 @@ async function main(): Promise<void> {
           if (sampler) clearInterval(sampler);
           // Measurement only: what the heap holds right after the drain (bench/experiments.ts lists the switches).
           if (process.env.HWBENCH_HEAP_SNAPSHOT) writeHeapSnapshot(process.env.HWBENCH_HEAP_SNAPSHOT);
-          if (process.env.HWBENCH_ALLOC_PROFILE) stopAllocationSampling(process.env.HWBENCH_ALLOC_PROFILE);
+          const profileFailure = process.env.HWBENCH_ALLOC_PROFILE ? stopAllocationSampling(process.env.HWBENCH_ALLOC_PROFILE) : undefined;
+          if (profileFailure) {
+            send({ type: 'error', message: profileFailure });
+            break;
+          }
           loop.disable();
           const mu = process.memoryUsage();
           send({
